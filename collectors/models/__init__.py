@@ -1,0 +1,7 @@
+"""Collectors models: the metric store's series catalogue, plus (in sibling modules) what is
+measured. The sample, rollup and histogram tables are plain partitioned SQL tables owned by
+collectors/store/ and created in migration 0001; they have no Django model on purpose."""
+
+from collectors.models.series import Series
+
+__all__ = ["Series"]

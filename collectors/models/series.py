@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+
+
+class Series(models.Model):
+    """One time series: a metric name plus a label set. Samples reference it by id."""
+
+    class Kind(models.TextChoices):
+        GAUGE = "gauge"
+        COUNTER = "counter"  # per-interval counts: sum over a window is the total
+        HISTOGRAM = "histogram"  # latency distribution stored as per-minute bucket counts
+
+    name = models.CharField(max_length=200, db_index=True)
+    labels = models.JSONField(default=dict)
+    # name + canonical (sorted) labels; the identity used to find a series on ingest.
+    key = models.TextField(unique=True)
+    unit = models.CharField(max_length=32, blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.GAUGE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "series"
+        indexes = [GinIndex(fields=["labels"], name="series_labels_gin")]
+
+    def __str__(self) -> str:
+        if not self.labels:
+            return self.name
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        return f"{self.name}{{{inner}}}"

@@ -1,0 +1,3 @@
+"""Periodic tasks of the collectors app (merged into the beat schedule by penguinmon.celery_settings)."""
+
+BEAT_SCHEDULE: dict = {}

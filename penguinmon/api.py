@@ -1,0 +1,80 @@
+"""The NinjaAPI root: /api/health, /api/docs, /api/openapi.json and each app's /api/v1/ router."""
+
+from __future__ import annotations
+
+import orjson
+from django.db import connection
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.renderers import BaseRenderer
+
+
+class ORJSONRenderer(BaseRenderer):
+    media_type = "application/json"
+
+    def render(self, request, data, *, response_status):
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+api = NinjaAPI(
+    title="PenguinMon API",
+    version="1",
+    description="Metrics ingest and query, services, alerts, incidents and IP reputation. "
+    "Send `Authorization: Bearer <token>`; tokens come from `manage.py create_api_token`.",
+    renderer=ORJSONRenderer(),
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    details = []
+    for err in exc.errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        details.append(f"{loc}: {err.get('msg')}")
+    return api.create_response(request, {"error": "; ".join(details) or "invalid input", "details": exc.errors}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request, exc):
+    return api.create_response(
+        request, {"error": "authentication required: send Authorization: Bearer <token>"}, status=401
+    )
+
+
+@api.get("/health", auth=None, tags=["system"])
+def health(request):
+    """Liveness and readiness: database and Redis reachability."""
+    checks = {}
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # report, don't raise: health must always answer
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        from collectors.queues import redis_client
+
+        redis_client().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {exc.__class__.__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return api.create_response(request, {"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503)
+
+
+def _mount_routers() -> None:
+    from alerts.api import router as alerts_router
+    from collectors.api import router as collectors_router
+    from dashboards.api import router as dashboards_router
+    from incidents.api import router as incidents_router
+    from reputation.api import router as reputation_router
+
+    api.add_router("/v1/", collectors_router)
+    api.add_router("/v1/", alerts_router)
+    api.add_router("/v1/", incidents_router)
+    api.add_router("/v1/", reputation_router)
+    api.add_router("/v1/", dashboards_router)
+
+
+_mount_routers()

@@ -1,0 +1,64 @@
+"""API authentication: ``Authorization: Bearer <token>`` with a scope, or the browser session.
+
+Endpoints declare the scope they need: ``auth=api_auth("read")``. A token without the scope gets
+403; no credentials get 401. The session path serves the web UI's own fetches (CSRF-checked
+for unsafe methods); role checks for writes happen in the endpoint via ``user_can``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from ninja.errors import HttpError
+from ninja.security import HttpBearer, SessionAuth
+
+from penguinmon.models import ApiToken, hash_token
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+class BearerToken(HttpBearer):
+    def __init__(self, scope: str):
+        super().__init__()
+        self.scope = scope
+
+    def authenticate(self, request, token: str):
+        api_token = (
+            ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(token)).first()
+        )
+        if api_token is None:
+            return None
+        if not api_token.has_scope(self.scope):
+            raise HttpError(403, f"this token lacks the '{self.scope}' scope")
+        now = timezone.now()
+        if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_GRANULARITY:
+            ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+        request.user = api_token.user
+        request.api_token = api_token
+        return api_token
+
+
+class SessionScope(SessionAuth):
+    def __init__(self, scope: str):
+        super().__init__(csrf=True)
+        self.scope = scope
+
+    def authenticate(self, request, key):
+        user = request.user
+        if not user.is_authenticated or not user.is_active:
+            return None
+        if self.scope == "ingest" and not user.is_staff:
+            raise HttpError(403, "ingest from a browser session needs a staff account; use an API token")
+        request.api_token = None
+        return user
+
+
+def api_auth(scope: str) -> list:
+    return [BearerToken(scope), SessionScope(scope)]
+
+
+def actor_label(request) -> str:
+    token = getattr(request, "api_token", None)
+    name = request.user.get_username() if request.user.is_authenticated else "anonymous"
+    return f"{name} (token {token.prefix}…)" if token else name

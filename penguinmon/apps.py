@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PenguinmonConfig(AppConfig):
+    name = "penguinmon"
+    verbose_name = "PenguinMon"

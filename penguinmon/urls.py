@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from penguinmon.api import api
+from penguinmon.metrics import metrics_view
+from penguinmon.views import home
+
+admin.site.site_header = "PenguinMon administration"
+admin.site.site_title = "PenguinMon"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("metrics", metrics_view, name="metrics"),
+    path("services/", include("collectors.urls")),
+    path("alerts/", include("alerts.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("reputation/", include("reputation.urls")),
+    path("", include("dashboards.urls")),
+]
