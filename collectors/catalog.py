@@ -1,0 +1,86 @@
+"""The metric names PenguinMon writes and reads, with unit, kind and meaning.
+
+Collectors, demo data and dashboards all use these names; a new metric gets a line here.
+Labels in brackets are the ones each series carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    unit: str
+    kind: str  # gauge | counter | histogram (see collectors.models.Series.Kind)
+    help: str
+
+
+G, C, H = "gauge", "counter", "histogram"
+
+METRICS: dict[str, MetricDef] = {
+    # Host sampler [host] (+ [cpu], [mount])
+    "host_cpu_percent": MetricDef("%", G, "CPU busy, all cores [host]"),
+    "host_cpu_core_percent": MetricDef("%", G, "CPU busy per core [host, cpu]"),
+    "host_load1": MetricDef("", G, "1-minute load average [host]"),
+    "host_load5": MetricDef("", G, "5-minute load average [host]"),
+    "host_load15": MetricDef("", G, "15-minute load average [host]"),
+    "host_memory_used_percent": MetricDef("%", G, "memory used [host]"),
+    "host_swap_used_percent": MetricDef("%", G, "swap used [host]"),
+    "host_disk_used_percent": MetricDef("%", G, "disk used per mount [host, mount]"),
+    "host_disk_read_bytes_per_s": MetricDef("B/s", G, "disk reads [host]"),
+    "host_disk_write_bytes_per_s": MetricDef("B/s", G, "disk writes [host]"),
+    "host_net_rx_bytes_per_s": MetricDef("B/s", G, "network received [host]"),
+    "host_net_tx_bytes_per_s": MetricDef("B/s", G, "network sent [host]"),
+    "host_net_errors_per_s": MetricDef("1/s", G, "network errors in+out [host]"),
+    "host_process_count": MetricDef("", G, "processes [host]"),
+    # Probes [service, probe]
+    "probe_up": MetricDef("", G, "1 when the probe succeeded, 0 when it failed [service, probe]"),
+    "probe_latency_ms": MetricDef("ms", G, "probe round trip [service, probe]"),
+    "tls_cert_days_left": MetricDef("d", G, "days until the TLS certificate expires [service, probe]"),
+    "smtp_queue_size": MetricDef("", G, "messages waiting in the MTA queue [service]"),
+    "db_pool_utilisation_pct": MetricDef("%", G, "connections used / max_connections [service]"),
+    "db_query_latency_ms": MetricDef("ms", G, "select 1 round trip [service]"),
+    "db_size_bytes": MetricDef("B", G, "database size [service]"),
+    "table_ops_per_hour": MetricDef("1/h", G, "inserts+updates+deletes+scans per hour [service, table]"),
+    "redis_memory_used_pct": MetricDef("%", G, "used_memory / maxmemory [service]"),
+    "redis_hit_rate_pct": MetricDef("%", G, "keyspace hits / (hits+misses) [service]"),
+    "redis_connected_clients": MetricDef("", G, "connected clients [service]"),
+    "redis_ops_per_s": MetricDef("1/s", G, "instantaneous ops/s [service]"),
+    "celery_queue_length": MetricDef("", G, "messages waiting in a Celery queue [queue]"),
+    "es_cluster_status": MetricDef("", G, "0 green, 1 yellow, 2 red [service]"),
+    "es_unassigned_shards": MetricDef("", G, "unassigned shards [service]"),
+    "es_indexing_rate": MetricDef("1/s", G, "documents indexed per second [service]"),
+    "olap_query_latency_ms": MetricDef("ms", G, "OLAP query round trip [service]"),
+    "olap_storage_bytes": MetricDef("B", G, "OLAP storage used [service]"),
+    # Request timings pushed to POST /api/v1/requests
+    "http_request_duration_ms": MetricDef("ms", H, "request latency distribution [service, route, method]"),
+    "http_requests": MetricDef("", C, "requests per minute [service, route, method, status_class]"),
+    # Email platform and business KPIs pushed by the platform (demo data writes them too)
+    "emails_sent": MetricDef("", C, "emails handed to the MTA [tenant]"),
+    "emails_bounced": MetricDef("", C, "hard+soft bounces [tenant]"),
+    "emails_complained": MetricDef("", C, "spam complaints [tenant]"),
+    "email_delivery_seconds_p95": MetricDef("s", G, "p95 time from send to delivery"),
+    "inbox_placement_pct": MetricDef("%", G, "seed-test inbox placement [tenant]"),
+    "active_sessions": MetricDef("", G, "active user sessions"),
+    "dau": MetricDef("", G, "daily active users"),
+    "mau": MetricDef("", G, "monthly active users"),
+    "mrr_usd": MetricDef("USD", G, "monthly recurring revenue"),
+    "churn_rate_pct": MetricDef("%", G, "monthly logo churn"),
+    "arpu_usd": MetricDef("USD", G, "average revenue per user"),
+    "ltv_usd": MetricDef("USD", G, "customer lifetime value"),
+    "nps": MetricDef("", G, "net promoter score"),
+    "trial_conversion_pct": MetricDef("%", G, "trial to paid conversion"),
+    "payment_failure_pct": MetricDef("%", G, "failed payment attempts"),
+    "campaigns_created": MetricDef("", C, "campaigns created [tenant]"),
+    "feature_usage": MetricDef("", C, "feature uses [feature, tenant]"),
+    "support_tickets_opened": MetricDef("", C, "support tickets opened [tenant]"),
+    "support_resolution_hours": MetricDef("h", G, "mean ticket resolution time [tenant]"),
+    "account_health_score": MetricDef("", G, "0-100 account health [tenant]"),
+    "tenant_uptime_pct": MetricDef("%", G, "uptime seen by the tenant [tenant]"),
+    "tenants_active": MetricDef("", G, "active tenants"),
+}
+
+
+def metric_def(name: str) -> MetricDef | None:
+    return METRICS.get(name)
