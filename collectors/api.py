@@ -1,3 +1,231 @@
-from ninja import Router
+"""Metric store API: push samples and request timings, list series, query.
 
-router = Router(tags=["collectors"])
+The ingest endpoints read the body themselves (orjson + the store's validator) instead of a
+pydantic schema: 10,000-item batches are the hot path, and the store's validator already
+names the failing item and field. The documented schema is given to OpenAPI separately.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+
+from collectors.selectors import AGGREGATIONS, list_series, series_query
+from collectors.store import IngestError, QueryError, write_request_timings, write_samples
+from penguinmon.api_auth import api_auth
+
+router = Router(tags=["metrics"])
+
+_SAMPLE_SCHEMA = {
+    "type": "object",
+    "required": ["metric", "value"],
+    "properties": {
+        "metric": {"type": "string", "example": "host_cpu_percent"},
+        "labels": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "example": {"host": "web-1"},
+        },
+        "value": {"type": "number", "example": 42.5},
+        "ts": {
+            "description": "unix seconds or ISO 8601; default now",
+            "oneOf": [{"type": "number"}, {"type": "string"}],
+        },
+        "unit": {"type": "string"},
+    },
+}
+_REQUEST_SCHEMA = {
+    "type": "object",
+    "required": ["service", "route", "method", "status", "duration_ms"],
+    "properties": {
+        "service": {"type": "string", "example": "api"},
+        "route": {"type": "string", "example": "/v1/campaigns"},
+        "method": {"type": "string", "example": "GET"},
+        "status": {"type": "integer", "example": 200},
+        "duration_ms": {"type": "number", "example": 84.2},
+        "ts": {"oneOf": [{"type": "number"}, {"type": "string"}]},
+    },
+}
+
+
+def _batch_body(key: str, item_schema: dict) -> dict:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "properties": {
+                                    key: {"type": "array", "items": item_schema, "maxItems": 10000}
+                                },
+                            },
+                            {"type": "array", "items": item_schema, "maxItems": 10000},
+                        ]
+                    }
+                }
+            },
+        }
+    }
+
+
+class WriteResult(Schema):
+    written: int
+
+
+class ErrorOut(Schema):
+    error: str
+
+
+def _parse_batch(request: HttpRequest, key: str):
+    try:
+        body = orjson.loads(request.body)
+    except orjson.JSONDecodeError as exc:
+        raise HttpError(400, f"malformed JSON: {exc}") from exc
+    if isinstance(body, dict):
+        if key not in body:
+            raise HttpError(400, f"expected an object with a '{key}' list")
+        body = body[key]
+    return body
+
+
+def _ingest(fn, items):
+    try:
+        return fn(items)
+    except IngestError as exc:
+        from penguinmon.metrics import INGEST_REJECTED
+
+        INGEST_REJECTED.labels(fn.__name__).inc()
+        raise HttpError(exc.status, str(exc)) from exc
+
+
+@router.post(
+    "/samples",
+    auth=api_auth("ingest"),
+    response={200: WriteResult, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    openapi_extra=_batch_body("samples", _SAMPLE_SCHEMA),
+)
+def post_samples(request):
+    """Store a batch of up to 10,000 samples atomically: all or nothing."""
+    items = _parse_batch(request, "samples")
+    return {"written": _ingest(lambda i: write_samples(i, source="api"), items)}
+
+
+@router.post(
+    "/requests",
+    auth=api_auth("ingest"),
+    response={200: WriteResult, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    openapi_extra=_batch_body("requests", _REQUEST_SCHEMA),
+)
+def post_requests(request):
+    """Store request timings as per-minute latency histograms and 2xx/4xx/5xx counters."""
+    items = _parse_batch(request, "requests")
+    return {"written": _ingest(write_request_timings, items)}
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, field: str) -> int:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise HttpError(400, f"{field}: {text!r} is not a duration like 15s, 1m, 1h or seconds")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_time(text: str | None, field: str, default: datetime) -> datetime:
+    if text is None or text == "":
+        return default
+    try:
+        return datetime.fromtimestamp(float(text), UTC)
+    except ValueError:
+        pass
+    try:
+        ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise HttpError(400, f"{field}: {text!r} is not unix seconds or ISO 8601") from exc
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def parse_labels(values: list[str]) -> dict[str, str]:
+    labels = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise HttpError(400, f"label: {item!r} must look like name=value")
+        labels[name] = value
+    return labels
+
+
+class SeriesFilter(Schema):
+    name: str | None = None
+    label: list[str] = []
+
+
+@router.get("/series", auth=api_auth("read"))
+def get_series(request, filters: Query[SeriesFilter]):
+    """Series by metric name and labels (`label=host=web-1`, repeatable)."""
+    found = list_series(name=filters.name, labels=parse_labels(filters.label) or None, limit=1000)
+    return {
+        "series": [
+            {"id": s.id, "metric": s.name, "labels": s.labels, "unit": s.unit, "kind": s.kind}
+            for s in found
+        ]
+    }
+
+
+class QueryParams(Schema):
+    metric: str
+    label: list[str] = []
+    start: str | None = None
+    end: str | None = None
+    step: str = "60"
+    agg: str = "avg"
+
+
+@router.get("/query", auth=api_auth("read"), response={200: dict, 400: ErrorOut})
+def get_query(request, params: Query[QueryParams]):
+    """Points of each matching series between start and end (unix seconds or ISO 8601), one per step,
+    aggregated with avg|min|max|sum|last|count|rate|p50|p95|p99. Timestamps in the answer are unix seconds."""
+    if params.agg not in AGGREGATIONS:
+        raise HttpError(
+            400, f"agg: unknown aggregation {params.agg!r}; use one of {', '.join(AGGREGATIONS)}"
+        )
+    end = parse_time(params.end, "end", datetime.now(UTC))
+    start = parse_time(params.start, "start", end - timedelta(hours=1))
+    step = parse_duration(params.step, "step")
+    try:
+        result = series_query(
+            metric=params.metric,
+            labels=parse_labels(params.label) or None,
+            start=start,
+            end=end,
+            step=step,
+            agg=params.agg,
+        )
+    except QueryError as exc:
+        raise HttpError(400, str(exc)) from exc
+    return {
+        "metric": result.metric,
+        "agg": result.agg,
+        "step": result.step,
+        "resolution": result.resolution,
+        "start": int(result.start.timestamp()),
+        "end": int(result.end.timestamp()),
+        "series": [
+            {
+                "labels": s.labels,
+                "unit": s.unit,
+                "points": [[int(t.timestamp()), v] for t, v in s.points],
+            }
+            for s in result.series
+        ],
+    }

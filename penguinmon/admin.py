@@ -5,11 +5,29 @@ from penguinmon.models import ApiToken, AuditLog
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "user", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_display = [
+        "prefix",
+        "name",
+        "user",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_filter = ["revoked_at"]
     search_fields = ["prefix", "name", "user__username"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
-    fields = ["user", "name", "scopes", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    fields = [
+        "user",
+        "name",
+        "scopes",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     actions = ["revoke"]
 
     def has_add_permission(self, request):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from django.db import connection
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import BaseRenderer
 
 
@@ -32,13 +32,22 @@ def _validation_error(request, exc: ValidationError):
     for err in exc.errors:
         loc = ".".join(str(p) for p in err.get("loc", ()))
         details.append(f"{loc}: {err.get('msg')}")
-    return api.create_response(request, {"error": "; ".join(details) or "invalid input", "details": exc.errors}, status=422)
+    return api.create_response(
+        request, {"error": "; ".join(details) or "invalid input", "details": exc.errors}, status=422
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return api.create_response(request, {"error": str(exc.message)}, status=exc.status_code)
 
 
 @api.exception_handler(AuthenticationError)
 def _auth_error(request, exc):
     return api.create_response(
-        request, {"error": "authentication required: send Authorization: Bearer <token>"}, status=401
+        request,
+        {"error": "authentication required: send Authorization: Bearer <token>"},
+        status=401,
     )
 
 
@@ -60,7 +69,9 @@ def health(request):
     except Exception as exc:
         checks["redis"] = f"error: {exc.__class__.__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return api.create_response(request, {"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503)
+    return api.create_response(
+        request, {"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503
+    )
 
 
 def _mount_routers() -> None:

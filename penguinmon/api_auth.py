@@ -25,7 +25,10 @@ class BearerToken(HttpBearer):
 
     def authenticate(self, request, token: str):
         api_token = (
-            ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(token)).first()
+            ApiToken.objects.active()
+            .select_related("user")
+            .filter(token_hash=hash_token(token))
+            .first()
         )
         if api_token is None:
             return None
@@ -49,7 +52,9 @@ class SessionScope(SessionAuth):
         if not user.is_authenticated or not user.is_active:
             return None
         if self.scope == "ingest" and not user.is_staff:
-            raise HttpError(403, "ingest from a browser session needs a staff account; use an API token")
+            raise HttpError(
+                403, "ingest from a browser session needs a staff account; use an API token"
+            )
         request.api_token = None
         return user
 

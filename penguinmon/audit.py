@@ -9,8 +9,15 @@ from django.forms.models import model_to_dict
 from penguinmon.models import AuditLog
 
 
-def audit(*, actor, action: str, target: models.Model, changes: dict | None = None,
-          comment: str = "", actor_label: str = "") -> AuditLog:
+def audit(
+    *,
+    actor,
+    action: str,
+    target: models.Model,
+    changes: dict | None = None,
+    comment: str = "",
+    actor_label: str = "",
+) -> AuditLog:
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditLog.objects.create(
         actor=user,
@@ -49,9 +56,18 @@ class AuditedModelAdmin(admin.ModelAdmin):
             if not change or before.get(k) != v
         }
         if diff:
-            audit(actor=request.user, action="admin.change" if change else "admin.add", target=obj, changes=diff)
+            audit(
+                actor=request.user,
+                action="admin.change" if change else "admin.add",
+                target=obj,
+                changes=diff,
+            )
 
     def delete_model(self, request, obj):
-        audit(actor=request.user, action="admin.delete", target=obj,
-              changes={k: _jsonable(v) for k, v in model_to_dict(obj).items()})
+        audit(
+            actor=request.user,
+            action="admin.delete",
+            target=obj,
+            changes={k: _jsonable(v) for k, v in model_to_dict(obj).items()},
+        )
         super().delete_model(request, obj)

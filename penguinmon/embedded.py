@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -82,8 +82,11 @@ def _pg_run_kwargs() -> dict:
     try:
         entry = pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", PG_SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
         entry = pwd.getpwnam(PG_SYSTEM_USER)
     install = _pg_install()
     _open_for_others(install)
@@ -118,9 +121,19 @@ def ensure_postgres() -> str:
                 _open_for_others(pgdata.parent)
                 os.chown(pgdata, kwargs["user"], kwargs["group"])
             subprocess.run(
-                [_pg_bin("initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--locale=C"],
-                check=True, capture_output=True, **kwargs,
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                **kwargs,
             )
             with open(pgdata / "postgresql.conf", "a") as conf:
                 conf.write(
@@ -134,16 +147,45 @@ def ensure_postgres() -> str:
             log.touch()
             os.chown(log, kwargs["user"], kwargs["group"])
         subprocess.run(
-            [_pg_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-t", "60",
-             "-o", f"-p {PG_PORT} -h 127.0.0.1", "start"],
-            check=True, capture_output=True, **kwargs,
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(pgdata),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {PG_PORT} -h 127.0.0.1",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            **kwargs,
         )
         _wait_for_port(PG_PORT, "postgres", log)
         if fresh:
-            psql = [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres",
-                    "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"]
-            subprocess.run(psql + [f"CREATE ROLE {PG_USER} LOGIN SUPERUSER"], check=True, capture_output=True)
-            subprocess.run(psql + [f"CREATE DATABASE {PG_DB} OWNER {PG_USER}"], check=True, capture_output=True)
+            psql = [
+                _pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(PG_PORT),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+            ]
+            subprocess.run(
+                psql + [f"CREATE ROLE {PG_USER} LOGIN SUPERUSER"], check=True, capture_output=True
+            )
+            subprocess.run(
+                psql + [f"CREATE DATABASE {PG_DB} OWNER {PG_USER}"], check=True, capture_output=True
+            )
     return postgres_url()
 
 
@@ -166,10 +208,27 @@ def ensure_redis() -> str:
         log = VAR_DIR / "redis.log"
         # appendonly: queued Celery messages survive a restart of the embedded server.
         subprocess.run(
-            [str(binary), "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--dir", str(data),
-             "--daemonize", "yes", "--appendonly", "yes", "--pidfile", str(VAR_DIR / "redis.pid"),
-             "--logfile", str(log), "--save", "60 1"],
-            check=True, capture_output=True,
+            [
+                str(binary),
+                "--port",
+                str(REDIS_PORT),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data),
+                "--daemonize",
+                "yes",
+                "--appendonly",
+                "yes",
+                "--pidfile",
+                str(VAR_DIR / "redis.pid"),
+                "--logfile",
+                str(log),
+                "--save",
+                "60 1",
+            ],
+            check=True,
+            capture_output=True,
         )
         _wait_for_port(REDIS_PORT, "redis", log)
     return redis_url()
@@ -179,14 +238,15 @@ def stop_all() -> None:
     """Stop both embedded servers (data is kept)."""
     pgdata = VAR_DIR / "postgres"
     if (pgdata / "postmaster.pid").exists():
-        subprocess.run([_pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-                       capture_output=True, **_pg_run_kwargs())
+        subprocess.run(
+            [_pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            **_pg_run_kwargs(),
+        )
     pidfile = VAR_DIR / "redis.pid"
     if pidfile.exists():
-        try:
+        with suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 if __name__ == "__main__":

@@ -23,15 +23,23 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-SAMPLES_INGESTED = Counter("penguinmon_samples_ingested", "Samples written to the metric store", ["source"])
-INGEST_REJECTED = Counter("penguinmon_ingest_rejected_batches", "Ingest batches rejected as invalid", ["endpoint"])
+SAMPLES_INGESTED = Counter(
+    "penguinmon_samples_ingested", "Samples written to the metric store", ["source"]
+)
+INGEST_REJECTED = Counter(
+    "penguinmon_ingest_rejected_batches", "Ingest batches rejected as invalid", ["endpoint"]
+)
 TASK_DURATION = Histogram(
-    "penguinmon_task_duration_seconds", "Celery task run time", ["task"],
+    "penguinmon_task_duration_seconds",
+    "Celery task run time",
+    ["task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
 TASK_FAILURES = Counter("penguinmon_task_failures", "Celery tasks that raised", ["task"])
 LAST_TASK_SUCCESS = Gauge(
-    "penguinmon_task_last_success_timestamp_seconds", "Unix time of the last successful run", ["task"],
+    "penguinmon_task_last_success_timestamp_seconds",
+    "Unix time of the last successful run",
+    ["task"],
     multiprocess_mode="max",
 )
 
@@ -42,7 +50,9 @@ class QueueLengthCollector:
     """Reads the Celery queue lengths from Redis at scrape time."""
 
     def collect(self):
-        family = GaugeMetricFamily("penguinmon_queue_length", "Messages waiting in a Celery queue", labels=["queue"])
+        family = GaugeMetricFamily(
+            "penguinmon_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
+        )
         try:
             from collectors.queues import celery_queue_lengths
 

@@ -27,9 +27,13 @@ class ApiTokenQuerySet(models.QuerySet):
 
 
 class ApiToken(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(max_length=100, blank=True)
-    prefix = models.CharField(max_length=16, help_text="First characters of the token, to recognise it.")
+    prefix = models.CharField(
+        max_length=16, help_text="First characters of the token, to recognise it."
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.CharField(max_length=100, help_text="Comma-separated: read, ingest, write.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -59,11 +63,15 @@ class ApiToken(models.Model):
         return self.expires_at is None or self.expires_at > timezone.now()
 
     @classmethod
-    def issue(cls, *, user, scopes: list[str], name: str = "", expires_at=None) -> tuple[ApiToken, str]:
+    def issue(
+        cls, *, user, scopes: list[str], name: str = "", expires_at=None
+    ) -> tuple[ApiToken, str]:
         """Create a token; the raw value is returned once and never stored."""
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown or not scopes:
-            raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {scopes}")
+            raise ValueError(
+                f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {scopes}"
+            )
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
             user=user,
@@ -84,7 +92,9 @@ class AuditLog(models.Model):
     """Who did what to which object, and when. Written by services, never edited."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     actor_label = models.CharField(max_length=150, help_text="Username or token name at the time.")
     action = models.CharField(max_length=64, db_index=True)
     target_type = models.CharField(max_length=100)

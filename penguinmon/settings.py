@@ -105,7 +105,9 @@ DATABASES["default"]["TEST"] = {"NAME": env.str("PENGUINMON_TEST_DB", default="t
 REDIS_URL = env.str("REDIS_URL", default="") or embedded.ensure_redis()
 if TESTING:
     # Tests use their own Redis database so they never consume a running system's queue.
-    REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/" + env.str("PENGUINMON_TEST_REDIS_DB", default="13")
+    REDIS_URL = (
+        REDIS_URL.rsplit("/", 1)[0] + "/" + env.str("PENGUINMON_TEST_REDIS_DB", default="13")
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -122,11 +124,15 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
 import importlib.util  # noqa: E402
 
 # plotly.js is served from the copy inside the plotly package: {% static "plotly/plotly.min.js" %}
-STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data")]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -17,7 +17,12 @@ from penguinmon.models import ApiToken
 def make_user(db, django_user_model):
     counter = {"n": 0}
 
-    def make(*roles: str, username: str | None = None, staff: bool = False, password: str = "pw-for-tests-1"):
+    def make(
+        *roles: str,
+        username: str | None = None,
+        staff: bool = False,
+        password: str = "pw-for-tests-1",
+    ):
         counter["n"] += 1
         user = django_user_model.objects.create_user(
             username=username or f"user{counter['n']}", password=password, is_staff=staff
@@ -73,3 +78,31 @@ def api(client, make_token):
             return client.post(path, body, content_type="application/json", headers=self.headers)
 
     return Api()
+
+
+STORE_TABLES = (
+    "collectors_sample, collectors_rollup_1m, collectors_rollup_1h, "
+    "collectors_histogram_1m, collectors_histogram_1h, collectors_dirty_range"
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metric_store(request):
+    """Start every test with empty store caches; after a transactional test (whose rows
+    were committed) empty the store's SQL tables too, which Django's flush does not know."""
+    from collectors.store import partitions, series
+
+    series.forget_all()
+    partitions._known.clear()
+    yield
+    series.forget_all()
+    partitions._known.clear()
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (
+        "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+    )
+    if transactional or (marker and marker.kwargs.get("transaction")):
+        from django.db import connection
+
+        with connection.cursor() as cur:
+            cur.execute(f"TRUNCATE {STORE_TABLES}")

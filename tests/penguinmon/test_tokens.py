@@ -40,7 +40,15 @@ def test_api_without_token_is_401_and_revoked_token_stops_working(client, make_t
 @pytest.mark.django_db
 def test_token_without_scope_is_403(client, make_token):
     raw = make_token("read")
-    resp = client.post("/api/v1/samples", "[]", content_type="application/json",
-                       headers={"Authorization": f"Bearer {raw}"})
+    resp = client.post(
+        "/api/v1/samples",
+        "[]",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
     assert resp.status_code == 403
-    assert "ingest" in resp.json()["error"] if "error" in resp.json() else "ingest" in resp.json()["detail"]
+    assert (
+        "ingest" in resp.json()["error"]
+        if "error" in resp.json()
+        else "ingest" in resp.json()["detail"]
+    )

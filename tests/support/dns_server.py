@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import socket
 import threading
-import threading
 
-from dnslib import QTYPE, RCODE, RR, A, AAAA, MX, TXT, DNSRecord
+from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
 _RDATA = {"A": A, "AAAA": AAAA, "TXT": TXT, "MX": lambda v: MX(v)}
@@ -89,5 +88,3 @@ class DNSTestServer:
 class _Quiet:
     def __getattr__(self, name):
         return lambda *a, **k: None
-
-

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         if os.environ.get("PENGUINMON_ADMIN_PASSWORD"):
             self.stdout.write(f"Created admin user {username!r} with PENGUINMON_ADMIN_PASSWORD.")
         else:
-            self.stdout.write(self.style.WARNING(
-                f"Created admin user {username!r} with password: {password}\n"
-                "  (shown once; change it in /admin/ or set PENGUINMON_ADMIN_PASSWORD next time)"
-            ))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Created admin user {username!r} with password: {password}\n"
+                    "  (shown once; change it in /admin/ or set PENGUINMON_ADMIN_PASSWORD next time)"
+                )
+            )

@@ -9,7 +9,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="username the token acts as")
-        parser.add_argument("--scopes", default="read", help=f"comma-separated subset of {','.join(SCOPES)}")
+        parser.add_argument(
+            "--scopes", default="read", help=f"comma-separated subset of {','.join(SCOPES)}"
+        )
         parser.add_argument("--name", default="", help="a label to recognise the token in admin")
 
     def handle(self, *args, user, scopes, name, **options):

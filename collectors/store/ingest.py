@@ -1,0 +1,312 @@
+"""The write path: validate a batch completely, then write it in one transaction.
+
+Samples go to the day-partitioned raw table with binary COPY (the fast path); a batch that
+repeats an existing (series, ts) falls back to an upsert (last write wins). Request timings are
+folded into per-minute histograms and per-minute status-class counters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import psycopg.errors
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from collectors.store import histogram, partitions
+from collectors.store.errors import IngestError
+from collectors.store.series import resolve, series_key
+
+METRIC_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}\Z")
+LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,63}\Z")
+MAX_LABEL_VALUE = 200
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _parse_ts(raw, now: datetime, *, index: int, collection: str) -> datetime:
+    if raw is None:
+        return now
+    if isinstance(raw, datetime):
+        ts = raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if not math.isfinite(raw):
+            raise IngestError(
+                "must be a finite unix time in seconds",
+                index=index,
+                field="ts",
+                collection=collection,
+            )
+        try:
+            ts = _EPOCH + timedelta(seconds=raw)
+        except OverflowError as exc:
+            raise IngestError(
+                f"unix time {raw} is out of range", index=index, field="ts", collection=collection
+            ) from exc
+    elif isinstance(raw, str):
+        try:
+            ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise IngestError(
+                f"{raw!r} is not an ISO 8601 time or unix seconds",
+                index=index,
+                field="ts",
+                collection=collection,
+            ) from exc
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+    else:
+        raise IngestError(
+            "must be unix seconds or an ISO 8601 string",
+            index=index,
+            field="ts",
+            collection=collection,
+        )
+    if ts > now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS):
+        raise IngestError(
+            f"{ts.isoformat()} is more than {settings.INGEST_MAX_FUTURE_SECONDS // 60} minutes in the future",
+            index=index,
+            field="ts",
+            collection=collection,
+        )
+    if ts < now - timedelta(days=settings.RETENTION_RAW_DAYS):
+        raise IngestError(
+            f"{ts.isoformat()} is older than the raw retention of {settings.RETENTION_RAW_DAYS} days",
+            index=index,
+            field="ts",
+            collection=collection,
+        )
+    return ts
+
+
+def _check_batch(items, collection: str) -> None:
+    if not isinstance(items, list):
+        raise IngestError(
+            f"expected a JSON list of {collection} (or an object with a '{collection}' list)",
+            status=400,
+        )
+    if len(items) > settings.INGEST_MAX_BATCH:
+        raise IngestError(
+            f"batch of {len(items)} {collection} exceeds the limit of {settings.INGEST_MAX_BATCH}",
+            status=413,
+        )
+
+
+def _labels(raw, i: int) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise IngestError("must be an object of string values", index=i, field="labels")
+    if len(raw) > settings.INGEST_MAX_LABELS:
+        raise IngestError(
+            f"{len(raw)} labels exceed the limit of {settings.INGEST_MAX_LABELS}",
+            index=i,
+            field="labels",
+        )
+    for k, v in raw.items():
+        if not LABEL_RE.match(k):
+            raise IngestError(
+                f"label name {k!r} must match [a-zA-Z_][a-zA-Z0-9_]*", index=i, field="labels"
+            )
+        if not isinstance(v, str) or len(v) > MAX_LABEL_VALUE:
+            raise IngestError(
+                f"label {k!r} must be a string of at most {MAX_LABEL_VALUE} characters",
+                index=i,
+                field="labels",
+            )
+    return raw
+
+
+def validate_samples(items, *, now: datetime | None = None):
+    """Check every item; return (series wanted, rows keyed by series key)."""
+    _check_batch(items, "samples")
+    now = now or datetime.now(UTC)
+    wanted: dict[str, tuple] = {}
+    rows: dict[tuple[str, datetime], float] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise IngestError("must be an object with metric, labels, value, ts", index=i)
+        metric = item.get("metric")
+        if not isinstance(metric, str) or not METRIC_RE.match(metric):
+            raise IngestError(
+                "must be a metric name matching [a-zA-Z_:][a-zA-Z0-9_:.]*", index=i, field="metric"
+            )
+        value = item.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise IngestError(
+                f"must be a number, got {type(value).__name__}", index=i, field="value"
+            )
+        value = float(value)
+        if not math.isfinite(value):
+            raise IngestError(f"must be a finite number, got {value}", index=i, field="value")
+        labels = _labels(item.get("labels"), i)
+        unit = item.get("unit") or ""
+        if not isinstance(unit, str) or len(unit) > 32:
+            raise IngestError("must be a string of at most 32 characters", index=i, field="unit")
+        ts = _parse_ts(item.get("ts"), now, index=i, collection="samples")
+        key = series_key(metric, labels)
+        if key not in wanted:
+            wanted[key] = (metric, labels, unit, None)
+        rows[(key, ts)] = value  # a repeated (series, ts) in one batch: last one wins
+    return wanted, rows
+
+
+def _days(timestamps) -> set:
+    return {ts.date() for ts in timestamps}
+
+
+def _copy_rows(cur, table: str, rows) -> None:
+    with cur.copy(f"COPY {table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["int8", "timestamptz", "float8"])
+        for row in rows:
+            copy.write_row(row)
+
+
+def _write_raw(rows: list[tuple[int, datetime, float]], *, add: bool = False) -> None:
+    """COPY into the raw table; on a duplicate (series, ts), upsert instead.
+
+    ``add`` (per-minute counters): a duplicate adds to the stored value instead of replacing it.
+    """
+    with connection.cursor() as wrapper:
+        cur = wrapper.cursor  # the psycopg cursor, for COPY
+        if not add:
+            try:
+                with transaction.atomic():
+                    _copy_rows(cur, "collectors_sample", rows)
+                return
+            except (IntegrityError, psycopg.errors.UniqueViolation):
+                pass  # some (series, ts) already stored: take the upsert path below
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS pm_ingest (series_id int8, ts timestamptz, value float8) "
+            "ON COMMIT DELETE ROWS"
+        )
+        cur.execute("TRUNCATE pm_ingest")
+        _copy_rows(cur, "pm_ingest", rows)
+        update = "collectors_sample.value + EXCLUDED.value" if add else "EXCLUDED.value"
+        cur.execute(
+            "INSERT INTO collectors_sample (series_id, ts, value) SELECT series_id, ts, value FROM pm_ingest "
+            f"ON CONFLICT (series_id, ts) DO UPDATE SET value = {update}"
+        )
+
+
+def _mark_dirty(kind: str, start: datetime, end: datetime) -> None:
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO collectors_dirty_range (kind, start_ts, end_ts) VALUES (%s, %s, %s)",
+            [kind, start, end],
+        )
+
+
+def write_samples(items, *, source: str = "internal", now: datetime | None = None) -> int:
+    """Validate and store a batch of samples atomically. Returns the number stored."""
+    wanted, rows = validate_samples(items, now=now)
+    if not rows:
+        return 0
+    timestamps = [ts for _, ts in rows]
+    with transaction.atomic():
+        partitions.ensure_partitions("collectors_sample", _days(timestamps))
+        ids = resolve(wanted)
+        _write_raw([(ids[key], ts, value) for (key, ts), value in rows.items()])
+        _mark_dirty("sample", min(timestamps), max(timestamps))
+    _count(source, len(rows))
+    return len(rows)
+
+
+def _count(source: str, n: int) -> None:
+    from penguinmon.metrics import SAMPLES_INGESTED
+
+    transaction.on_commit(lambda: SAMPLES_INGESTED.labels(source).inc(n))
+
+
+def _req_str(item: dict, field: str, i: int, max_len: int = 200) -> str:
+    value = item.get(field)
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise IngestError(
+            f"must be a non-empty string of at most {max_len} characters",
+            index=i,
+            field=field,
+            collection="requests",
+        )
+    return value
+
+
+def write_request_timings(items, *, now: datetime | None = None) -> int:
+    """Fold request timings into per-minute latency histograms and status-class counters."""
+    _check_batch(items, "requests")
+    now = now or datetime.now(UTC)
+    hist: dict[tuple[str, datetime], list] = {}
+    counts: dict[tuple[str, datetime], int] = defaultdict(int)
+    wanted: dict[str, tuple] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise IngestError(
+                "must be an object with service, route, method, status, duration_ms, ts",
+                index=i,
+                collection="requests",
+            )
+        service = _req_str(item, "service", i)
+        route = _req_str(item, "route", i)
+        method = _req_str(item, "method", i, 16).upper()
+        status = item.get("status")
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise IngestError(
+                "must be an HTTP status code (100-599)",
+                index=i,
+                field="status",
+                collection="requests",
+            )
+        duration = item.get("duration_ms")
+        if (
+            isinstance(duration, bool)
+            or not isinstance(duration, (int, float))
+            or not math.isfinite(duration)
+            or duration < 0
+        ):
+            raise IngestError(
+                "must be a finite number of milliseconds >= 0",
+                index=i,
+                field="duration_ms",
+                collection="requests",
+            )
+        ts = _parse_ts(item.get("ts"), now, index=i, collection="requests")
+        minute = ts.replace(second=0, microsecond=0)
+        labels = {"service": service, "route": route, "method": method}
+        hkey = series_key("http_request_duration_ms", labels)
+        wanted.setdefault(hkey, ("http_request_duration_ms", labels, "ms", "histogram"))
+        entry = hist.get((hkey, minute))
+        if entry is None:
+            entry = hist[(hkey, minute)] = [0, 0.0, histogram.empty()]
+        entry[0] += 1
+        entry[1] += duration
+        entry[2][histogram.bucket_index(duration)] += 1
+        clabels = {**labels, "status_class": f"{status // 100}xx"}
+        ckey = series_key("http_requests", clabels)
+        wanted.setdefault(ckey, ("http_requests", clabels, "", "counter"))
+        counts[(ckey, minute)] += 1
+    if not hist:
+        return 0
+    minutes = [m for _, m in hist]
+    with transaction.atomic():
+        days = _days(minutes)
+        partitions.ensure_partitions("collectors_sample", days)
+        partitions.ensure_partitions("collectors_histogram_1m", days)
+        ids = resolve(wanted)
+        with connection.cursor() as cur:
+            cur.executemany(
+                """
+                INSERT INTO collectors_histogram_1m (series_id, bucket, count, sum, counts)
+                VALUES (%s, %s, %s, %s, %s)
+                ON CONFLICT (series_id, bucket) DO UPDATE SET
+                    count = collectors_histogram_1m.count + EXCLUDED.count,
+                    sum = collectors_histogram_1m.sum + EXCLUDED.sum,
+                    counts = pm_array_add(collectors_histogram_1m.counts, EXCLUDED.counts)
+                """,
+                [(ids[k], m, c, s, b) for (k, m), (c, s, b) in hist.items()],
+            )
+        _write_raw([(ids[k], m, float(n)) for (k, m), n in counts.items()], add=True)
+        _mark_dirty("histogram", min(minutes), max(minutes))
+        _mark_dirty("sample", min(minutes), max(minutes))
+    _count("requests", len(items))
+    return len(items)

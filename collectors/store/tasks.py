@@ -1,0 +1,16 @@
+from celery import shared_task
+
+from collectors.store import partitions, rollups
+
+
+@shared_task(name="collectors.store.rollup")
+def rollup() -> dict:
+    return rollups.run_rollups()
+
+
+@shared_task(name="collectors.store.maintain_partitions")
+def maintain_partitions() -> dict:
+    """Create the coming days' partitions and drop the ones past retention."""
+    created = partitions.create_ahead(days_ahead=3)
+    dropped = partitions.drop_expired()
+    return {"days_ensured": created, "dropped": dropped}

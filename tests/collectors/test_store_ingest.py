@@ -1,0 +1,144 @@
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from collectors.models import Series
+from collectors.store import IngestError, write_request_timings, write_samples
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _raw(metric):
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT s.labels, x.ts, x.value FROM collectors_sample x JOIN collectors_series s ON s.id = x.series_id "
+            "WHERE s.name = %s ORDER BY x.ts",
+            [metric],
+        )
+        return [(json.loads(labels), ts, value) for labels, ts, value in cur.fetchall()]
+
+
+def test_samples_are_stored_with_their_series_and_labels():
+    now = datetime.now(UTC).replace(microsecond=0)
+    written = write_samples(
+        [
+            {
+                "metric": "host_cpu_percent",
+                "labels": {"host": "web-1"},
+                "value": 12.5,
+                "ts": now.timestamp(),
+            },
+            {
+                "metric": "host_cpu_percent",
+                "labels": {"host": "web-2"},
+                "value": 80,
+                "ts": now.isoformat(),
+            },
+        ]
+    )
+    assert written == 2
+    rows = _raw("host_cpu_percent")
+    assert sorted((r[0]["host"], r[2]) for r in rows) == [("web-1", 12.5), ("web-2", 80.0)]
+    assert Series.objects.get(labels={"host": "web-1"}).unit == "%"  # unit from the catalogue
+
+
+def test_a_bad_item_rejects_the_whole_batch_and_names_item_and_field():
+    good = {"metric": "queue_depth", "value": 1}
+    with pytest.raises(IngestError, match=r"samples\[2\]\.value: must be a finite number"):
+        write_samples([good, good | {"labels": {"q": "b"}}, good | {"value": float("nan")}])
+    assert _raw("queue_depth") == []
+    assert not Series.objects.filter(name="queue_depth").exists()
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"metric": "9bad", "value": 1}, r"samples\[0\]\.metric"),
+        ({"metric": "m", "value": "1"}, r"samples\[0\]\.value: must be a number"),
+        ({"metric": "m", "value": True}, r"samples\[0\]\.value"),
+        ({"metric": "m", "value": float("inf")}, r"samples\[0\]\.value: must be a finite"),
+        ({"metric": "m", "value": 1, "ts": "yesterday"}, r"samples\[0\]\.ts"),
+        ({"metric": "m", "value": 1, "labels": {"bad-name": "x"}}, r"samples\[0\]\.labels"),
+        (
+            {"metric": "m", "value": 1, "labels": {f"l{i}": "x" for i in range(17)}},
+            r"17 labels exceed",
+        ),
+    ],
+)
+def test_invalid_items_are_refused(item, message):
+    with pytest.raises(IngestError, match=message):
+        write_samples([item])
+
+
+def test_timestamps_far_in_the_future_or_past_retention_are_refused():
+    now = datetime.now(UTC)
+    with pytest.raises(IngestError, match="more than 10 minutes in the future"):
+        write_samples(
+            [{"metric": "m", "value": 1, "ts": (now + timedelta(minutes=11)).timestamp()}]
+        )
+    with pytest.raises(IngestError, match="older than the raw retention"):
+        write_samples([{"metric": "m", "value": 1, "ts": (now - timedelta(days=15)).timestamp()}])
+    write_samples([{"metric": "m", "value": 1, "ts": (now + timedelta(minutes=9)).timestamp()}])
+
+
+def test_oversize_batch_is_refused_with_413():
+    with pytest.raises(IngestError) as info:
+        write_samples([{"metric": "m", "value": 1}] * 10_001)
+    assert info.value.status == 413
+
+
+def test_writing_the_same_sample_twice_keeps_the_last_value():
+    ts = datetime.now(UTC).replace(microsecond=0).timestamp()
+    write_samples([{"metric": "dup_metric", "value": 1, "ts": ts}])
+    write_samples(
+        [
+            {"metric": "dup_metric", "value": 2, "ts": ts},
+            {"metric": "dup_metric", "value": 3, "ts": ts + 15},
+        ]
+    )
+    assert [r[2] for r in _raw("dup_metric")] == [2.0, 3.0]
+
+
+def test_backfill_creates_the_day_partitions_it_needs():
+    old = datetime.now(UTC) - timedelta(days=9)
+    write_samples([{"metric": "backfill", "value": 5, "ts": old.timestamp()}])
+    with connection.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", [f"collectors_sample_p{old:%Y%m%d}"])
+        assert cur.fetchone()[0] is not None
+
+
+def test_request_timings_become_minute_histograms_and_status_counters():
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    items = [
+        {
+            "service": "api",
+            "route": "/v1/send",
+            "method": "post",
+            "status": s,
+            "duration_ms": d,
+            "ts": (minute + timedelta(seconds=i % 60)).timestamp(),
+        }
+        for i, (s, d) in enumerate([(200, 10.0)] * 90 + [(500, 900.0)] * 8 + [(404, 5.0)] * 2)
+    ]
+    assert write_request_timings(items) == 100
+    write_request_timings(items[:10])  # a second batch in the same minute adds up
+    with connection.cursor() as cur:
+        cur.execute("SELECT count, sum FROM collectors_histogram_1m")
+        assert cur.fetchall() == [(110, 90 * 10.0 + 8 * 900 + 2 * 5 + 10 * 10.0)]
+    counts = {r[0]["status_class"]: r[2] for r in _raw("http_requests")}
+    assert counts == {"2xx": 100.0, "5xx": 8.0, "4xx": 2.0}
+    assert Series.objects.get(name="http_request_duration_ms").labels == {
+        "service": "api",
+        "route": "/v1/send",
+        "method": "POST",
+    }
+
+
+def test_request_timings_validate_status_and_duration():
+    base = {"service": "api", "route": "/", "method": "GET", "status": 200, "duration_ms": 1}
+    with pytest.raises(IngestError, match=r"requests\[1\]\.status"):
+        write_request_timings([base, base | {"status": 99}])
+    with pytest.raises(IngestError, match=r"requests\[0\]\.duration_ms"):
+        write_request_timings([base | {"duration_ms": -1}])
