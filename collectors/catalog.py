@@ -79,6 +79,9 @@ METRICS: dict[str, MetricDef] = {
     "account_health_score": MetricDef("", G, "0-100 account health [tenant]"),
     "tenant_uptime_pct": MetricDef("%", G, "uptime seen by the tenant [tenant]"),
     "tenants_active": MetricDef("", G, "active tenants"),
+    # Reputation checks (reputation app) [ip]
+    "ip_reputation_score": MetricDef("", G, "0-100 sending IP reputation score [ip]"),
+    "ip_listed_major": MetricDef("", G, "1 when the IP is on a major blocklist (Spamhaus, Barracuda) [ip]"),
 }
 
 
