@@ -47,3 +47,11 @@ def quantile(counts: Sequence[int], q: float) -> float | None:
 
 def empty() -> list[int]:
     return [0] * N_BUCKETS
+
+
+def trimmed(counts: list[int]) -> list[int]:
+    """Drop trailing empty buckets before storing (merging pads shorter vectors with zeros)."""
+    end = len(counts)
+    while end > 1 and counts[end - 1] == 0:
+        end -= 1
+    return counts[:end]

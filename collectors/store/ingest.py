@@ -303,7 +303,7 @@ def write_request_timings(items, *, now: datetime | None = None) -> int:
                     sum = collectors_histogram_1m.sum + EXCLUDED.sum,
                     counts = pm_array_add(collectors_histogram_1m.counts, EXCLUDED.counts)
                 """,
-                [(ids[k], m, c, s, b) for (k, m), (c, s, b) in hist.items()],
+                [(ids[k], m, c, s, histogram.trimmed(b)) for (k, m), (c, s, b) in hist.items()],
             )
         _write_raw([(ids[k], m, float(n)) for (k, m), n in counts.items()], add=True)
         _mark_dirty("histogram", min(minutes), max(minutes))
