@@ -53,6 +53,7 @@ METRICS: dict[str, MetricDef] = {
     "es_indexing_rate": MetricDef("1/s", G, "documents indexed per second [service]"),
     "olap_query_latency_ms": MetricDef("ms", G, "OLAP query round trip [service]"),
     "olap_storage_bytes": MetricDef("B", G, "OLAP storage used [service]"),
+    "collector_lag_seconds": MetricDef("s", G, "how late probes run / age of a host's last sample [source]"),
     # Request timings pushed to POST /api/v1/requests
     "http_request_duration_ms": MetricDef("ms", H, "request latency distribution [service, route, method]"),
     "http_requests": MetricDef("", C, "requests per minute [service, route, method, status_class]"),

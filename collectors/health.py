@@ -1,0 +1,155 @@
+"""Service health: Healthy / Degraded / Down from the latest probe results, and uptime %.
+
+Rules (per enabled probe, then per service):
+- a probe that failed ``service.down_after_failures`` times in a row is down;
+- a probe that failed fewer times, answered slower than ``service.degraded_latency_ms`` or
+  reported a problem while answering (yellow cluster, full pool, queue backlog) is degraded;
+- a probe that never ran, or whose last result is older than three intervals, is unknown;
+- the service is down when all of its known probes are down, degraded when some are down or
+  any is degraded, healthy when all known probes are healthy, unknown when none is known;
+- while the parent service is down, a down/degraded child is marked as suppressed by it.
+
+Uptime % over a window is the share of time not spent down, among the time whose status is
+known (a gap before monitoring started does not count against the service).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from collectors.models import Health, Probe, Service, Status, StatusChange
+
+UPTIME_WINDOWS = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+
+
+def probe_status(probe: Probe, service: Service, *, now: datetime | None = None) -> tuple[str, str]:
+    """(status, reason) of one probe from the result stored on its row."""
+    now = now or timezone.now()
+    if probe.last_run_at is None:
+        return Status.UNKNOWN, f"{probe.name}: not run yet"
+    stale_after = timedelta(seconds=3 * probe.interval_seconds + probe.timeout_seconds)
+    if now - probe.last_run_at > stale_after:
+        return (
+            Status.UNKNOWN,
+            f"{probe.name}: no result since {probe.last_run_at:%Y-%m-%d %H:%M} UTC",
+        )
+    if probe.consecutive_failures >= service.down_after_failures:
+        return (
+            Status.DOWN,
+            f"{probe.name}: {probe.consecutive_failures} failures in a row: {probe.last_message}",
+        )
+    if probe.consecutive_failures:
+        return Status.DEGRADED, (
+            f"{probe.name}: failed {probe.consecutive_failures} of the last "
+            f"{service.down_after_failures} runs: {probe.last_message}"
+        )
+    if probe.last_degraded:
+        return Status.DEGRADED, f"{probe.name}: {probe.last_message}"
+    if probe.last_latency_ms is not None and probe.last_latency_ms > service.degraded_latency_ms:
+        return Status.DEGRADED, (
+            f"{probe.name}: slow, {probe.last_latency_ms:.0f} ms > "
+            f"{service.degraded_latency_ms:.0f} ms"
+        )
+    return Status.HEALTHY, f"{probe.name}: {probe.last_message}"
+
+
+def service_health(
+    service: Service,
+    probes: list[Probe],
+    *,
+    now: datetime | None = None,
+    parent_status: str | None = None,
+) -> Health:
+    if not probes:
+        return Health(Status.UNKNOWN, "no enabled probes")
+    per_probe = {p.pk: probe_status(p, service, now=now) for p in probes}
+    statuses = [s for s, _ in per_probe.values()]
+    known = [s for s in statuses if s != Status.UNKNOWN]
+    problems = [r for s, r in per_probe.values() if s in (Status.DOWN, Status.DEGRADED)]
+    if not known:
+        status, reason = Status.UNKNOWN, "; ".join(r for _, r in per_probe.values())
+    elif all(s == Status.DOWN for s in known):
+        status, reason = Status.DOWN, "; ".join(problems)
+    elif problems:
+        status, reason = Status.DEGRADED, "; ".join(problems)
+    else:
+        status, reason = Status.HEALTHY, "all probes healthy"
+    if parent_status is None and service.parent_id:
+        parent_status = service.parent.status
+    suppressed = (
+        service.parent.name
+        if (parent_status == Status.DOWN and status in (Status.DOWN, Status.DEGRADED))
+        else None
+    )
+    return Health(status, reason[:500], suppressed, {pk: s for pk, (s, _) in per_probe.items()})
+
+
+def uptime_pct(service: Service, window: timedelta, *, now: datetime | None = None) -> float | None:
+    """% of the known time in [now - window, now) that the service was not down."""
+    now = now or timezone.now()
+    start = now - window
+    before = (
+        StatusChange.objects.filter(service=service, at__lt=start)
+        .order_by("-at")
+        .values_list("new_status", flat=True)
+        .first()
+    )
+    changes = list(
+        StatusChange.objects.filter(service=service, at__gte=start, at__lt=now)
+        .order_by("at")
+        .values_list("at", "new_status")
+    )
+    return uptime_from_changes(before or Status.UNKNOWN, changes, start, now)
+
+
+def uptime_from_changes(
+    initial: str, changes: list[tuple[datetime, str]], start: datetime, end: datetime
+) -> float | None:
+    known = down = 0.0
+    status, cursor = initial, start
+    for at, new_status in [*changes, (end, None)]:
+        span = (at - cursor).total_seconds()
+        if status != Status.UNKNOWN:
+            known += span
+            if status == Status.DOWN:
+                down += span
+        status, cursor = new_status, at
+    if known <= 0:
+        return None
+    return round(100.0 * (known - down) / known, 3)
+
+
+def uptimes(service: Service, *, now: datetime | None = None) -> dict[str, float | None]:
+    """Uptime % over 24 h, 7 d, 30 d and 90 d, from one read of the status changes."""
+    now = now or timezone.now()
+    longest = now - max(UPTIME_WINDOWS.values())
+    before = (
+        StatusChange.objects.filter(service=service, at__lt=longest)
+        .order_by("-at")
+        .values_list("new_status", flat=True)
+        .first()
+    ) or Status.UNKNOWN
+    changes = list(
+        StatusChange.objects.filter(service=service, at__gte=longest, at__lt=now)
+        .order_by("at")
+        .values_list("at", "new_status")
+    )
+    result = {}
+    for label, window in UPTIME_WINDOWS.items():
+        start = now - window
+        initial = before
+        for at, new_status in changes:
+            if at >= start:
+                break
+            initial = new_status
+        result[label] = uptime_from_changes(
+            initial, [c for c in changes if c[0] >= start], start, now
+        )
+    return result

@@ -1,0 +1,195 @@
+"""What PenguinMon measures about the platform: services, their probes, status changes, hosts.
+
+Per-run numbers go to the metric store (probe_up, probe_latency_ms, ...); the rows here keep
+only the latest result per probe and the status transitions per service (like healthchecks'
+Flip), so these tables stay small however often probes run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from collectors.probes import KIND_CHOICES, config_errors
+
+
+class Status(models.TextChoices):
+    HEALTHY = "healthy", "Healthy"
+    DEGRADED = "degraded", "Degraded"
+    DOWN = "down", "Down"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Service(models.Model):
+    class Kind(models.TextChoices):
+        API = "api", "API server"
+        SMTP = "smtp", "SMTP service"
+        OLTP = "oltp", "OLTP database"
+        OLAP = "olap", "OLAP database"
+        CACHE = "cache", "Cache"
+        SEARCH = "search", "Search"
+        QUEUE = "queue", "Queue"
+        COLLECTOR = "collector", "Collector"
+        EXTERNAL = "external", "External dependency"
+
+    name = models.SlugField(max_length=64, unique=True)
+    display_name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="Depends on this service: while the parent is down, this one's outage is "
+        "attributed to the parent and not alerted on separately.",
+    )
+    down_after_failures = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="A probe is down after this many consecutive failures.",
+    )
+    degraded_latency_ms = models.FloatField(
+        default=1000,
+        validators=[MinValueValidator(1)],
+        help_text="A probe answering slower than this marks the service degraded.",
+    )
+    position = models.PositiveSmallIntegerField(
+        default=100, help_text="Order on the services page."
+    )
+    # Denormalised current status, updated by the runner when it changes (with a StatusChange).
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNKNOWN)
+    status_since = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+    def health(self) -> Health:
+        """Status from the latest results of this service's enabled probes (see collectors.health)."""
+        from collectors.health import service_health
+
+        return service_health(self, list(self.probes.filter(enabled=True)))
+
+    def uptime_pct(self, window: timedelta, *, now: datetime | None = None) -> float | None:
+        from collectors.health import uptime_pct
+
+        return uptime_pct(self, window, now=now)
+
+
+@dataclass
+class Health:
+    status: str
+    reason: str
+    # Set when the parent service is down: this service's outage is the parent's.
+    suppressed_by: str | None = None
+    probes: dict[int, str] = field(default_factory=dict)
+
+
+class Probe(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="probes")
+    name = models.SlugField(max_length=64)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Kind-specific settings; see the probe module's docstring.",
+    )
+    interval_seconds = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(5), MaxValueValidator(86_400)]
+    )
+    timeout_seconds = models.FloatField(
+        default=5, validators=[MinValueValidator(0.1), MaxValueValidator(120)]
+    )
+    enabled = models.BooleanField(default=True)
+    location = models.CharField(
+        max_length=64, default="default", help_text="Where this probe runs from."
+    )
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The latest run, kept on the row; the history is in the metric store.
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_ok = models.BooleanField(null=True, blank=True)
+    last_degraded = models.BooleanField(default=False)
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    last_message = models.CharField(max_length=500, blank=True)
+    last_details = models.JSONField(default=dict, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Counters from the previous run, for rates (e.g. table operations/hour).
+    state = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["service", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "name"], name="probe_unique_name_per_service"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service.name}/{self.name}"
+
+    def clean(self) -> None:
+        errors = config_errors(self.kind, self.config)
+        if errors:
+            raise ValidationError({"config": errors})
+
+    def due(self, now: datetime) -> bool:
+        return self.enabled and (self.next_run_at is None or self.next_run_at <= now)
+
+
+class StatusChange(models.Model):
+    """A service changed status (a 'flip'); uptime % is computed from these."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="status_changes")
+    at = models.DateTimeField(default=timezone.now)
+    old_status = models.CharField(max_length=10, choices=Status.choices)
+    new_status = models.CharField(max_length=10, choices=Status.choices)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["service", "at"], name="statuschange_service_at")]
+
+    def __str__(self) -> str:
+        return f"{self.service.name}: {self.old_status} → {self.new_status} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Host(models.Model):
+    """A machine whose CPU, memory, disk and network PenguinMon samples.
+
+    A host with ``has_worker`` runs a Celery worker consuming queue ``host-<name>`` and beat
+    sends it the sample task; others push with ``manage.py collect_host --push``. The latest
+    top-process lists are kept here (updated in place) for the pages.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    enabled = models.BooleanField(default=True)
+    has_worker = models.BooleanField(
+        default=True, help_text="Runs a Celery worker on queue host-<name>."
+    )
+    last_sample_at = models.DateTimeField(null=True, blank=True)
+    cpu_percent = models.FloatField(null=True, blank=True)
+    memory_percent = models.FloatField(null=True, blank=True)
+    process_count = models.PositiveIntegerField(null=True, blank=True)
+    top_cpu = models.JSONField(default=list, blank=True)
+    top_memory = models.JSONField(default=list, blank=True)
+    disks = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def queue(self) -> str:
+        return f"host-{self.name}"

