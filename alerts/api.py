@@ -1,3 +1,350 @@
-from ninja import Router
+"""Alerts API: the feed, one alert with its timeline and deliveries, acknowledge, notes,
+incident from alert, silences, rules. Writes need the ``write`` scope and the token user's
+role capability (ack_alerts / manage_incidents)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+
+from alerts import selectors, services
+from alerts.models import Alert, AlertRule
+from penguinmon.api_auth import actor_label, api_auth
+from penguinmon.roles import user_can
 
 router = Router(tags=["alerts"])
+
+
+class AlertOut(Schema):
+    id: int
+    rule: str
+    rule_id: int
+    state: str
+    severity: str
+    severity_label: str
+    service: str
+    message: str
+    labels: dict
+    value: float | None
+    last_value: float | None
+    started_at: datetime
+    fired_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    runbook_url: str
+    false_positive: bool
+    url: str
+
+
+class EventOut(Schema):
+    at: datetime
+    kind: str
+    from_state: str
+    to_state: str
+    actor: str
+    message: str
+
+
+class DeliveryOut(Schema):
+    id: int
+    channel: str
+    kind: str
+    event: str
+    attempt: int
+    status: str
+    response_code: int | None
+    error: str
+    created_at: datetime
+
+
+class AlertDetailOut(AlertOut):
+    events: list[EventOut]
+    deliveries: list[DeliveryOut]
+
+
+class FeedParams(Schema):
+    hours: int = Field(24, ge=1, le=24 * 90, description="How far back the feed reaches.")
+    severity: str | None = Field(None, description="ERROR/WARNING/INFO or critical/warning/info")
+    service: str | None = None
+    state: str | None = None
+    limit: int = Field(200, ge=1, le=500)
+
+
+class AckIn(Schema):
+    comment: str = Field("", max_length=500)
+
+
+class NoteIn(Schema):
+    text: str = Field(..., min_length=1, max_length=5000)
+
+
+class SilenceIn(Schema):
+    matchers: dict[str, str] = Field(
+        ..., description='Label equality matchers, e.g. {"service": "smtp"}'
+    )
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    duration_minutes: int | None = Field(None, ge=1, le=60 * 24 * 90)
+    comment: str = Field(..., min_length=1, max_length=500)
+
+
+class SilenceOut(Schema):
+    id: int
+    matchers: dict
+    starts_at: datetime
+    ends_at: datetime
+    comment: str
+    created_by: str | None
+    active: bool
+
+
+class RuleOut(Schema):
+    id: int
+    name: str
+    metric: str
+    label_filters: dict
+    aggregation: str
+    window_seconds: int
+    comparator: str
+    threshold: float
+    for_seconds: int
+    k_of_n: list[int]
+    severity: str
+    service: str
+    parent_service: str
+    runbook_url: str
+    enabled: bool
+    description: str
+
+
+class IncidentRef(Schema):
+    id: int
+    title: str
+    status: str
+    url: str
+
+
+def alert_out(alert: Alert) -> dict:
+    return {
+        "id": alert.pk,
+        "rule": alert.rule.name,
+        "rule_id": alert.rule_id,
+        "state": alert.state,
+        "severity": alert.severity,
+        "severity_label": alert.severity_label,
+        "service": alert.service,
+        "message": alert.message,
+        "labels": alert.labels,
+        "value": alert.value,
+        "last_value": alert.last_value,
+        "started_at": alert.started_at,
+        "fired_at": alert.fired_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by.get_username() if alert.acknowledged_by else None,
+        "resolved_at": alert.resolved_at,
+        "runbook_url": alert.rule.runbook_url,
+        "false_positive": alert.false_positive,
+        "url": f"/alerts/{alert.pk}/",
+    }
+
+
+def _require(request, capability: str) -> None:
+    if not user_can(request.user, capability):
+        raise HttpError(403, f"this user's role does not allow {capability.replace('_', ' ')}")
+
+
+def _get_alert(alert_id: int) -> Alert:
+    return get_object_or_404(Alert.objects.select_related("rule", "acknowledged_by"), pk=alert_id)
+
+
+@router.get("/alerts", response=list[AlertOut], auth=api_auth("read"))
+def list_alerts(request, params: Query[FeedParams]):
+    """The alert feed: the last ``hours`` (and everything still open), newest first."""
+    _require(request, "view_alerts")
+    try:
+        alerts = selectors.alerts_feed(
+            since=timezone.now() - timedelta(hours=params.hours),
+            severity=params.severity,
+            service=params.service,
+            state=params.state,
+            limit=params.limit,
+        )
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from exc
+    return [alert_out(a) for a in alerts]
+
+
+@router.get("/alerts/{alert_id}", response=AlertDetailOut, auth=api_auth("read"))
+def get_alert(request, alert_id: int):
+    _require(request, "view_alerts")
+    alert = _get_alert(alert_id)
+    out = alert_out(alert)
+    out["events"] = [
+        {
+            "at": e.at,
+            "kind": e.kind,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "actor": e.actor_label,
+            "message": e.message,
+        }
+        for e in alert.events.all()
+    ]
+    out["deliveries"] = [
+        {
+            "id": d.pk,
+            "channel": d.channel.name,
+            "kind": d.channel.kind,
+            "event": d.event,
+            "attempt": d.attempt,
+            "status": d.status,
+            "response_code": d.response_code,
+            "error": d.error,
+            "created_at": d.created_at,
+        }
+        for d in selectors.alert_deliveries(alert)
+    ]
+    return out
+
+
+@router.post("/alerts/{alert_id}/ack", response={200: AlertOut, 409: dict}, auth=api_auth("write"))
+def ack_alert(request, alert_id: int, payload: AckIn | None = None):
+    """Acknowledge a firing alert: notifications repeat no more and escalation stops."""
+    _require(request, "ack_alerts")
+    alert = _get_alert(alert_id)
+    try:
+        services.alert_acknowledge(
+            alert=alert,
+            user=request.user,
+            actor_label=actor_label(request),
+            comment=payload.comment if payload else "",
+        )
+    except services.AlertActionError as exc:
+        return 409, {"error": str(exc)}
+    return 200, alert_out(alert)
+
+
+@router.post("/alerts/{alert_id}/notes", response={201: EventOut}, auth=api_auth("write"))
+def add_note(request, alert_id: int, payload: NoteIn):
+    _require(request, "ack_alerts")
+    alert = _get_alert(alert_id)
+    try:
+        event = services.alert_add_note(
+            alert=alert, user=request.user, text=payload.text, actor_label=actor_label(request)
+        )
+    except ValidationError as exc:
+        raise HttpError(400, "; ".join(exc.messages)) from exc
+    return 201, {
+        "at": event.at,
+        "kind": event.kind,
+        "from_state": "",
+        "to_state": "",
+        "actor": event.actor_label,
+        "message": event.message,
+    }
+
+
+@router.post(
+    "/alerts/{alert_id}/incident",
+    response={201: IncidentRef, 200: IncidentRef},
+    auth=api_auth("write"),
+)
+def create_incident(request, alert_id: int):
+    """Open an incident from this alert (200 with the existing one if it is already linked)."""
+    from incidents.services import incident_create_from_alert
+
+    _require(request, "manage_incidents")
+    alert = _get_alert(alert_id)
+    existed = alert.incidents.exclude(status="resolved").exists()
+    incident = incident_create_from_alert(
+        alert=alert, user=request.user, actor_label=actor_label(request)
+    )
+    body = {
+        "id": incident.pk,
+        "title": incident.title,
+        "status": incident.status,
+        "url": f"/incidents/{incident.pk}/",
+    }
+    return (200 if existed else 201), body
+
+
+def silence_out(s) -> dict:
+    return {
+        "id": s.pk,
+        "matchers": s.matchers,
+        "starts_at": s.starts_at,
+        "ends_at": s.ends_at,
+        "comment": s.comment,
+        "created_by": s.created_by.get_username() if s.created_by else None,
+        "active": s.is_active(),
+    }
+
+
+@router.get("/silences", response=list[SilenceOut], auth=api_auth("read"))
+def list_silences(request, include_expired: bool = False):
+    _require(request, "view_alerts")
+    from alerts.models import Silence
+
+    qs = Silence.objects.select_related("created_by")
+    if not include_expired:
+        qs = qs.filter(ends_at__gt=timezone.now())
+    return [silence_out(s) for s in qs[:500]]
+
+
+@router.post("/silences", response={201: SilenceOut}, auth=api_auth("write"))
+def create_silence(request, payload: SilenceIn):
+    """A silence / maintenance window: give ``ends_at`` or ``duration_minutes``."""
+    _require(request, "ack_alerts")
+    start = payload.starts_at or timezone.now()
+    if payload.ends_at is None and payload.duration_minutes is None:
+        raise HttpError(400, "give ends_at or duration_minutes")
+    end = payload.ends_at or start + timedelta(minutes=payload.duration_minutes)
+    try:
+        silence = services.silence_create(
+            matchers=payload.matchers,
+            starts_at=start,
+            ends_at=end,
+            comment=payload.comment,
+            user=request.user,
+            actor_label=actor_label(request),
+        )
+    except ValidationError as exc:
+        raise HttpError(
+            400, "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
+        ) from exc
+    return 201, silence_out(silence)
+
+
+@router.get("/rules", response=list[RuleOut], auth=api_auth("read"))
+def list_rules(request, enabled: bool | None = None):
+    _require(request, "view_alerts")
+    qs = AlertRule.objects.all()
+    if enabled is not None:
+        qs = qs.filter(enabled=enabled)
+    return [
+        {
+            "id": r.pk,
+            "name": r.name,
+            "metric": r.metric,
+            "label_filters": r.label_filters,
+            "aggregation": r.aggregation,
+            "window_seconds": r.window_seconds,
+            "comparator": r.comparator,
+            "threshold": r.threshold,
+            "for_seconds": r.for_seconds,
+            "k_of_n": [r.k_of_n_k, r.k_of_n_n],
+            "severity": r.severity,
+            "service": r.service,
+            "parent_service": r.parent_service,
+            "runbook_url": r.runbook_url,
+            "enabled": r.enabled,
+            "description": r.description,
+        }
+        for r in qs
+    ]

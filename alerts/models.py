@@ -1,1 +1,497 @@
-from django.db import models  # noqa: F401
+"""Alert rules, alerts (an explicit state machine), their timeline, silences, channels,
+escalation policies and delivery attempts."""
+
+from __future__ import annotations
+
+import operator
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from alerts.channels import TRANSPORTS
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+# The feed shows severities with the words of the infrastructure seed (ERROR / WARNING / INFO).
+SEVERITY_LABELS = {Severity.CRITICAL: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "INFO"}
+
+COMPARATORS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+# Aggregations the store computes per series, plus error_ratio which the evaluator derives
+# from two sums (5xx requests / all requests) per service.
+STORE_AGGREGATIONS = ("avg", "min", "max", "sum", "last", "count", "rate", "p50", "p95", "p99")
+ERROR_RATIO = "error_ratio"
+
+
+def label_key(labels: dict) -> str:
+    """Canonical text of a label set: the identity of one alert within its rule."""
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+class EscalationPolicy(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "escalation policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.Model):
+    """Where notifications go. ``kind`` picks a transport from alerts.channels.TRANSPORTS;
+    ``config`` holds that transport's settings (URL, recipients, secrets)."""
+
+    class Kind(models.TextChoices):
+        SLACK = "slack"
+        EMAIL = "email"
+        SMS = "sms"
+        PAGERDUTY = "pagerduty"
+        WEBHOOK = "webhook"
+        POSTHOG = "posthog"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="slack: webhook_url · email: to (list) · sms: base_url, account_sid, auth_token, "
+        "from_number, to_numbers · pagerduty: routing_key, url · webhook: url, secret · "
+        "posthog: host, api_key",
+    )
+    enabled = models.BooleanField(default=True)
+    on_call = models.BooleanField(
+        default=False,
+        help_text="Receives critical alerts immediately (all on-call channels at once).",
+    )
+    chat = models.BooleanField(
+        default=False,
+        help_text="Receives warnings (at most one per rule per hour unless state changes).",
+    )
+    digest = models.BooleanField(
+        default=False, help_text="Receives the daily digest of info alerts (email channels)."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        transport = TRANSPORTS.get(self.kind)
+        if transport is None:
+            raise ValidationError({"kind": f"unknown channel kind {self.kind!r}"})
+        errors = transport.validate(self.config or {})
+        if errors:
+            raise ValidationError({"config": errors})
+        if self.digest and self.kind != self.Kind.EMAIL:
+            raise ValidationError({"digest": "only email channels send the daily digest"})
+
+
+class EscalationStep(models.Model):
+    """Wait ``wait_minutes`` (after firing, or after the previous step), then notify the
+    step's channel if the alert is still unacknowledged."""
+
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveSmallIntegerField(default=0)
+    wait_minutes = models.PositiveIntegerField(default=10)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="escalation_steps")
+
+    class Meta:
+        ordering = ["policy", "order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.policy}: step {self.order} after {self.wait_minutes} min → {self.channel}"
+
+
+class AlertRule(models.Model):
+    name = models.CharField(max_length=150, unique=True)
+    description = models.TextField(blank=True)
+    metric = models.CharField(max_length=200, help_text="Metric name from collectors/catalog.py.")
+    label_filters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Series must carry these labels, e.g. {"service": "api"}.',
+    )
+    aggregation = models.CharField(
+        max_length=20,
+        choices=[(a, a) for a in (*STORE_AGGREGATIONS, ERROR_RATIO)],
+        default="last",
+        help_text="error_ratio = sum of http_requests{status_class=5xx} / sum of http_requests, per service.",
+    )
+    window_seconds = models.PositiveIntegerField(default=300, help_text="Aggregation window.")
+    comparator = models.CharField(max_length=2, choices=[(c, c) for c in COMPARATORS], default=">")
+    threshold = models.FloatField()
+    for_seconds = models.PositiveIntegerField(
+        default=0, help_text="The condition must hold this long before the alert fires."
+    )
+    k_of_n_k = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Condition true in at least k of the last n evaluations (1 of 1 = plain).",
+    )
+    k_of_n_n = models.PositiveSmallIntegerField(default=1)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    service = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Shown in the feed when the series has no service label.",
+    )
+    parent_service = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="While this service's service-down alert fires, this rule does not notify.",
+    )
+    runbook_url = models.URLField(blank=True)
+    message_template = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Python format string: {rule} {metric} {value} {threshold} {comparator} {service} and any label.",
+    )
+    escalation_policy = models.ForeignKey(
+        EscalationPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="rules"
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Rate limit for warnings: when this rule last notified chat channels.
+    last_warning_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from collectors.catalog import METRICS
+
+        errors = {}
+        if self.metric and self.metric not in METRICS:
+            errors["metric"] = f"unknown metric {self.metric!r}; see collectors/catalog.py"
+        if self.aggregation == ERROR_RATIO and self.metric != "http_requests":
+            errors["aggregation"] = "error_ratio is computed from the http_requests metric"
+        if not isinstance(self.label_filters, dict) or not all(
+            isinstance(v, str) for v in (self.label_filters or {}).values()
+        ):
+            errors["label_filters"] = "a JSON object of label name to string value"
+        if self.k_of_n_k < 1 or self.k_of_n_n < self.k_of_n_k or self.k_of_n_n > 60:
+            errors["k_of_n_n"] = "need 1 ≤ k ≤ n ≤ 60"
+        if self.window_seconds < 15:
+            errors["window_seconds"] = "at least 15 seconds (one collection interval)"
+        if errors:
+            raise ValidationError(errors)
+
+    def condition(self, value: float) -> bool:
+        return COMPARATORS[self.comparator](value, self.threshold)
+
+    def describe(self) -> str:
+        agg = f"{self.aggregation}({self.metric})"
+        if self.label_filters:
+            agg += "{" + label_key(self.label_filters) + "}"
+        text = f"{agg} over {self.window_seconds}s {self.comparator} {self.threshold:g}"
+        if self.for_seconds:
+            text += f" for {self.for_seconds}s"
+        if self.k_of_n_n > 1:
+            text += f" in {self.k_of_n_k} of {self.k_of_n_n} evaluations"
+        return text
+
+
+class AlertQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(state=Alert.State.RESOLVED)
+
+    def active(self):
+        return self.filter(state__in=[Alert.State.FIRING, Alert.State.ACKNOWLEDGED])
+
+
+class Alert(models.Model):
+    """One occurrence of a rule's condition for one label set. Only one unresolved alert may
+    exist per rule and label set (partial unique constraint); evaluations update it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        FIRING = "firing"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    # The state machine: every transition anywhere in the code goes through this table.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        State.PENDING: frozenset({State.FIRING}),
+        State.FIRING: frozenset({State.ACKNOWLEDGED, State.RESOLVED}),
+        State.ACKNOWLEDGED: frozenset({State.RESOLVED}),
+        State.RESOLVED: frozenset(),
+    }
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    labels = models.JSONField(default=dict)
+    label_key = models.TextField()
+    state = models.CharField(max_length=14, choices=State.choices, default=State.PENDING)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    service = models.CharField(max_length=100, blank=True)
+    message = models.CharField(max_length=500)
+    value = models.FloatField(null=True, help_text="Value when the alert fired.")
+    last_value = models.FloatField(null=True)
+    started_at = models.DateTimeField(help_text="When the condition first held.")
+    fired_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    last_evaluated_at = models.DateTimeField()
+    # Condition results of the last n evaluations, oldest first ("1" true, "0" false).
+    history = models.CharField(max_length=60, default="")
+    notified = models.BooleanField(default=False, help_text="A firing notification went out.")
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    digested_at = models.DateTimeField(null=True, blank=True)
+    false_positive = models.BooleanField(default=False)
+    escalation_step = models.PositiveSmallIntegerField(default=0)
+    escalation_due_at = models.DateTimeField(null=True, blank=True)
+    escalation_token = models.UUIDField(null=True, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "label_key"],
+                condition=~models.Q(state="resolved"),
+                name="alert_one_open_per_rule_labels",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-started_at"], name="alert_started_idx"),
+            models.Index(fields=["state", "severity"], name="alert_state_sev_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.message}"
+
+    @property
+    def severity_label(self) -> str:
+        return SEVERITY_LABELS.get(self.severity, self.severity.upper())
+
+    @property
+    def runbook_url(self) -> str:
+        return self.rule.runbook_url
+
+    @property
+    def timestamp(self):
+        return self.fired_at or self.started_at
+
+    def can_transition(self, new_state: str) -> bool:
+        return new_state in self.TRANSITIONS[self.state]
+
+    def transition(
+        self,
+        new_state: str,
+        *,
+        at=None,
+        actor=None,
+        actor_label: str = "",
+        message: str = "",
+        extra: dict | None = None,
+    ) -> bool:
+        """Move to ``new_state`` with a compare-and-set update; write the timeline entry.
+
+        Returns False (and changes nothing) when the row is no longer in the state this object
+        holds, e.g. someone acknowledged it or another evaluator resolved it meanwhile.
+        """
+        if not self.can_transition(new_state):
+            raise InvalidTransition(f"alert #{self.pk}: {self.state} → {new_state} is not allowed")
+        at = at or timezone.now()
+        fields = {"state": new_state, **(extra or {})}
+        if new_state == self.State.FIRING:
+            fields.setdefault("fired_at", at)
+        elif new_state == self.State.ACKNOWLEDGED:
+            fields.update(
+                acknowledged_at=at,
+                acknowledged_by=actor if _is_user(actor) else None,
+                escalation_due_at=None,
+            )
+        elif new_state == self.State.RESOLVED:
+            fields.update(resolved_at=at, escalation_due_at=None)
+        won = Alert.objects.filter(pk=self.pk, state=self.state).update(**fields) == 1
+        if not won:
+            return False
+        old = self.state
+        for k, v in fields.items():
+            setattr(self, k, v)
+        AlertEvent.objects.create(
+            alert=self,
+            at=at,
+            kind=AlertEvent.Kind.STATE,
+            from_state=old,
+            to_state=new_state,
+            actor=actor if _is_user(actor) else None,
+            actor_label=actor_label or (actor.get_username() if _is_user(actor) else "system"),
+            message=message,
+        )
+        return True
+
+    def log(
+        self, kind: str, message: str, *, actor=None, actor_label: str = "", at=None
+    ) -> AlertEvent:
+        return AlertEvent.objects.create(
+            alert=self,
+            at=at or timezone.now(),
+            kind=kind,
+            message=message[:1000],
+            actor=actor if _is_user(actor) else None,
+            actor_label=actor_label or (actor.get_username() if _is_user(actor) else "system"),
+        )
+
+    def match_labels(self) -> dict[str, str]:
+        """Labels silences match against: the series labels plus alertname/severity/service."""
+        return {
+            **self.labels,
+            "alertname": self.rule.name,
+            "severity": self.severity,
+            "service": self.service,
+        }
+
+
+def _is_user(actor) -> bool:
+    return getattr(actor, "is_authenticated", False)
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+class AlertEvent(models.Model):
+    """The alert's timeline: state changes, notes, notifications, escalations, with who and when."""
+
+    class Kind(models.TextChoices):
+        STATE = "state"
+        NOTE = "note"
+        NOTIFY = "notify"
+        SUPPRESSED = "suppressed"
+        ESCALATION = "escalation"
+        FALSE_POSITIVE = "false_positive"
+        INCIDENT = "incident"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    from_state = models.CharField(max_length=14, blank=True)
+    to_state = models.CharField(max_length=14, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, default="system")
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind} {self.message}"
+
+
+class Silence(models.Model):
+    """A silence or maintenance window: alerts whose labels match all ``matchers`` between
+    ``starts_at`` and ``ends_at`` still change state but send no notifications."""
+
+    matchers = models.JSONField(
+        help_text='Label equality matchers, e.g. {"service": "smtp"}; alertname and severity work too.'
+    )
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    comment = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return f"silence {label_key(self.matchers or {})} until {self.ends_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        errors = {}
+        if (
+            not isinstance(self.matchers, dict)
+            or not self.matchers
+            or not all(
+                isinstance(k, str) and isinstance(v, str) and k and v
+                for k, v in self.matchers.items()
+            )
+        ):
+            errors["matchers"] = "at least one label matcher, as a JSON object of non-empty strings"
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "the end must be after the start"
+        if not (self.comment or "").strip():
+            errors["comment"] = "say why (a maintenance ticket, a known issue)"
+        if errors:
+            raise ValidationError(errors)
+
+    def is_active(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.starts_at <= at < self.ends_at
+
+    def matches(self, labels: dict) -> bool:
+        return all(labels.get(k) == v for k, v in self.matchers.items())
+
+
+class Delivery(models.Model):
+    """One attempt to send one notification to one channel. Retries add rows."""
+
+    class Status(models.TextChoices):
+        SENT = "sent"
+        FAILED = "failed"  # permanent, or retries exhausted
+        RETRYING = "retrying"  # failed; another attempt is scheduled
+
+    class Event(models.TextChoices):
+        TRIGGER = "trigger"
+        REPEAT = "repeat"
+        ACKNOWLEDGE = "acknowledge"
+        RESOLVE = "resolve"
+        ESCALATE = "escalate"
+        DIGEST = "digest"
+
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # The daily digest covers many alerts; their ids are kept here.
+    alert_ids = models.JSONField(default=list, blank=True)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=12, choices=Event.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.FloatField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.channel.name}: {self.status} (attempt {self.attempt})"
+
+
+def new_token() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+WARNING_RATE_LIMIT = timedelta(hours=1)
+REPEAT_INTERVAL = {Severity.CRITICAL: timedelta(hours=1), Severity.WARNING: timedelta(hours=4)}

@@ -1,3 +1,10 @@
 """Periodic tasks of the alerts app (merged into the beat schedule by penguinmon.celery_settings)."""
 
-BEAT_SCHEDULE: dict = {}
+BEAT_SCHEDULE: dict = {
+    # Same cadence as collection (seed: 15 s interval).
+    "alerts-evaluate": {"task": "alerts.tasks.evaluate_rules", "schedule": 15.0},
+    "alerts-escalate": {"task": "alerts.tasks.escalate_alerts", "schedule": 30.0},
+    "alerts-repeat": {"task": "alerts.tasks.send_repeat_notifications", "schedule": 300.0},
+    # Info alerts are for the "daily review" (seed 000 §6): one digest a day.
+    "alerts-info-digest": {"task": "alerts.tasks.send_info_digest", "schedule": 86400.0},
+}

@@ -1,2 +1,9 @@
+from django.urls import path
+
+from incidents import views
+
 app_name = "incidents"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.incident_index, name="list"),
+    path("<int:incident_id>/", views.incident_detail, name="detail"),
+]

@@ -1,0 +1,319 @@
+"""Rule evaluation: read the store in batches, then move each (rule, label set) through the
+alert state machine.
+
+Reads are batched: rules sharing (metric, aggregation, window) share one ``window_values``
+call (filtered by the label pairs all of them have in common) and each rule picks its series
+from that result in Python. 1,000 rules over a few dozen metrics therefore cost a few dozen
+queries per cycle, not a thousand.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts.models import ERROR_RATIO, Alert, AlertRule, label_key, new_token
+from collectors.selectors import window_values
+from collectors.store import QueryError
+
+log = logging.getLogger(__name__)
+
+# Samples written "now" must fall inside the window [start, end).
+END_SLACK = timedelta(seconds=1)
+
+
+@dataclass
+class EvalSummary:
+    rules: int = 0
+    series: int = 0
+    created: int = 0
+    fired: int = 0
+    resolved: int = 0
+    dropped: int = 0
+    queries: int = 0
+    errors: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+
+def _store_agg(rule: AlertRule) -> str:
+    return "sum" if rule.aggregation == ERROR_RATIO else rule.aggregation
+
+
+def _matches(labels: dict, filters: dict) -> bool:
+    return all(labels.get(k) == v for k, v in filters.items())
+
+
+def _common_filters(filter_sets: list[dict]) -> dict:
+    """The label pairs every rule of a group filters on: safe to push down to the store."""
+    common = dict(filter_sets[0])
+    for filters in filter_sets[1:]:
+        common = {k: v for k, v in common.items() if filters.get(k) == v}
+    return common
+
+
+def _filters_for_store(rule: AlertRule) -> dict:
+    filters = dict(rule.label_filters or {})
+    if rule.aggregation == ERROR_RATIO:
+        filters.pop("status_class", None)  # the ratio needs every status class
+    return filters
+
+
+def fetch_values(
+    rules: list[AlertRule], now: datetime, summary: EvalSummary
+) -> dict[int, list[tuple[dict, float]]]:
+    """Per rule id: (labels, value) for every series (or service, for error_ratio) it covers."""
+    groups: dict[tuple, list[AlertRule]] = defaultdict(list)
+    for rule in rules:
+        groups[(rule.metric, _store_agg(rule), rule.window_seconds)].append(rule)
+    end = now + END_SLACK
+    out: dict[int, list[tuple[dict, float]]] = {}
+    for (metric, agg, window), members in groups.items():
+        start = now - timedelta(seconds=window)
+        common = _common_filters([_filters_for_store(r) for r in members])
+        try:
+            rows = window_values(
+                metric=metric, labels=common or None, start=start, end=end, agg=agg
+            )
+            summary.queries += 1
+            per_rule = {r.id: rows for r in members}
+        except QueryError:
+            # Too many series for one read: fall back to one read per rule with its own filters.
+            per_rule = {}
+            for rule in members:
+                try:
+                    per_rule[rule.id] = window_values(
+                        metric=metric,
+                        labels=_filters_for_store(rule) or None,
+                        start=start,
+                        end=end,
+                        agg=agg,
+                    )
+                    summary.queries += 1
+                except QueryError as exc:
+                    summary.errors.append(f"{rule.name}: {exc}")
+        for rule in members:
+            if rule.id not in per_rule:
+                continue
+            filters = _filters_for_store(rule)
+            picked = [
+                (labels, value) for labels, value in per_rule[rule.id] if _matches(labels, filters)
+            ]
+            out[rule.id] = error_ratios(picked) if rule.aggregation == ERROR_RATIO else picked
+    return out
+
+
+def error_ratios(rows: list[tuple[dict, float]]) -> list[tuple[dict, float]]:
+    """Percent of requests with status_class=5xx, per service, from per-series request sums."""
+    total: dict[str, float] = defaultdict(float)
+    errors: dict[str, float] = defaultdict(float)
+    for labels, value in rows:
+        service = labels.get("service", "")
+        total[service] += value
+        if labels.get("status_class") == "5xx":
+            errors[service] += value
+    return [({"service": s} if s else {}, 100.0 * errors[s] / t) for s, t in total.items() if t > 0]
+
+
+class _Defaulting(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def format_value(value: float | None) -> str:
+    """Readable in a message: 12500, 97.5, 0.042 (never 1.25e+04)."""
+    if value is None:
+        return "n/a"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def render_message(rule: AlertRule, labels: dict, value: float | None) -> str:
+    service = labels.get("service") or rule.service
+    shown = format_value(value)
+    context = _Defaulting(labels)
+    context.update(
+        rule=rule.name,
+        metric=rule.metric,
+        value=shown,
+        threshold=f"{rule.threshold:g}",
+        comparator=rule.comparator,
+        service=service,
+    )
+    if rule.message_template:
+        try:
+            return string.Formatter().vformat(rule.message_template, (), context)[:500]
+        except (ValueError, IndexError, AttributeError):
+            pass  # a malformed template must not stop evaluation; fall back to the default text
+    return f"{rule.name}: {rule.aggregation}({rule.metric}) = {shown} {rule.comparator} {rule.threshold:g}"[
+        :500
+    ]
+
+
+def _window_active(history: str, rule: AlertRule) -> bool:
+    return history[-rule.k_of_n_n :].count("1") >= rule.k_of_n_k
+
+
+def evaluate_rules(*, now: datetime | None = None, rules=None) -> EvalSummary:
+    """One evaluation cycle over ``rules`` (default: every enabled rule)."""
+    from alerts import notify
+
+    t0 = time.perf_counter()
+    now = now or timezone.now()
+    everything = rules is None
+    rules = list(AlertRule.objects.filter(enabled=True) if everything else rules)
+    summary = EvalSummary(rules=len(rules))
+    by_id = {r.id: r for r in rules}
+    values = fetch_values(rules, now, summary)
+
+    open_alerts: dict[tuple[int, str], Alert] = {}
+    for alert in Alert.objects.open().filter(rule_id__in=list(by_id)):
+        alert.rule = by_id[alert.rule_id]
+        open_alerts[(alert.rule_id, alert.label_key)] = alert
+
+    seen: set[tuple[int, str]] = set()
+    touched: list[Alert] = []
+    fired: list[Alert] = []
+    resolved: list[Alert] = []
+    for rule_id, rows in values.items():
+        rule = by_id[rule_id]
+        for labels, value in rows:
+            summary.series += 1
+            key = (rule_id, label_key(labels))
+            seen.add(key)
+            holds = rule.condition(value)
+            alert = open_alerts.get(key)
+            if alert is None:
+                if holds:
+                    alert = _create_pending(rule, labels, key[1], value, now)
+                    if alert is not None:
+                        summary.created += 1
+                        if _ready_to_fire(alert, rule, now):
+                            fired.append(alert)
+                continue
+            _step(alert, rule, holds, value, now, touched, fired, resolved)
+    for key, alert in open_alerts.items():
+        if key not in seen and alert.rule_id in values:
+            # The series has no data in the window any more: the condition no longer holds.
+            _step(alert, alert.rule, False, None, now, touched, fired, resolved)
+
+    if touched:
+        Alert.objects.bulk_update(
+            touched, ["last_value", "last_evaluated_at", "history"], batch_size=500
+        )
+    for alert in fired:
+        if _fire(alert, now):
+            summary.fired += 1
+            notify.on_transition(alert, "trigger", now=now)
+    for alert in resolved:
+        if alert.state == Alert.State.PENDING:
+            # A pending alert never notified anyone: drop it rather than count a firing.
+            Alert.objects.filter(pk=alert.pk, state=Alert.State.PENDING).delete()
+            summary.dropped += 1
+        elif alert.transition(Alert.State.RESOLVED, at=now, message="condition no longer holds"):
+            summary.resolved += 1
+            notify.on_transition(alert, "resolve", now=now)
+    if everything:
+        summary.resolved += _resolve_disabled(now)
+    summary.duration_ms = (time.perf_counter() - t0) * 1000
+    return summary
+
+
+def _create_pending(
+    rule: AlertRule, labels: dict, key: str, value: float, now: datetime
+) -> Alert | None:
+    try:
+        with transaction.atomic():
+            return Alert.objects.create(
+                rule=rule,
+                labels=labels,
+                label_key=key,
+                state=Alert.State.PENDING,
+                severity=rule.severity,
+                service=labels.get("service") or rule.service,
+                message=render_message(rule, labels, value),
+                value=value,
+                last_value=value,
+                started_at=now,
+                last_evaluated_at=now,
+                history="1",
+            )
+    except IntegrityError:
+        # Another evaluator created it a moment ago (unique open alert per rule + labels).
+        return None
+
+
+def _ready_to_fire(alert: Alert, rule: AlertRule, now: datetime) -> bool:
+    return (
+        _window_active(alert.history, rule)
+        and (now - alert.started_at).total_seconds() >= rule.for_seconds
+    )
+
+
+def _step(
+    alert: Alert,
+    rule: AlertRule,
+    holds: bool,
+    value: float | None,
+    now: datetime,
+    touched: list,
+    fired: list,
+    resolved: list,
+) -> None:
+    alert.history = (alert.history + ("1" if holds else "0"))[-rule.k_of_n_n :]
+    if value is not None:
+        alert.last_value = value
+    alert.last_evaluated_at = now
+    touched.append(alert)
+    active = _window_active(alert.history, rule)
+    if alert.state == Alert.State.PENDING:
+        if "1" not in alert.history:
+            resolved.append(alert)
+        elif active and (now - alert.started_at).total_seconds() >= rule.for_seconds:
+            alert.value = alert.last_value
+            fired.append(alert)
+    elif not active:
+        resolved.append(alert)
+
+
+def _fire(alert: Alert, now: datetime) -> bool:
+    rule = alert.rule
+    extra = {
+        "value": alert.last_value,
+        "message": render_message(rule, alert.labels, alert.last_value),
+    }
+    if rule.severity == "critical" and rule.escalation_policy_id:
+        first = rule.escalation_policy.steps.order_by("order", "id").first()
+        if first is not None:
+            extra.update(
+                escalation_step=0,
+                escalation_due_at=now + timedelta(minutes=first.wait_minutes),
+                escalation_token=new_token(),
+            )
+    return alert.transition(
+        Alert.State.FIRING,
+        at=now,
+        extra=extra,
+        message=f"value {format_value(alert.last_value)} {rule.comparator} {rule.threshold:g}",
+    )
+
+
+def _resolve_disabled(now: datetime) -> int:
+    from alerts import notify
+
+    count = 0
+    for alert in Alert.objects.active().filter(rule__enabled=False).select_related("rule"):
+        if alert.transition(Alert.State.RESOLVED, at=now, message="rule disabled"):
+            notify.on_transition(alert, "resolve", now=now)
+            count += 1
+    Alert.objects.filter(state=Alert.State.PENDING, rule__enabled=False).delete()
+    return count

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from alerts.models import Alert
+from alerts.selectors import SEVERITY_ALIASES
+
+
+class FeedFilterForm(forms.Form):
+    severity = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "All severities"),
+            ("error", "ERROR"),
+            ("warning", "WARNING"),
+            ("info", "INFO"),
+        ],
+    )
+    service = forms.CharField(required=False, max_length=100)
+    state = forms.ChoiceField(required=False, choices=[("", "All states"), *Alert.State.choices])
+
+    def clean_severity(self) -> str:
+        value = (self.cleaned_data.get("severity") or "").lower()
+        if value and value not in SEVERITY_ALIASES:
+            raise forms.ValidationError("use ERROR, WARNING or INFO")
+        return value
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, strip=True)
+
+
+class SilenceForm(forms.Form):
+    matchers = forms.CharField(
+        max_length=500,
+        help_text="Labels to match, e.g. service=smtp, host=mx-1 (alertname and severity work too).",
+    )
+    duration_minutes = forms.IntegerField(min_value=1, max_value=60 * 24 * 90, initial=60)
+    comment = forms.CharField(max_length=500)
+
+    def clean_matchers(self) -> dict:
+        raw = self.cleaned_data["matchers"].strip()
+        if raw.startswith("{"):
+            try:
+                parsed = json.loads(raw)
+            except ValueError as exc:
+                raise forms.ValidationError(f"not valid JSON: {exc}") from exc
+            if not isinstance(parsed, dict):
+                raise forms.ValidationError("a JSON object of label to value")
+            return {str(k): str(v) for k, v in parsed.items()}
+        matchers = {}
+        for part in filter(None, (p.strip() for p in raw.split(","))):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise forms.ValidationError(f"{part!r} is not label=value")
+            matchers[key.strip()] = value.strip().strip('"')
+        if not matchers:
+            raise forms.ValidationError("give at least one label=value")
+        return matchers

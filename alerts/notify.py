@@ -1,0 +1,385 @@
+"""Who hears about an alert, and the delivery of one notification to one channel.
+
+Routing by severity (seed 000 §6): critical → every on-call channel at once; warning → chat
+channels, at most once per rule per hour (resolutions always go out); info → the daily digest
+email. Silences and a firing parent service suppress notifications, never state changes.
+Deliveries are queued after the surrounding transaction commits, one Celery task per
+(alert, channel), so a slow or failing channel never holds up another.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from alerts.channels import TRANSPORTS, Notification, TransportError
+from alerts.models import (
+    REPEAT_INTERVAL,
+    SEVERITY_LABELS,
+    WARNING_RATE_LIMIT,
+    Alert,
+    AlertEvent,
+    AlertRule,
+    Channel,
+    Delivery,
+    EscalationStep,
+    Silence,
+    new_token,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+SERVICE_DOWN_METRIC = "probe_up"
+
+
+def backoff_seconds(attempt: int) -> int:
+    """Exponential backoff after failed attempt ``attempt`` (1-based): 5 s, 20 s, 80 s, 320 s."""
+    return min(5 * 4 ** (attempt - 1), 900)
+
+
+def base_url() -> str:
+    return getattr(settings, "PENGUINMON_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+# --- suppression -------------------------------------------------------------------------
+
+
+def active_silence(alert: Alert, at: datetime) -> Silence | None:
+    labels = alert.match_labels()
+    for silence in Silence.objects.filter(starts_at__lte=at, ends_at__gt=at):
+        if silence.matches(labels):
+            return silence
+    return None
+
+
+def parent_down(alert: Alert) -> Alert | None:
+    """The firing service-down alert of the rule's parent service, if there is one."""
+    parent = alert.rule.parent_service
+    if not parent:
+        return None
+    return (
+        Alert.objects.active()
+        .filter(rule__metric=SERVICE_DOWN_METRIC, service=parent)
+        .exclude(pk=alert.pk)
+        .first()
+    )
+
+
+def suppression_reason(alert: Alert, at: datetime) -> str:
+    silence = active_silence(alert, at)
+    if silence is not None:
+        return f"silenced by silence #{silence.pk} ({silence.comment})"
+    parent = parent_down(alert)
+    if parent is not None:
+        return f"parent service {alert.rule.parent_service} is down (alert #{parent.pk})"
+    return ""
+
+
+# --- routing ------------------------------------------------------------------------------
+
+
+def channels_for(alert: Alert, event: str) -> list[Channel]:
+    enabled = Channel.objects.filter(enabled=True)
+    if alert.severity == "critical":
+        channels = list(enabled.filter(on_call=True))
+        if event == "acknowledge":
+            # Only PagerDuty tracks acknowledgement; chat and SMS need not hear it.
+            channels = [c for c in channels if c.kind == Channel.Kind.PAGERDUTY]
+        return channels
+    if alert.severity == "warning" and event != "acknowledge":
+        return list(enabled.filter(chat=True))
+    return []  # info alerts go out in the daily digest
+
+
+def _claim_warning_slot(rule: AlertRule, at: datetime) -> bool:
+    """Compare-and-set on the rule: True for the one caller that may notify this hour."""
+    return (
+        AlertRule.objects.filter(pk=rule.pk)
+        .filter(
+            Q(last_warning_notified_at__isnull=True)
+            | Q(last_warning_notified_at__lte=at - WARNING_RATE_LIMIT)
+        )
+        .update(last_warning_notified_at=at)
+        == 1
+    )
+
+
+def on_transition(alert: Alert, event: str, *, now: datetime | None = None) -> list[int]:
+    """Decide and queue the notifications for ``event`` on ``alert``; returns channel ids."""
+    now = now or timezone.now()
+    if event in ("resolve", "acknowledge") and not alert.notified:
+        return []  # nobody was told it fired, so nobody needs to hear it stopped
+    if event in ("trigger", "repeat"):
+        reason = suppression_reason(alert, now)
+        if reason:
+            alert.log(AlertEvent.Kind.SUPPRESSED, f"{event} not sent: {reason}", at=now)
+            return []
+    channels = channels_for(alert, event)
+    if alert.severity == "info" and event == "trigger":
+        alert.log(AlertEvent.Kind.NOTIFY, "queued for the daily info digest", at=now)
+        return []
+    if not channels:
+        if event == "trigger":
+            alert.log(
+                AlertEvent.Kind.NOTIFY,
+                f"no enabled channel receives {alert.severity} alerts",
+                at=now,
+            )
+        return []
+    if (
+        alert.severity == "warning"
+        and event in ("trigger", "repeat")
+        and not _claim_warning_slot(alert.rule, now)
+    ):
+        alert.log(
+            AlertEvent.Kind.SUPPRESSED,
+            f"{event} not sent: rule {alert.rule.name} already notified within the hour",
+            at=now,
+        )
+        return []
+    if event in ("trigger", "repeat"):
+        Alert.objects.filter(pk=alert.pk).update(notified=True, last_notified_at=now)
+        alert.notified, alert.last_notified_at = True, now
+    alert.log(AlertEvent.Kind.NOTIFY, f"{event} → " + ", ".join(c.name for c in channels), at=now)
+    queue_deliveries([c.pk for c in channels], event, alert_id=alert.pk)
+    return [c.pk for c in channels]
+
+
+def queue_deliveries(
+    channel_ids: list[int],
+    event: str,
+    *,
+    alert_id: int | None = None,
+    alert_ids: list[int] | None = None,
+) -> None:
+    from alerts.tasks import deliver_notification
+
+    def send():
+        for channel_id in channel_ids:
+            deliver_notification.delay(channel_id, event, alert_id=alert_id, alert_ids=alert_ids)
+
+    transaction.on_commit(send)
+
+
+# --- building and sending one notification -------------------------------------------------
+
+
+def note_for_alert(alert: Alert, event: str) -> Notification:
+    return Notification(
+        event=event,
+        alert_id=alert.pk,
+        title=f"{alert.severity_label} {alert.service}: {alert.message}",
+        severity=alert.severity,
+        severity_label=alert.severity_label,
+        service=alert.service,
+        state=alert.state,
+        message=alert.message,
+        labels=alert.labels,
+        value=alert.last_value,
+        threshold=alert.rule.threshold,
+        rule=alert.rule.name,
+        runbook_url=alert.rule.runbook_url,
+        url=f"{base_url()}/alerts/{alert.pk}/",
+        dedup_key=f"penguinmon-alert-{alert.pk}",
+        at=timezone.now().isoformat(),
+    )
+
+
+def note_for_digest(alerts: list[Alert]) -> Notification:
+    lines = tuple(
+        f"- {a.timestamp:%Y-%m-%d %H:%M} UTC  {a.service or '-'}: {a.message}  [{a.state}] {base_url()}/alerts/{a.pk}/"
+        for a in alerts
+    )
+    return Notification(
+        event="digest",
+        alert_id=None,
+        title=f"PenguinMon daily digest: {len(alerts)} info alert(s)",
+        severity="info",
+        severity_label=SEVERITY_LABELS["info"],
+        service="",
+        state="",
+        message=f"{len(alerts)} info alert(s)",
+        lines=lines,
+        url=f"{base_url()}/alerts/?severity=info",
+        at=timezone.now().isoformat(),
+    )
+
+
+def deliver(
+    *,
+    channel_id: int,
+    event: str,
+    alert_id: int | None = None,
+    alert_ids: list[int] | None = None,
+    attempt: int = 1,
+) -> Delivery:
+    """Send one notification to one channel now and record the attempt as a Delivery row."""
+    channel = Channel.objects.get(pk=channel_id)
+    alert = Alert.objects.select_related("rule").get(pk=alert_id) if alert_id else None
+    if alert is not None:
+        note = note_for_alert(alert, event)
+    else:
+        note = note_for_digest(
+            list(
+                Alert.objects.filter(pk__in=alert_ids or [])
+                .select_related("rule")
+                .order_by("started_at")
+            )
+        )
+    final = attempt >= MAX_ATTEMPTS
+    code, error, status = None, "", Delivery.Status.SENT
+    t0 = time.perf_counter()
+    try:
+        transport = TRANSPORTS[channel.kind]
+        problems = transport.validate(channel.config or {})
+        if problems:
+            raise TransportError("channel config: " + "; ".join(problems), permanent=True)
+        code = transport.send(channel.config or {}, note)
+    except TransportError as exc:
+        code, error = exc.status_code, str(exc)
+        status = Delivery.Status.FAILED if exc.permanent or final else Delivery.Status.RETRYING
+    except Exception as exc:  # a bug in one transport must be recorded, not lost with the task
+        log.exception("channel %s failed", channel)
+        error = f"{exc.__class__.__name__}: {exc}"
+        status = Delivery.Status.FAILED if final else Delivery.Status.RETRYING
+    if status == Delivery.Status.RETRYING:
+        error += f" (retry {attempt + 1} of {MAX_ATTEMPTS} in {backoff_seconds(attempt)} s)"
+    return Delivery.objects.create(
+        alert=alert,
+        alert_ids=alert_ids or [],
+        channel=channel,
+        event=event,
+        attempt=attempt,
+        status=status,
+        response_code=code,
+        error=error[:2000],
+        duration_ms=(time.perf_counter() - t0) * 1000,
+    )
+
+
+# --- periodic work: escalation, repeats, digest ---------------------------------------------
+
+
+def _step_groups(policy_id: int) -> list[list[EscalationStep]]:
+    groups: dict[int, list[EscalationStep]] = {}
+    for step in (
+        EscalationStep.objects.filter(policy_id=policy_id)
+        .select_related("channel")
+        .order_by("order", "id")
+    ):
+        groups.setdefault(step.order, []).append(step)
+    return list(groups.values())
+
+
+def escalate_due(*, now: datetime | None = None) -> int:
+    """Notify the next escalation step of every critical alert still unacknowledged past its
+    deadline. Each step is claimed with a compare-and-set on (step, token), so a duplicated
+    or retried run never notifies a step twice."""
+    now = now or timezone.now()
+    done = 0
+    due = Alert.objects.filter(state=Alert.State.FIRING, escalation_due_at__lte=now).select_related(
+        "rule"
+    )
+    for alert in due:
+        steps = (
+            _step_groups(alert.rule.escalation_policy_id) if alert.rule.escalation_policy_id else []
+        )
+        index = alert.escalation_step
+        claim = Alert.objects.filter(
+            pk=alert.pk,
+            state=Alert.State.FIRING,
+            escalation_step=index,
+            escalation_token=alert.escalation_token,
+        )
+        if index >= len(steps):
+            claim.update(escalation_due_at=None)
+            continue
+        following = steps[index + 1] if index + 1 < len(steps) else None
+        next_due = now + timedelta(minutes=following[0].wait_minutes) if following else None
+        if (
+            claim.update(
+                escalation_step=index + 1, escalation_due_at=next_due, escalation_token=new_token()
+            )
+            != 1
+        ):
+            continue  # acknowledged, resolved or escalated by someone else meanwhile
+        channels = [s.channel for s in steps[index] if s.channel.enabled]
+        waited = int((now - (alert.fired_at or alert.started_at)).total_seconds() // 60)
+        reason = suppression_reason(alert, now)
+        if reason:
+            alert.log(
+                AlertEvent.Kind.SUPPRESSED,
+                f"escalation step {index + 1} not sent: {reason}",
+                at=now,
+            )
+            continue
+        alert.log(
+            AlertEvent.Kind.ESCALATION,
+            f"not acknowledged after {waited} min: step {index + 1} → "
+            + ", ".join(c.name for c in channels),
+            at=now,
+        )
+        queue_deliveries([c.pk for c in channels], "escalate", alert_id=alert.pk)
+        done += 1
+    return done
+
+
+def send_repeats(*, now: datetime | None = None) -> int:
+    """Remind about alerts still firing and unacknowledged (an ack stops reminders)."""
+    now = now or timezone.now()
+    sent = 0
+    for severity, interval in REPEAT_INTERVAL.items():
+        stale = Alert.objects.filter(
+            state=Alert.State.FIRING,
+            severity=severity,
+            notified=True,
+            last_notified_at__lte=now - interval,
+        ).select_related("rule")
+        for alert in stale:
+            # Claim the reminder so a second beat run does not send it again.
+            if (
+                Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
+                    last_notified_at=now
+                )
+                != 1
+            ):
+                continue
+            alert.last_notified_at = now
+            if on_transition(alert, "repeat", now=now):
+                sent += 1
+    return sent
+
+
+def send_info_digest(*, now: datetime | None = None) -> int:
+    """One email per digest channel listing the info alerts not yet included in a digest."""
+    now = now or timezone.now()
+    channels = list(Channel.objects.filter(enabled=True, digest=True))
+    if not channels:
+        return 0
+    candidates = list(
+        Alert.objects.filter(
+            severity="info",
+            fired_at__isnull=False,
+            digested_at__isnull=True,
+            fired_at__gte=now - timedelta(days=7),
+        ).values_list("pk", flat=True)
+    )
+    if not candidates:
+        return 0
+    with transaction.atomic():
+        claimed = list(
+            Alert.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=candidates, digested_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        Alert.objects.filter(pk__in=claimed).update(digested_at=now)
+        if claimed:
+            queue_deliveries([c.pk for c in channels], "digest", alert_ids=sorted(claimed))
+    return len(claimed)

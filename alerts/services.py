@@ -1,0 +1,135 @@
+"""Writes on alerts made by people: acknowledge, notes, false-positive marks, silences.
+
+Each service validates, writes and records its side effects (timeline, audit log,
+notifications) in one transaction; views, the API and admin actions only call these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from alerts import notify
+from alerts.models import Alert, AlertEvent, Silence
+from penguinmon.audit import audit
+
+
+class AlertActionError(Exception):
+    """The action cannot be applied to this alert in its current state (a 409 / form error)."""
+
+
+def alert_acknowledge(*, alert: Alert, user, actor_label: str = "", comment: str = "") -> Alert:
+    """firing → acknowledged. Evaluation continues; repeats and escalation stop until recovery."""
+    if alert.state == Alert.State.ACKNOWLEDGED:
+        who = alert.acknowledged_by.get_username() if alert.acknowledged_by else "someone"
+        raise AlertActionError(
+            f"already acknowledged by {who} at {alert.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    if not alert.can_transition(Alert.State.ACKNOWLEDGED):
+        raise AlertActionError(f"a {alert.state} alert cannot be acknowledged")
+    with transaction.atomic():
+        if not alert.transition(
+            Alert.State.ACKNOWLEDGED, actor=user, actor_label=actor_label, message=comment
+        ):
+            raise AlertActionError("the alert changed meanwhile; reload and try again")
+        audit(
+            actor=user,
+            action="alert.acknowledge",
+            target=alert,
+            actor_label=actor_label,
+            changes={"state": {"from": Alert.State.FIRING, "to": Alert.State.ACKNOWLEDGED}},
+            comment=comment,
+        )
+        notify.on_transition(alert, "acknowledge")
+    return alert
+
+
+def alert_add_note(*, alert: Alert, user, text: str, actor_label: str = "") -> AlertEvent:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "a note needs some text"})
+    if len(text) > 5000:
+        raise ValidationError({"text": "keep notes under 5,000 characters"})
+    return alert.log(AlertEvent.Kind.NOTE, text, actor=user, actor_label=actor_label)
+
+
+def alert_mark_false_positive(
+    *, alert: Alert, user, false_positive: bool = True, actor_label: str = "", comment: str = ""
+) -> Alert:
+    """Feeds calibration: how often a rule fired for nothing."""
+    if alert.fired_at is None:
+        raise AlertActionError("only an alert that fired can be marked a false positive")
+    with transaction.atomic():
+        Alert.objects.filter(pk=alert.pk).update(false_positive=false_positive)
+        alert.false_positive = false_positive
+        word = "marked a false positive" if false_positive else "false-positive mark removed"
+        alert.log(
+            AlertEvent.Kind.FALSE_POSITIVE,
+            word + (f": {comment}" if comment else ""),
+            actor=user,
+            actor_label=actor_label,
+        )
+        audit(
+            actor=user,
+            action="alert.false_positive",
+            target=alert,
+            actor_label=actor_label,
+            changes={"false_positive": {"from": not false_positive, "to": false_positive}},
+            comment=comment,
+        )
+    return alert
+
+
+def silence_create(
+    *,
+    matchers: dict,
+    ends_at: datetime,
+    comment: str,
+    user,
+    starts_at: datetime | None = None,
+    actor_label: str = "",
+) -> Silence:
+    silence = Silence(
+        matchers=matchers,
+        starts_at=starts_at or timezone.now(),
+        ends_at=ends_at,
+        comment=(comment or "").strip(),
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    silence.full_clean()
+    with transaction.atomic():
+        silence.save()
+        audit(
+            actor=user,
+            action="silence.create",
+            target=silence,
+            actor_label=actor_label,
+            changes={
+                "matchers": matchers,
+                "starts_at": str(silence.starts_at),
+                "ends_at": str(silence.ends_at),
+            },
+            comment=silence.comment,
+        )
+    return silence
+
+
+def silence_expire(*, silence: Silence, user, actor_label: str = "") -> Silence:
+    now = timezone.now()
+    if silence.ends_at <= now:
+        raise AlertActionError("this silence has already ended")
+    with transaction.atomic():
+        old = silence.ends_at
+        silence.ends_at = max(now, silence.starts_at)
+        silence.save(update_fields=["ends_at"])
+        audit(
+            actor=user,
+            action="silence.expire",
+            target=silence,
+            actor_label=actor_label,
+            changes={"ends_at": {"from": str(old), "to": str(silence.ends_at)}},
+        )
+    return silence

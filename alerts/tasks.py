@@ -1,0 +1,72 @@
+"""Celery tasks: thin wrappers around alerts.evaluation / alerts.notify, carrying ids only."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from alerts import evaluation, notify
+from alerts.models import Delivery
+from collectors.queues import redis_client
+
+log = logging.getLogger(__name__)
+
+EVALUATE_LOCK = "penguinmon:alerts:evaluate"
+
+
+@shared_task(ignore_result=True)
+def evaluate_rules() -> dict:
+    # Beat may fire again while a slow cycle runs; the lock keeps cycles from overlapping
+    # (its expiry frees it if a worker dies mid-cycle).
+    lock = redis_client().lock(EVALUATE_LOCK, timeout=60, blocking=False)
+    if not lock.acquire(blocking=False):
+        log.info("evaluation already running; skipping this tick")
+        return {"skipped": True}
+    try:
+        summary = evaluation.evaluate_rules()
+    finally:
+        try:
+            lock.release()
+        except Exception:  # expired meanwhile: nothing to release
+            log.warning("evaluation lock expired before release")
+    if summary.errors:
+        log.warning("rule evaluation errors: %s", "; ".join(summary.errors))
+    return {
+        "rules": summary.rules,
+        "fired": summary.fired,
+        "resolved": summary.resolved,
+        "ms": round(summary.duration_ms, 1),
+    }
+
+
+@shared_task(bind=True, max_retries=notify.MAX_ATTEMPTS - 1, ignore_result=True)
+def deliver_notification(
+    self,
+    channel_id: int,
+    event: str,
+    alert_id: int | None = None,
+    alert_ids: list[int] | None = None,
+) -> str:
+    attempt = self.request.retries + 1
+    delivery = notify.deliver(
+        channel_id=channel_id, event=event, alert_id=alert_id, alert_ids=alert_ids, attempt=attempt
+    )
+    if delivery.status == Delivery.Status.RETRYING:
+        raise self.retry(countdown=notify.backoff_seconds(attempt))
+    return delivery.status
+
+
+@shared_task(ignore_result=True)
+def escalate_alerts() -> int:
+    return notify.escalate_due()
+
+
+@shared_task(ignore_result=True)
+def send_repeat_notifications() -> int:
+    return notify.send_repeats()
+
+
+@shared_task(ignore_result=True)
+def send_info_digest() -> int:
+    return notify.send_info_digest()

@@ -1,0 +1,223 @@
+"""Alert pages: the feed (with a partial the page polls), one alert, silences, calibration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from alerts import selectors, services
+from alerts.forms import FeedFilterForm, NoteForm, SilenceForm
+from alerts.models import Alert, AlertRule, Silence
+from penguinmon.roles import capability_required, user_can
+
+FEED_HOURS = 24
+REFRESH_SECONDS = 15
+
+
+def _back(request, default: str):
+    target = request.POST.get("next") or request.GET.get("next") or default
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = default
+    return redirect(target)
+
+
+def _feed_context(request) -> dict:
+    form = FeedFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    alerts = selectors.alerts_feed(
+        since=timezone.now() - timedelta(hours=FEED_HOURS),
+        severity=filters.get("severity") or None,
+        service=filters.get("service") or None,
+        state=filters.get("state") or None,
+    )
+    return {
+        "form": form,
+        "alerts": alerts,
+        "services": selectors.feed_services(),
+        "can_ack": user_can(request.user, "ack_alerts"),
+        "can_incident": user_can(request.user, "manage_incidents"),
+        "refreshed_at": timezone.now(),
+        "query": request.GET.urlencode(),
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
+
+@require_GET
+@capability_required("view_alerts")
+def feed(request):
+    return render(request, "alerts/feed.html", _feed_context(request))
+
+
+@require_GET
+@capability_required("view_alerts")
+def feed_rows(request):
+    """The feed's table body alone; the page fetches it every few seconds and swaps it in."""
+    return render(request, "alerts/_feed_rows.html", _feed_context(request))
+
+
+@require_GET
+@capability_required("view_alerts")
+def detail(request, alert_id: int):
+    alert = get_object_or_404(Alert.objects.select_related("rule", "acknowledged_by"), pk=alert_id)
+    return render(
+        request,
+        "alerts/detail.html",
+        {
+            "alert": alert,
+            "events": alert.events.select_related("actor"),
+            "deliveries": selectors.alert_deliveries(alert),
+            "incidents": alert.incidents.all(),
+            "note_form": NoteForm(),
+            "can_ack": user_can(request.user, "ack_alerts"),
+            "can_incident": user_can(request.user, "manage_incidents"),
+        },
+    )
+
+
+@require_POST
+@capability_required("ack_alerts")
+def acknowledge(request, alert_id: int):
+    alert = get_object_or_404(Alert.objects.select_related("rule", "acknowledged_by"), pk=alert_id)
+    try:
+        services.alert_acknowledge(
+            alert=alert, user=request.user, comment=request.POST.get("comment", "")[:500]
+        )
+        messages.success(request, f"Alert #{alert.pk} acknowledged.")
+    except services.AlertActionError as exc:
+        messages.error(request, f"Alert #{alert.pk}: {exc}")
+    return _back(request, f"/alerts/{alert.pk}/")
+
+
+@require_POST
+@capability_required("ack_alerts")
+def add_note(request, alert_id: int):
+    alert = get_object_or_404(Alert.objects.select_related("rule"), pk=alert_id)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        services.alert_add_note(alert=alert, user=request.user, text=form.cleaned_data["text"])
+        messages.success(request, "Note added.")
+        return _back(request, f"/alerts/{alert.pk}/")
+    return render(
+        request,
+        "alerts/detail.html",
+        {
+            "alert": alert,
+            "events": alert.events.all(),
+            "deliveries": selectors.alert_deliveries(alert),
+            "incidents": alert.incidents.all(),
+            "note_form": form,
+            "can_ack": True,
+            "can_incident": user_can(request.user, "manage_incidents"),
+        },
+        status=400,
+    )
+
+
+@require_POST
+@capability_required("ack_alerts")
+def false_positive(request, alert_id: int):
+    alert = get_object_or_404(Alert.objects.select_related("rule"), pk=alert_id)
+    mark = request.POST.get("false_positive", "1") == "1"
+    try:
+        services.alert_mark_false_positive(alert=alert, user=request.user, false_positive=mark)
+        messages.success(
+            request, "Marked a false positive." if mark else "False-positive mark removed."
+        )
+    except services.AlertActionError as exc:
+        messages.error(request, str(exc))
+    return _back(request, f"/alerts/{alert.pk}/")
+
+
+@require_POST
+@capability_required("manage_incidents")
+def create_incident(request, alert_id: int):
+    from incidents.services import incident_create_from_alert
+
+    alert = get_object_or_404(Alert.objects.select_related("rule"), pk=alert_id)
+    incident = incident_create_from_alert(alert=alert, user=request.user)
+    messages.success(request, f"Incident #{incident.pk} linked to alert #{alert.pk}.")
+    return redirect(f"/incidents/{incident.pk}/")
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("view_alerts")
+def silences(request):
+    form = SilenceForm()
+    status = 200
+    if request.method == "POST":
+        if not user_can(request.user, "ack_alerts"):
+            messages.error(request, "Your role does not allow creating silences.")
+            return redirect("/alerts/silences/")
+        form = SilenceForm(request.POST)
+        if form.is_valid():
+            now = timezone.now()
+            try:
+                services.silence_create(
+                    matchers=form.cleaned_data["matchers"],
+                    starts_at=now,
+                    ends_at=now + timedelta(minutes=form.cleaned_data["duration_minutes"]),
+                    comment=form.cleaned_data["comment"],
+                    user=request.user,
+                )
+                messages.success(request, "Silence created.")
+                return redirect("/alerts/silences/")
+            except ValidationError as exc:
+                for field, errs in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errs)
+        status = 400
+    now = timezone.now()
+    return render(
+        request,
+        "alerts/silences.html",
+        {
+            "form": form,
+            "active": selectors.active_silences(at=now).select_related("created_by"),
+            "recent": Silence.objects.filter(
+                ends_at__lte=now, ends_at__gte=now - timedelta(days=7)
+            ).select_related("created_by"),
+            "upcoming": Silence.objects.filter(starts_at__gt=now).select_related("created_by"),
+            "can_ack": user_can(request.user, "ack_alerts"),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@capability_required("ack_alerts")
+def expire_silence(request, silence_id: int):
+    silence = get_object_or_404(Silence, pk=silence_id)
+    try:
+        services.silence_expire(silence=silence, user=request.user)
+        messages.success(request, "Silence ended.")
+    except services.AlertActionError as exc:
+        messages.error(request, str(exc))
+    return redirect("/alerts/silences/")
+
+
+@require_GET
+@capability_required("view_alerts")
+def rules(request):
+    return render(
+        request, "alerts/rules.html", {"calibrations": selectors.rule_calibrations(days=14)}
+    )
+
+
+@require_GET
+@capability_required("view_alerts")
+def rule_detail(request, rule_id: int):
+    rule = get_object_or_404(AlertRule, pk=rule_id)
+    return render(
+        request,
+        "alerts/rule_detail.html",
+        {
+            "cal": selectors.rule_calibration(rule, days=14),
+            "rule": rule,
+            "recent": rule.alerts.exclude(state=Alert.State.PENDING).order_by("-started_at")[:50],
+        },
+    )

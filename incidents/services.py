@@ -1,0 +1,172 @@
+"""Writes on incidents: create (from an alert or by hand), change status and fields, notes.
+Every change lands on the incident timeline and in the audit log."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.models import Incident, IncidentEvent
+from penguinmon.audit import audit
+
+
+def _actor(user, actor_label: str) -> tuple:
+    real = user if getattr(user, "is_authenticated", False) else None
+    return real, actor_label or (real.get_username() if real else "system")
+
+
+def incident_create(
+    *,
+    title: str,
+    severity: str,
+    user,
+    service: str = "",
+    summary: str = "",
+    started_at=None,
+    actor_label: str = "",
+) -> Incident:
+    incident = Incident(
+        title=(title or "").strip(),
+        severity=severity,
+        service=service,
+        summary=summary,
+        started_at=started_at or timezone.now(),
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    incident.full_clean(exclude=["alerts"])
+    actor, label = _actor(user, actor_label)
+    with transaction.atomic():
+        incident.save()
+        IncidentEvent.objects.create(
+            incident=incident,
+            kind=IncidentEvent.Kind.CREATED,
+            actor=actor,
+            actor_label=label,
+            message=f"opened: {incident.title}",
+        )
+        audit(
+            actor=user,
+            action="incident.create",
+            target=incident,
+            actor_label=label,
+            changes={"title": incident.title, "severity": incident.severity},
+        )
+    return incident
+
+
+def incident_create_from_alert(*, alert, user, actor_label: str = "") -> Incident:
+    """Open an incident for an alert (or return the open one it is already linked to)."""
+    from alerts.models import AlertEvent
+
+    existing = alert.incidents.exclude(status=Incident.Status.RESOLVED).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        incident = incident_create(
+            title=alert.message[:200],
+            severity=alert.severity,
+            service=alert.service,
+            user=user,
+            summary=f"Opened from alert #{alert.pk} ({alert.rule.name}).",
+            actor_label=actor_label,
+            started_at=alert.fired_at or alert.started_at,
+        )
+        if alert.acknowledged_at:
+            Incident.objects.filter(pk=incident.pk).update(acknowledged_at=alert.acknowledged_at)
+            incident.acknowledged_at = alert.acknowledged_at
+        incident.alerts.add(alert)
+        actor, label = _actor(user, actor_label)
+        IncidentEvent.objects.create(
+            incident=incident,
+            kind=IncidentEvent.Kind.ALERT,
+            actor=actor,
+            actor_label=label,
+            message=f"linked alert #{alert.pk}: {alert.message}",
+        )
+        alert.log(
+            AlertEvent.Kind.INCIDENT,
+            f"incident #{incident.pk} opened",
+            actor=user,
+            actor_label=label,
+        )
+    return incident
+
+
+def incident_update(
+    *,
+    incident: Incident,
+    user,
+    status: str | None = None,
+    title: str | None = None,
+    severity: str | None = None,
+    summary: str | None = None,
+    note: str = "",
+    actor_label: str = "",
+) -> Incident:
+    actor, label = _actor(user, actor_label)
+    now = timezone.now()
+    changes: dict = {}
+    if status is not None and status != incident.status:
+        if status not in Incident.Status.values:
+            raise ValidationError({"status": f"unknown status {status!r}"})
+        if status not in Incident.TRANSITIONS[incident.status]:
+            raise ValidationError({"status": f"cannot go from {incident.status} to {status}"})
+        changes["status"] = {"from": incident.status, "to": status}
+        incident.status = status
+        if status == Incident.Status.MITIGATED:
+            incident.mitigated_at = now
+        elif status == Incident.Status.RESOLVED:
+            incident.resolved_at = now
+        else:
+            incident.resolved_at = None
+        if incident.acknowledged_at is None:
+            incident.acknowledged_at = now  # any status change means a person is on it
+    for field, value in (("title", title), ("severity", severity), ("summary", summary)):
+        if value is not None and value != getattr(incident, field):
+            changes[field] = {"from": getattr(incident, field), "to": value}
+            setattr(incident, field, value)
+    note = (note or "").strip()
+    if not changes and not note:
+        return incident
+    incident.full_clean(exclude=["alerts"])
+    with transaction.atomic():
+        incident.save()
+        if "status" in changes:
+            IncidentEvent.objects.create(
+                incident=incident,
+                kind=IncidentEvent.Kind.STATUS,
+                actor=actor,
+                actor_label=label,
+                at=now,
+                message=f"{changes['status']['from']} → {changes['status']['to']}",
+            )
+        other = [k for k in changes if k != "status"]
+        if other:
+            IncidentEvent.objects.create(
+                incident=incident,
+                kind=IncidentEvent.Kind.UPDATE,
+                actor=actor,
+                actor_label=label,
+                at=now,
+                message="changed " + ", ".join(other),
+            )
+        if note:
+            IncidentEvent.objects.create(
+                incident=incident,
+                kind=IncidentEvent.Kind.NOTE,
+                actor=actor,
+                actor_label=label,
+                at=now,
+                message=note[:5000],
+            )
+        if changes:
+            audit(
+                actor=user,
+                action="incident.update",
+                target=incident,
+                actor_label=label,
+                changes=changes,
+                comment=note,
+            )
+    return incident

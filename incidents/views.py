@@ -1,0 +1,87 @@
+"""Incident pages: the list (with MTTR / MTBF for the last 30 days) and one incident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from incidents.forms import IncidentUpdateForm
+from incidents.models import Incident
+from incidents.selectors import incident_list, incident_stats
+from incidents.services import incident_update
+from penguinmon.roles import capability_required, user_can
+
+
+@require_GET
+@capability_required("view_alerts")
+def incident_index(request):
+    status = request.GET.get("status") or None
+    if status not in (None, *Incident.Status.values):
+        status = None
+    now = timezone.now()
+    return render(
+        request,
+        "incidents/list.html",
+        {
+            "incidents": incident_list(status=status),
+            "status": status,
+            "statuses": Incident.Status.values,
+            "stats": incident_stats(start=now - timedelta(days=30), end=now),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("view_alerts")
+def incident_detail(request, incident_id: int):
+    incident = get_object_or_404(Incident, pk=incident_id)
+    can_manage = user_can(request.user, "manage_incidents")
+    initial = {
+        "status": incident.status,
+        "severity": incident.severity,
+        "title": incident.title,
+        "summary": incident.summary,
+    }
+    form = IncidentUpdateForm(initial=initial)
+    status = 200
+    if request.method == "POST":
+        if not can_manage:
+            messages.error(request, "Your role does not allow changing incidents.")
+            return redirect(f"/incidents/{incident.pk}/")
+        form = IncidentUpdateForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                incident_update(
+                    incident=incident,
+                    user=request.user,
+                    status=data["status"],
+                    severity=data["severity"],
+                    title=data["title"],
+                    summary=data["summary"],
+                    note=data["note"],
+                )
+                messages.success(request, "Incident updated.")
+                return redirect(f"/incidents/{incident.pk}/")
+            except ValidationError as exc:
+                incident.refresh_from_db()
+                for field, errs in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errs)
+        status = 400
+    return render(
+        request,
+        "incidents/detail.html",
+        {
+            "incident": incident,
+            "events": incident.events.all(),
+            "alerts": incident.alerts.select_related("rule"),
+            "form": form,
+            "can_manage": can_manage,
+        },
+        status=status,
+    )

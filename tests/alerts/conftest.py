@@ -1,0 +1,107 @@
+"""Fixtures for the alerts tests: rules, channels pointing at real servers on 127.0.0.1, and
+Celery run in-process (eager) so queued deliveries really execute, retries included."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from alerts.models import AlertRule, Channel
+from collectors.store import write_samples
+from penguinmon.celery import app as celery_app
+
+
+@pytest.fixture
+def make_rule(db):
+    counter = {"n": 0}
+
+    def make(**kwargs) -> AlertRule:
+        counter["n"] += 1
+        fields = {
+            "name": f"test rule {counter['n']}",
+            "metric": "smtp_queue_size",
+            "aggregation": "last",
+            "window_seconds": 120,
+            "comparator": ">",
+            "threshold": 10_000,
+            "severity": "critical",
+        }
+        fields.update(kwargs)
+        rule = AlertRule(**fields)
+        rule.full_clean()
+        rule.save()
+        return rule
+
+    return make
+
+
+@pytest.fixture
+def now():
+    # Whole seconds, a little in the past, so samples written "at now" are in every window.
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+
+
+@pytest.fixture
+def write():
+    def w(metric: str, value: float, ts, **labels) -> None:
+        write_samples([{"metric": metric, "labels": labels, "value": value, "ts": ts}])
+
+    return w
+
+
+@pytest.fixture
+def eager_celery():
+    celery_app.conf.task_always_eager = True
+    yield celery_app
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def run_deliveries(django_capture_on_commit_callbacks, eager_celery):
+    """Use as ``with run_deliveries(): ...``: deliveries queued inside run before it exits."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def make_channel(db):
+    def make(kind: str, name: str | None = None, **fields) -> Channel:
+        config = fields.pop("config", {})
+        channel = Channel(
+            name=name or f"{kind}-{Channel.objects.count() + 1}", kind=kind, config=config, **fields
+        )
+        channel.full_clean()
+        channel.save()
+        return channel
+
+    return make
+
+
+class _Collector:
+    def __init__(self):
+        self.messages = []
+        self.event = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        self.event.set()
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    handler = _Collector()
+    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it started
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = False
+    yield handler
+    controller.stop()
