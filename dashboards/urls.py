@@ -1,2 +1,27 @@
+"""Dashboard routes (mounted at the site root): each page, its panels' refresh partials and exports."""
+
+from django.urls import path
+
+from dashboards import views
+from dashboards.pages import PAGES
+
 app_name = "dashboards"
-urlpatterns: list = []
+
+urlpatterns = []
+for _page in PAGES:
+    base = _page.path.strip("/") + "/"
+    urlpatterns += [
+        path(base, views.dashboard_page, {"slug": _page.slug}, name=_page.slug),
+        path(
+            base + "panels/<slug:key>/",
+            views.panel_partial,
+            {"slug": _page.slug},
+            name=f"{_page.slug}-panel",
+        ),
+        path(
+            base + "panels/<slug:key>/export.<str:fmt>",
+            views.panel_export,
+            {"slug": _page.slug},
+            name=f"{_page.slug}-export",
+        ),
+    ]

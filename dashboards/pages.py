@@ -1,0 +1,241 @@
+"""The five dashboards: which panels each shows, in order, and which capability opens it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashboards.kpis import EXECUTIVE_KPIS
+from dashboards.panels.base import Panel
+from dashboards.panels.capacity import CapacityPanel
+from dashboards.panels.charts import LabelBarsPanel, SeriesSpec, TimeseriesPanel
+from dashboards.panels.development import (
+    DeploymentsPanel,
+    ErrorRatePanel,
+    RouteLatencyPanel,
+    SlowQueriesPanel,
+)
+from dashboards.panels.executive import KpiTilesPanel, MonthOverMonthPanel, RiskPanel
+from dashboards.panels.feeds import (
+    ActiveAlertsPanel,
+    AlertsFeedPanel,
+    IncidentsPanel,
+    IpReputationPanel,
+    MaintenancePanel,
+)
+from dashboards.panels.health import ServiceHealthPanel
+from dashboards.panels.tenants import AccountHealthPanel, FeatureAdoptionPanel, TenantSlaPanel
+from dashboards.panels.traffic import ScalingPanel, TableHeatmapPanel
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str
+    title: str
+    path: str
+    capability: str
+    panels: tuple[Panel, ...]
+    intro: str = ""
+
+    def panel(self, key: str) -> Panel | None:
+        return next((p for p in self.panels if p.key == key), None)
+
+
+_SLA = [(99.9, "SLA 99.9%")]
+
+EXECUTIVE = Page(
+    "executive",
+    "Executive",
+    "/dashboard/executive/",
+    "view_executive",
+    (
+        KpiTilesPanel(
+            "kpis",
+            "Key performance indicators",
+            EXECUTIVE_KPIS,
+            "Each tile: the value for the range, and the change against the previous period.",
+        ),
+        RiskPanel(
+            "risks",
+            "Risk indicators",
+            EXECUTIVE_KPIS,
+            "KPIs that miss their target, or moved the wrong way by more than 5%.",
+        ),
+        MonthOverMonthPanel(
+            "month-over-month",
+            "Month over month",
+            EXECUTIVE_KPIS[3:13],
+            "The 30 days ending at the range's end against the 30 days before.",
+        ),
+        TimeseriesPanel(
+            "revenue",
+            "Monthly recurring revenue",
+            [SeriesSpec("mrr_usd", "last", name="MRR")],
+            unit="USD",
+        ),
+        TimeseriesPanel(
+            "active-users",
+            "Active users",
+            [SeriesSpec("dau", "last", name="DAU"), SeriesSpec("mau", "last", name="MAU")],
+        ),
+        TimeseriesPanel(
+            "uptime",
+            "Uptime against the SLA",
+            [SeriesSpec("probe_up", "avg", combine="avg", name="uptime", scale=100)],
+            unit="%",
+            thresholds=_SLA,
+        ),
+        TimeseriesPanel(
+            "deliverability",
+            "Inbox placement",
+            [SeriesSpec("inbox_placement_pct", "avg", combine="avg", name="inbox placement")],
+            unit="%",
+            thresholds=[(95, "target 95%")],
+        ),
+        IncidentsPanel(),
+    ),
+    "Business and system health at a glance.",
+)
+
+OPERATIONS = Page(
+    "operations",
+    "Operations",
+    "/dashboard/operations/",
+    "view_operations",
+    (
+        ServiceHealthPanel(),
+        TimeseriesPanel(
+            "host-resources",
+            "Host resources",
+            [
+                SeriesSpec("host_cpu_percent", by="host", combine="max", name="CPU"),
+                SeriesSpec("host_memory_used_percent", by="host", combine="max", name="memory"),
+                SeriesSpec("host_disk_used_percent", by="host", combine="max", name="disk"),
+            ],
+            unit="%",
+            thresholds=[(80, "80% limit")],
+            y_range=(0, 100),
+            compare=False,
+        ),
+        CapacityPanel(),
+        TimeseriesPanel(
+            "api-throughput",
+            "API requests per minute",
+            [SeriesSpec("http_requests", "rate", combine="sum", name="requests/min", scale=60)],
+            unit="req/min",
+            thresholds=[(1000, "capacity target 1000/min")],
+        ),
+        TimeseriesPanel(
+            "email-throughput",
+            "Emails sent per hour",
+            [SeriesSpec("emails_sent", "rate", combine="sum", name="emails/hour", scale=3600)],
+            unit="emails/h",
+        ),
+        TimeseriesPanel(
+            "sessions",
+            "Active sessions",
+            [SeriesSpec("active_sessions", "avg", combine="sum", name="sessions")],
+        ),
+        ActiveAlertsPanel(),
+        IncidentsPanel(),
+        MaintenancePanel(),
+        TableHeatmapPanel(),
+        ScalingPanel(),
+    ),
+    "Real-time status, capacity and incidents.",
+)
+
+DEVELOPMENT = Page(
+    "development",
+    "Development",
+    "/dashboard/development/",
+    "view_development",
+    (
+        RouteLatencyPanel(),
+        ErrorRatePanel(),
+        LabelBarsPanel(
+            "errors-by-route",
+            "5xx errors by route",
+            "http_requests",
+            "route",
+            labels={"status_class": "5xx"},
+            description="Server errors per route: where to look first.",
+        ),
+        SlowQueriesPanel(),
+        DeploymentsPanel(),
+        LabelBarsPanel(
+            "feature-usage",
+            "Feature usage",
+            "feature_usage",
+            "feature",
+            description="Uses per feature, all tenants, against the previous period.",
+        ),
+    ),
+    "Application performance, errors and releases.",
+)
+
+CUSTOMER_SUCCESS = Page(
+    "customer-success",
+    "Customer success",
+    "/dashboard/customer-success/",
+    "view_customer_success",
+    (
+        AccountHealthPanel(),
+        TenantSlaPanel(),
+        LabelBarsPanel(
+            "deliverability-by-tenant",
+            "Inbox placement per tenant",
+            "inbox_placement_pct",
+            "tenant",
+            agg="avg",
+            combine="avg",
+            unit="%",
+            threshold=(95, "target 95%"),
+        ),
+        TimeseriesPanel("nps", "NPS trend", [SeriesSpec("nps", "last", name="NPS")]),
+        TimeseriesPanel(
+            "support-volume",
+            "Support tickets opened",
+            [SeriesSpec("support_tickets_opened", "sum", combine="sum", name="tickets")],
+        ),
+        TimeseriesPanel(
+            "resolution-time",
+            "Ticket resolution time",
+            [SeriesSpec("support_resolution_hours", "avg", combine="avg", name="mean resolution")],
+            unit="h",
+        ),
+        TimeseriesPanel(
+            "product-usage",
+            "Campaigns created",
+            [SeriesSpec("campaigns_created", "sum", combine="sum", name="campaigns")],
+        ),
+        FeatureAdoptionPanel(),
+    ),
+    "Account health, usage, support and SLAs per customer.",
+)
+
+INFRASTRUCTURE = Page(
+    "infrastructure",
+    "Infrastructure",
+    "/dashboard/system/infrastructure/",
+    "view_infrastructure",
+    (
+        ServiceHealthPanel(),
+        TimeseriesPanel(
+            "probe-latency",
+            "Probe response time",
+            [SeriesSpec("probe_latency_ms", "avg", by="service", combine="max")],
+            unit="ms",
+            thresholds=[(3000, "3 s")],
+            compare=False,
+        ),
+        IpReputationPanel(),
+        AlertsFeedPanel(),
+    ),
+    "Service health, sending-IP reputation and the alert stream.",
+)
+
+PAGES: tuple[Page, ...] = (EXECUTIVE, OPERATIONS, DEVELOPMENT, CUSTOMER_SUCCESS, INFRASTRUCTURE)
+
+
+def page_by_slug(slug: str) -> Page | None:
+    return next((p for p in PAGES if p.slug == slug), None)

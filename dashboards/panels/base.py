@@ -1,0 +1,215 @@
+"""What a panel is: a query against the store (``query``) and what is drawn from its answer
+(``figure`` for the chart, ``table`` for the rows shown and exported).
+
+A panel holds no request state; ``render(panel, tr)`` runs the query once and builds
+everything the template, the refresh partial, the JSON API and the exports need from that one
+answer, so the four can never disagree.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import plotly.graph_objects as go
+from django.utils import timezone
+
+from dashboards.timerange import TimeRange
+
+# A small template instead of plotly's default: the default embeds ≈ 6 KB of styling into
+# every figure's JSON, which is most of the page weight on a 15-panel dashboard.
+TEMPLATE = go.layout.Template(
+    layout={
+        "font": {
+            "family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+            "size": 12,
+            "color": "#1d2330",
+        },
+        "paper_bgcolor": "#fff",
+        "plot_bgcolor": "#fff",
+        "colorway": [
+            "#2f6fd6",
+            "#1e9e5a",
+            "#d9a400",
+            "#d33a2c",
+            "#7b4fc9",
+            "#14a3b8",
+            "#e06c1f",
+            "#5c6b82",
+        ],
+        "xaxis": {
+            "gridcolor": "#eef0f4",
+            "linecolor": "#dde1e8",
+            "zeroline": False,
+            "automargin": True,
+        },
+        "yaxis": {
+            "gridcolor": "#eef0f4",
+            "linecolor": "#dde1e8",
+            "zeroline": False,
+            "automargin": True,
+        },
+        "hoverlabel": {"namelength": -1},
+    }
+)
+PREVIOUS_SUFFIX = " (previous period)"
+
+
+def plot_time(moment: datetime) -> str:
+    """A time as plotly.js reads it: plotly.js ignores UTC offsets, so send site-local wall time."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass
+class Table:
+    """Rows shown under or instead of a chart, and what CSV/Excel exports contain."""
+
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass
+class Line:
+    name: str
+    points: list[tuple[datetime, float]]
+
+
+class Panel(abc.ABC):
+    """One box on a dashboard. Subclasses set ``key``/``title`` and implement ``query``/``table``."""
+
+    key: str = ""
+    title: str = ""
+    description: str = ""
+    template: str = "dashboards/panels/chart.html"
+    wide: bool = False  # spans the whole row at desktop width
+
+    @abc.abstractmethod
+    def query(self, tr: TimeRange) -> Any:
+        """Read what the panel shows for ``tr`` from the store (via selectors)."""
+
+    def figure(self, data: Any, tr: TimeRange) -> go.Figure | None:
+        """The chart, or None for panels that are a table or tiles only."""
+        return None
+
+    @abc.abstractmethod
+    def table(self, data: Any, tr: TimeRange) -> Table:
+        """The rows behind the panel: shown by table panels, exported by every panel."""
+
+    def context(self, data: Any, tr: TimeRange) -> dict:
+        """Extra template variables for panels with their own markup."""
+        return {}
+
+
+@dataclass
+class RenderedPanel:
+    panel: Panel
+    tr: TimeRange
+    data: Any
+    table: Table
+    figure: dict | None
+    extra: dict
+
+    @property
+    def key(self) -> str:
+        return self.panel.key
+
+
+def figure_dict(fig: go.Figure | None) -> dict | None:
+    if fig is None:
+        return None
+    # to_plotly_json keeps numbers and datetimes as Python objects; orjson serialises them
+    # later in one pass (json_script / the API renderer) instead of twice.
+    return fig.to_plotly_json()
+
+
+def render(panel: Panel, tr: TimeRange) -> RenderedPanel:
+    data = panel.query(tr)
+    return RenderedPanel(
+        panel=panel,
+        tr=tr,
+        data=data,
+        table=panel.table(data, tr),
+        figure=figure_dict(panel.figure(data, tr)),
+        extra=panel.context(data, tr),
+    )
+
+
+def base_layout(*, height: int = 280, unit: str = "", **extra: Any) -> dict:
+    layout: dict[str, Any] = {
+        "template": TEMPLATE,
+        "height": height,
+        "margin": {"l": 48, "r": 12, "t": 8, "b": 36},
+        "legend": {"orientation": "h", "y": -0.18, "x": 0, "font": {"size": 11}},
+        "hovermode": "x unified",
+        "yaxis": {"title": {"text": unit}} if unit else {},
+    }
+    layout.update(extra)
+    return layout
+
+
+def line_figure(
+    lines: list[Line],
+    previous: list[Line] | None,
+    tr: TimeRange,
+    *,
+    unit: str = "",
+    thresholds: list[tuple[float, str]] | None = None,
+    height: int = 280,
+    y_range: tuple[float, float] | None = None,
+) -> go.Figure:
+    """Lines for this period; the previous period dashed, shifted onto this period's time axis."""
+    fig = go.Figure(layout=base_layout(height=height, unit=unit))
+    colours = TEMPLATE.layout.colorway
+    for i, line in enumerate(lines):
+        colour = colours[i % len(colours)]
+        fig.add_trace(
+            go.Scatter(
+                x=[plot_time(p[0]) for p in line.points],
+                y=[p[1] for p in line.points],
+                mode="lines",
+                name=line.name,
+                legendgroup=line.name,
+                line={"color": colour, "width": 2},
+            )
+        )
+    shift: timedelta = tr.length
+    for i, line in enumerate(previous or []):
+        base_name = line.name
+        colour = colours[i % len(colours)]
+        fig.add_trace(
+            go.Scatter(
+                x=[plot_time(p[0] + shift) for p in line.points],
+                y=[p[1] for p in line.points],
+                mode="lines",
+                name=base_name + PREVIOUS_SUFFIX,
+                legendgroup=base_name,
+                line={"color": colour, "width": 1, "dash": "dash"},
+                opacity=0.6,
+            )
+        )
+    for value, label in thresholds or []:
+        fig.add_hline(
+            y=value,
+            line={"color": "#d33a2c", "width": 1, "dash": "dot"},
+            annotation_text=label,
+            annotation_position="top left",
+            annotation_font_size=10,
+        )
+    fig.update_xaxes(range=[plot_time(tr.start), plot_time(tr.end)])
+    if y_range:
+        fig.update_yaxes(range=list(y_range))
+    return fig
+
+
+def lines_table(
+    lines: list[Line], previous: list[Line] | None, tr: TimeRange, unit: str = ""
+) -> Table:
+    """Long format (time, series, period, value): one row per point, easy to pivot in a sheet."""
+    value_col = f"value ({unit})" if unit else "value"
+    rows: list[list[Any]] = []
+    for period, group in (("current", lines), ("previous", previous or [])):
+        for line in group:
+            rows.extend([ts, line.name, period, round(v, 4)] for ts, v in line.points)
+    return Table(columns=["time", "series", "period", value_col], rows=rows)

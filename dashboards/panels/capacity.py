@@ -1,0 +1,147 @@
+"""Capacity planning: a least-squares line through each host resource over the selected range,
+and when that line reaches the 80% utilisation limit (seed 000 §3: "< 80% CPU/memory")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import plotly.graph_objects as go
+
+from dashboards import selectors
+from dashboards.panels.base import Line, Panel, Table, base_layout, plot_time
+from dashboards.timerange import TimeRange
+
+LIMIT_PCT = 80.0
+# A trend that needs longer than this to reach the limit is reported as "not within a year".
+HORIZON = timedelta(days=365)
+RESOURCES = {
+    "host_cpu_percent": "CPU",
+    "host_memory_used_percent": "memory",
+    "host_disk_used_percent": "disk",
+}
+
+
+@dataclass
+class Forecast:
+    host: str
+    resource: str
+    line: Line
+    current: float
+    slope_per_day: float
+    reaches_limit_at: datetime | None
+    verdict: str  # "above" | "reaches" | "steady"
+
+
+def linear_fit(points: list[tuple[datetime, float]]) -> tuple[float, float] | None:
+    """(slope per second, value at the last point) of the least-squares line, or None."""
+    if len(points) < 2:
+        return None
+    t0 = points[0][0]
+    xs = [(ts - t0).total_seconds() for ts, _ in points]
+    ys = [v for _, v in points]
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return slope, my + slope * (xs[-1] - mx)
+
+
+def forecast(host: str, resource: str, line: Line, *, limit: float = LIMIT_PCT) -> Forecast | None:
+    fit = linear_fit(line.points)
+    if fit is None:
+        return None
+    slope, fitted_now = fit
+    last_ts = line.points[-1][0]
+    current = line.points[-1][1]
+    reaches = None
+    if fitted_now >= limit:
+        verdict = "above"
+    elif slope > 0:
+        eta = last_ts + timedelta(seconds=(limit - fitted_now) / slope)
+        verdict, reaches = ("reaches", eta) if eta - last_ts <= HORIZON else ("steady", None)
+    else:
+        verdict = "steady"
+    return Forecast(host, resource, line, current, slope * 86400, reaches, verdict)
+
+
+class CapacityPanel(Panel):
+    key = "capacity"
+    title = "Capacity planning"
+    description = "Linear trend of each host resource over the range, and when it reaches 80%."
+    template = "dashboards/panels/capacity.html"
+    wide = True
+
+    def query(self, tr: TimeRange) -> list[Forecast]:
+        out = []
+        for metric, resource in RESOURCES.items():
+            for line in selectors.lines(metric, tr, agg="avg", by="host", combine="max"):
+                f = forecast(line.name, resource, line)
+                if f is not None:
+                    out.append(f)
+        order = {"above": 0, "reaches": 1, "steady": 2}
+        return sorted(
+            out, key=lambda f: (order[f.verdict], f.reaches_limit_at or tr.end, f.host, f.resource)
+        )
+
+    def figure(self, data: list[Forecast], tr: TimeRange) -> go.Figure:
+        fig = go.Figure(layout=base_layout(unit="%", height=300))
+        colours = fig.layout.template.layout.colorway
+        for i, f in enumerate(data):
+            colour = colours[i % len(colours)]
+            name = f"{f.host} {f.resource}"
+            fig.add_trace(
+                go.Scatter(
+                    x=[plot_time(p[0]) for p in f.line.points],
+                    y=[p[1] for p in f.line.points],
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    line={"color": colour, "width": 1.5},
+                )
+            )
+            end = f.reaches_limit_at or (f.line.points[-1][0] + tr.length / 2)
+            end = min(end, f.line.points[-1][0] + tr.length)
+            last_ts = f.line.points[-1][0]
+            proj_end = f.current + f.slope_per_day * (end - last_ts).total_seconds() / 86400
+            fig.add_trace(
+                go.Scatter(
+                    x=[plot_time(last_ts), plot_time(end)],
+                    y=[f.current, proj_end],
+                    mode="lines",
+                    name=f"{name} trend",
+                    legendgroup=name,
+                    showlegend=False,
+                    line={"color": colour, "width": 1, "dash": "dot"},
+                )
+            )
+        fig.add_hline(
+            y=LIMIT_PCT,
+            line={"color": "#d33a2c", "width": 1, "dash": "dash"},
+            annotation_text="80% limit",
+            annotation_position="top left",
+            annotation_font_size=10,
+        )
+        fig.update_yaxes(range=[0, 100])
+        return fig
+
+    def table(self, data: list[Forecast], tr: TimeRange) -> Table:
+        rows = [
+            [
+                f.host,
+                f.resource,
+                round(f.current, 2),
+                round(f.slope_per_day, 3),
+                f.verdict,
+                f.reaches_limit_at,
+            ]
+            for f in data
+        ]
+        return Table(
+            ["host", "resource", "current %", "trend % per day", "verdict", "reaches 80% at"], rows
+        )
+
+    def context(self, data: list[Forecast], tr: TimeRange) -> dict:
+        return {"empty": not data, "forecasts": data}

@@ -1,0 +1,191 @@
+"""Generic panels: time-series lines with the previous period dashed, and per-label bars."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+
+from dashboards import selectors
+from dashboards.panels.base import Line, Panel, Table, base_layout, line_figure, lines_table
+from dashboards.timerange import TimeRange
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """One metric read for a chart (see ``dashboards.selectors.lines``)."""
+
+    metric: str
+    agg: str = "avg"
+    labels: dict | None = None
+    by: str | None = None
+    combine: str | None = "sum"
+    name: str | None = None
+    scale: float = 1.0
+
+
+@dataclass
+class LinesData:
+    lines: list[Line]
+    previous: list[Line] = field(default_factory=list)
+
+
+class TimeseriesPanel(Panel):
+    def __init__(
+        self,
+        key: str,
+        title: str,
+        specs: list[SeriesSpec],
+        *,
+        unit: str = "",
+        description: str = "",
+        thresholds: list[tuple[float, str]] | None = None,
+        compare: bool = True,
+        y_range: tuple[float, float] | None = None,
+        wide: bool = False,
+        height: int = 280,
+    ):
+        self.key, self.title, self.specs, self.unit = key, title, specs, unit
+        self.description = description
+        self.thresholds = thresholds or []
+        self.compare = compare
+        self.y_range = y_range
+        self.wide = wide
+        self.height = height
+
+    def _read(self, tr: TimeRange) -> list[Line]:
+        out: list[Line] = []
+        for s in self.specs:
+            got = selectors.lines(
+                s.metric,
+                tr,
+                labels=s.labels,
+                agg=s.agg,
+                by=s.by,
+                combine=s.combine,
+                name=s.name,
+                scale=s.scale,
+            )
+            if s.by and s.name:  # one line per label value: say which metric it is
+                got = [Line(f"{line.name} {s.name}", line.points) for line in got]
+            out += got
+        return out
+
+    def query(self, tr: TimeRange) -> LinesData:
+        return LinesData(self._read(tr), self._read(tr.previous()) if self.compare else [])
+
+    def figure(self, data: LinesData, tr: TimeRange) -> go.Figure:
+        return line_figure(
+            data.lines,
+            data.previous,
+            tr,
+            unit=self.unit,
+            thresholds=self.thresholds,
+            height=self.height,
+            y_range=self.y_range,
+        )
+
+    def table(self, data: LinesData, tr: TimeRange) -> Table:
+        return lines_table(data.lines, data.previous, tr, self.unit)
+
+    def context(self, data: LinesData, tr: TimeRange) -> dict:
+        return {"empty": not any(line.points for line in data.lines)}
+
+
+@dataclass
+class BarsData:
+    current: dict[str, float]
+    previous: dict[str, float]
+
+
+class LabelBarsPanel(Panel):
+    """One bar per label value (feature, tenant, route), this period beside the previous one."""
+
+    def __init__(
+        self,
+        key: str,
+        title: str,
+        metric: str,
+        label: str,
+        *,
+        agg: str = "sum",
+        combine: str = "sum",
+        labels: dict | None = None,
+        unit: str = "",
+        description: str = "",
+        threshold: tuple[float, str] | None = None,
+        top: int = 15,
+        wide: bool = False,
+    ):
+        self.key, self.title, self.metric, self.label = key, title, metric, label
+        self.agg, self.combine, self.unit, self.description = agg, combine, unit, description
+        self.labels = labels
+        self.threshold, self.top, self.wide = threshold, top, wide
+
+    def query(self, tr: TimeRange) -> BarsData:
+        prev = tr.previous()
+        return BarsData(
+            selectors.per_label(
+                self.metric,
+                tr.start,
+                tr.end,
+                self.label,
+                labels=self.labels,
+                agg=self.agg,
+                combine=self.combine,
+            ),
+            selectors.per_label(
+                self.metric,
+                prev.start,
+                prev.end,
+                self.label,
+                labels=self.labels,
+                agg=self.agg,
+                combine=self.combine,
+            ),
+        )
+
+    def _order(self, data: BarsData) -> list[str]:
+        return sorted(data.current, key=lambda k: -data.current[k])[: self.top]
+
+    def figure(self, data: BarsData, tr: TimeRange) -> go.Figure:
+        names = self._order(data)
+        fig = go.Figure(layout=base_layout(unit=self.unit, hovermode="closest", barmode="group"))
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[data.current[n] for n in names],
+                name="this period",
+                marker_color="#2f6fd6",
+            )
+        )
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[data.previous.get(n) for n in names],
+                name="previous period",
+                marker={"color": "rgba(47,111,214,0.35)", "line": {"color": "#2f6fd6", "width": 1}},
+            )
+        )
+        if self.threshold:
+            value, text = self.threshold
+            fig.add_hline(
+                y=value,
+                line={"color": "#d33a2c", "width": 1, "dash": "dot"},
+                annotation_text=text,
+                annotation_position="top left",
+                annotation_font_size=10,
+            )
+        return fig
+
+    def table(self, data: BarsData, tr: TimeRange) -> Table:
+        rows = []
+        for name in sorted(data.current, key=lambda k: -data.current[k]):
+            cur, prev = data.current[name], data.previous.get(name)
+            change = None if not prev else round(100.0 * (cur - prev) / abs(prev), 1)
+            rows.append([name, round(cur, 3), None if prev is None else round(prev, 3), change])
+        unit = f" ({self.unit})" if self.unit else ""
+        return Table([self.label, f"this period{unit}", f"previous period{unit}", "change %"], rows)
+
+    def context(self, data: BarsData, tr: TimeRange) -> dict:
+        return {"empty": not data.current}

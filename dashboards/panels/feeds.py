@@ -1,0 +1,210 @@
+"""Panels that list rows from the other apps: alerts, maintenance windows, incidents, IP
+reputation. Each reads through ``dashboards.sources`` (the owning app's selectors) and turns
+what it gets into plain rows, so the template and the exports see the same thing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from dashboards import sources
+from dashboards.panels.base import Panel, Table
+from dashboards.timerange import TimeRange
+
+
+@dataclass
+class Rows:
+    """Table rows plus what to say when there are none or the source is missing."""
+
+    table: Table
+    available: bool = True
+    unavailable_reason: str = ""
+    badges: dict[int, str] = field(default_factory=dict)  # column index -> css class prefix
+    summary: list[tuple[str, str]] = field(default_factory=list)  # (label, value) above the rows
+
+
+def _get(item: Any, name: str, default: Any = None) -> Any:
+    if isinstance(item, dict):
+        return item.get(name, default)
+    return getattr(item, name, default)
+
+
+class RowsPanel(Panel):
+    template = "dashboards/panels/rows.html"
+    empty_text = "Nothing to show for this range."
+
+    def table(self, data: Rows, tr: TimeRange) -> Table:
+        return data.table
+
+    def context(self, data: Rows, tr: TimeRange) -> dict:
+        return {"rows": data, "empty_text": self.empty_text}
+
+
+ALERT_COLUMNS = ["time", "severity", "state", "service", "message", "value", "acknowledged by"]
+
+
+def _alert_rows(alerts: list) -> list[list]:
+    rows = []
+    for a in alerts:
+        acked = _get(a, "acknowledged_by")
+        rows.append(
+            [
+                _get(a, "fired_at") or _get(a, "started_at"),
+                _get(a, "severity_label") or str(_get(a, "severity", "")).upper(),
+                _get(a, "state", ""),
+                _get(a, "service", ""),
+                _get(a, "message", ""),
+                _get(a, "last_value"),
+                acked.get_username() if hasattr(acked, "get_username") else (acked or ""),
+            ]
+        )
+    return rows
+
+
+class ActiveAlertsPanel(RowsPanel):
+    key = "active-alerts"
+    title = "Active alerts"
+    description = "Firing or acknowledged now, most severe first."
+    empty_text = "No alert is firing."
+
+    def query(self, tr: TimeRange) -> Rows:
+        alerts = sources.active_alerts()
+        if alerts is None:
+            return Rows(Table(ALERT_COLUMNS), False, "The alerts app is not installed.")
+        return Rows(Table(ALERT_COLUMNS, _alert_rows(alerts)), badges={1: "sev"})
+
+
+class AlertsFeedPanel(RowsPanel):
+    key = "alerts-feed"
+    title = "Infrastructure alerts (last 24 h)"
+    description = "Alerts that started or resolved in the last 24 hours, and every one still open."
+    empty_text = "No alerts in the last 24 hours."
+    wide = True
+
+    def query(self, tr: TimeRange) -> Rows:
+        alerts = sources.alerts_feed(since=timezone.now() - timedelta(hours=24))
+        if alerts is None:
+            return Rows(Table(ALERT_COLUMNS), False, "The alerts app is not installed.")
+        return Rows(Table(ALERT_COLUMNS, _alert_rows(alerts)), badges={1: "sev"})
+
+
+class MaintenancePanel(RowsPanel):
+    key = "maintenance"
+    title = "Maintenance windows"
+    description = "Silences in force now (alerts still change state but do not notify)."
+    empty_text = "No maintenance window or silence is in force."
+
+    def query(self, tr: TimeRange) -> Rows:
+        columns = ["starts", "ends", "matches", "comment", "created by"]
+        windows = sources.maintenance_windows(now=timezone.now())
+        if windows is None:
+            return Rows(Table(columns), False, "The alerts app is not installed.")
+        rows = []
+        for w in windows:
+            matchers = _get(w, "matchers") or {}
+            by = _get(w, "created_by")
+            rows.append(
+                [
+                    _get(w, "starts_at"),
+                    _get(w, "ends_at"),
+                    ", ".join(f"{k}={v}" for k, v in sorted(matchers.items())),
+                    _get(w, "comment", ""),
+                    by.get_username() if hasattr(by, "get_username") else (by or ""),
+                ]
+            )
+        return Rows(Table(columns, rows))
+
+
+class IncidentsPanel(RowsPanel):
+    key = "incidents"
+    title = "Incidents"
+    description = "Incidents open in the range, with MTTR and MTBF over the range."
+    empty_text = "No incidents in this range."
+
+    def query(self, tr: TimeRange) -> Rows:
+        columns = ["opened", "severity", "status", "title", "resolved", "hours to resolve"]
+        incidents = sources.incidents_in_range(start=tr.start, end=tr.end)
+        stats = sources.incident_stats(start=tr.start, end=tr.end)
+        if incidents is None or stats is None:
+            return Rows(
+                Table(columns),
+                False,
+                "No incident data: the incidents app does not provide it yet.",
+            )
+        rows = []
+        for inc in incidents:
+            opened = _get(inc, "started_at") or _get(inc, "opened_at") or _get(inc, "created_at")
+            resolved = _get(inc, "resolved_at")
+            hours = (
+                round((resolved - opened).total_seconds() / 3600, 2)
+                if opened and resolved
+                else None
+            )
+            rows.append(
+                [
+                    opened,
+                    _get(inc, "severity", ""),
+                    _get(inc, "status", ""),
+                    _get(inc, "title", ""),
+                    resolved,
+                    hours,
+                ]
+            )
+
+        def num(key: str, unit: str) -> str:
+            v = stats.get(key)
+            return "—" if v is None else f"{v:,.1f} {unit}".strip()
+
+        summary = [
+            ("incidents", f"{stats.get('count', 0)}"),
+            ("open", f"{stats.get('open', 0)}"),
+            ("MTTR", num("mttr_hours", "h")),
+            ("MTBF", num("mtbf_hours", "h")),
+        ]
+        return Rows(Table(columns, rows), summary=summary, badges={1: "sev"})
+
+
+class IpReputationPanel(RowsPanel):
+    key = "ip-reputation"
+    title = "IP reputation monitor"
+    description = "Critical: on a major blocklist (Spamhaus, Barracuda). Warning: score below 70."
+    empty_text = "No sending IPs are registered."
+    wide = True
+
+    def query(self, tr: TimeRange) -> Rows:
+        columns = [
+            "ip",
+            "provider",
+            "pool",
+            "score",
+            "blocklists",
+            "daily volume",
+            "status",
+            "active",
+            "last checked",
+        ]
+        table = sources.ip_reputation_table()
+        if table is None:
+            return Rows(
+                Table(columns),
+                False,
+                "No reputation data: the reputation app does not provide it yet.",
+            )
+        rows = [
+            [
+                r.get("ip"),
+                r.get("provider", ""),
+                r.get("pool", ""),
+                r.get("score"),
+                ", ".join(r.get("blocklists") or []) or "none",
+                r.get("daily_volume"),
+                r.get("status", ""),
+                "yes" if r.get("active") else "no",
+                r.get("last_checked"),
+            ]
+            for r in table
+        ]
+        return Rows(Table(columns, rows), badges={6: "status"})

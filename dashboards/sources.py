@@ -1,0 +1,64 @@
+"""What the dashboards read from the other apps, through those apps' own selectors.
+
+Deployments (DORA) and slow-query statements have no selector yet in the incidents and
+collectors apps; for those the functions return ``None`` until one exists, and the panel says
+plainly that the data is not available instead of showing an invented number.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from alerts import selectors as alert_selectors
+from incidents import selectors as incident_selectors
+from reputation import selectors as reputation_selectors
+
+
+def _selector(module: str, name: str) -> Callable[..., Any] | None:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+def incident_stats(*, start: datetime, end: datetime) -> dict | None:
+    return incident_selectors.incident_stats(start=start, end=end)
+
+
+def incidents_in_range(*, start: datetime, end: datetime) -> list | None:
+    return list(incident_selectors.incidents_in_range(start=start, end=end))
+
+
+def deployments_in_range(*, start: datetime, end: datetime) -> list | None:
+    fn = _selector("incidents.selectors", "deployments_in_range")
+    return None if fn is None else list(fn(start=start, end=end))
+
+
+def dora_stats(*, start: datetime, end: datetime) -> dict | None:
+    fn = _selector("incidents.selectors", "dora_stats")
+    return None if fn is None else fn(start=start, end=end)
+
+
+def active_alerts() -> list | None:
+    return alert_selectors.active_alerts()
+
+
+def alerts_feed(*, since: datetime) -> list | None:
+    return alert_selectors.alerts_feed(since=since)
+
+
+def maintenance_windows(*, now: datetime) -> list | None:
+    return list(alert_selectors.active_silences(at=now))
+
+
+def ip_reputation_table() -> list[dict] | None:
+    return reputation_selectors.ip_reputation_table()
+
+
+def slowest_queries(*, limit: int = 10) -> list[dict] | None:
+    fn = _selector("collectors.selectors_services", "slowest_queries")
+    return None if fn is None else list(fn(limit=limit))

@@ -1,0 +1,191 @@
+"""Each panel on its own: its query against the store, and the figure and rows built from it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dashboards.kpis import EXECUTIVE_KPIS, KpiDef, judge
+from dashboards.pages import PAGES, page_by_slug
+from dashboards.panels.base import Line, render
+from dashboards.panels.capacity import forecast
+from dashboards.timerange import TimeRange
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.slug)
+def test_every_panel_renders_from_the_store(page, demo_metrics, day):
+    for panel in page.panels:
+        rendered = render(panel, day)
+        assert rendered.table.columns, panel.key
+        if rendered.figure is not None:
+            assert "data" in rendered.figure and "layout" in rendered.figure
+
+
+def test_kpi_tiles_show_store_values_with_previous_period(demo_metrics, day):
+    tiles = {k.key: k for k in render(page_by_slug("executive").panel("kpis"), day).data}
+    assert tiles["mrr"].value == 200_000
+    assert tiles["mrr"].previous == 150_000
+    assert tiles["arr"].value == 12 * 200_000
+    assert tiles["mau"].delta == 4_000
+    assert tiles["deliverability"].value == pytest.approx((97 + 88 + 96) / 3)
+    assert tiles["error_rate"].value == pytest.approx(100 * 5 / 110)
+
+
+def test_kpi_below_target_is_flagged_and_listed_as_risk(demo_metrics, day):
+    tiles = {k.key: k for k in render(page_by_slug("executive").panel("kpis"), day).data}
+    assert tiles["error_rate"].status == "critical"  # 4.5% > 1% KPI
+    assert tiles["deliverability"].status == "critical"  # 93.7% < 95%
+    assert tiles["nps"].status == "warning"  # fell 25% against the previous period
+    assert tiles["mrr"].status == "good"
+    risks = render(page_by_slug("executive").panel("risks"), day).data
+    assert {k.key for k in risks} >= {"error_rate", "deliverability", "nps"}
+    assert "mrr" not in {k.key for k in risks}
+
+
+def test_judge_uses_goal_then_limit():
+    d = KpiDef(
+        "p95", "p95", lambda s, e: None, "ms", False, 200, 2000, 0, "goal < 200 ms, KPI < 2 s"
+    )
+    assert judge(d, 150, None)[0] == "good"
+    assert judge(d, 900, None)[0] == "warning"
+    assert judge(d, 2500, None)[0] == "critical"
+    assert judge(d, None, None)[0] == "unknown"
+
+
+def test_timeseries_panel_draws_previous_period_dashed_on_the_same_axis(demo_metrics, day):
+    rendered = render(page_by_slug("executive").panel("revenue"), day)
+    traces = rendered.figure["data"]
+    current = next(t for t in traces if t["name"] == "MRR")
+    previous = next(t for t in traces if t["name"] == "MRR (previous period)")
+    assert 200_000 in current["y"]
+    assert 150_000 in previous["y"]
+    assert previous["line"]["dash"] == "dash"
+    # shifted by the range length: the previous point sits inside this period's axis
+    assert previous["x"][0] >= rendered.figure["layout"]["xaxis"]["range"][0]
+    periods = {row[2] for row in rendered.table.rows}
+    assert periods == {"current", "previous"}
+
+
+def test_capacity_forecast_finds_when_a_rising_resource_reaches_80_percent(now):
+    points = [(now - timedelta(hours=10 - i), 60.0 + i) for i in range(11)]  # 1 point/hour, now 70
+    f = forecast("db-1", "CPU", Line("db-1", points))
+    assert f.verdict == "reaches"
+    assert f.reaches_limit_at == pytest.approx(now + timedelta(hours=10), abs=timedelta(minutes=1))
+    flat = forecast(
+        "web-1", "CPU", Line("web-1", [(now - timedelta(hours=i), 30.0) for i in range(5)])
+    )
+    assert flat.verdict == "steady" and flat.reaches_limit_at is None
+    hot = forecast(
+        "web-2", "CPU", Line("web-2", [(now - timedelta(hours=i), 90.0) for i in range(5)])
+    )
+    assert hot.verdict == "above"
+
+
+def test_capacity_panel_reads_host_trends(demo_metrics, day):
+    data = render(page_by_slug("operations").panel("capacity"), day).data
+    db_cpu = next(f for f in data if f.host == "db-1" and f.resource == "CPU")
+    assert db_cpu.verdict == "reaches"  # 60 → 71, +0.5 points an hour
+    assert db_cpu.reaches_limit_at > day.end
+    web_mem = next(f for f in data if f.host == "web-1" and f.resource == "memory")
+    assert web_mem.verdict == "steady"
+
+
+def test_service_health_cards_traffic_lights(demo_metrics, day):
+    cards = {
+        c.name: c for c in render(page_by_slug("operations").panel("service-health"), day).data
+    }
+    assert cards["api"].status == "healthy"
+    assert cards["api"].requests_per_min == pytest.approx(110 / (24 * 60))
+    assert cards["api"].p95_ms is not None
+    smtp = cards["smtp"]
+    assert smtp.status == "degraded"
+    assert any("SMTP queue" in r for r in smtp.reasons)
+    assert ("SMTP queue", "12,500") in smtp.gauges
+
+
+def test_table_heatmap_levels_against_seed_001(demo_metrics, day):
+    rendered = render(page_by_slug("operations").panel("table-traffic"), day)
+    rows = {r[0]: r for r in rendered.table.rows}
+    assert rows["email_messages"][2] == "CRITICAL"
+    assert rows["email_messages"][6] == "within planned band"
+    assert rows["billing_analytics"][2] == "MEDIUM"
+    assert rendered.figure["data"][0]["type"] == "heatmap"
+
+
+def test_scaling_projection_highlights_the_current_tenant_tier(demo_metrics, day):
+    rendered = render(page_by_slug("operations").panel("scaling"), day)
+    assert rendered.data.tenants == 1_234
+    assert rendered.data.tier.tenants == 1_000
+    tier_rows = [r for r in rendered.table.rows if r[4] == "current tier"]
+    assert [r[1] for r in tier_rows] == [1_000]
+
+
+def test_route_latency_and_error_rates_per_route(demo_metrics, day):
+    data = render(page_by_slug("development").panel("route-latency"), day).data
+    campaigns = next(r for r in data.routes if r.route == "/v1/campaigns")
+    assert campaigns.requests == 100
+    assert campaigns.rate_5xx == pytest.approx(5.0)
+    assert 100 < campaigns.p95 < 175  # durations 50..149 ms, log buckets ±9%
+    assert campaigns.p95_previous == pytest.approx(500, rel=0.2)
+    login = next(r for r in data.routes if r.route == "/v1/login")
+    assert login.rate_4xx == pytest.approx(50.0)
+
+
+def test_errors_by_route_counts_only_5xx(demo_metrics, day):
+    data = render(page_by_slug("development").panel("errors-by-route"), day).data
+    assert data.current == {"/v1/campaigns": 5.0}
+
+
+def test_deployments_panel_says_plainly_when_nothing_records_deployments(demo_metrics, day):
+    rendered = render(page_by_slug("development").panel("deployments"), day)
+    if not rendered.data.available:
+        assert "No deployment data" in rendered.data.unavailable_reason
+        assert rendered.table.rows == []
+
+
+def test_account_health_and_sla_per_tenant(demo_metrics, day):
+    health = render(page_by_slug("customer-success").panel("account-health"), day).data
+    assert [t.tenant for t in health][0] == "umbrella"  # critical first
+    assert health[0].status == "critical" and health[0].previous == 50
+    sla = {
+        r.tenant: r for r in render(page_by_slug("customer-success").panel("tenant-sla"), day).data
+    }
+    assert sla["umbrella"].met is False
+    assert sla["acme"].met is True
+
+
+def test_feature_adoption_share_of_tenants(demo_metrics, day):
+    rendered = render(page_by_slug("customer-success").panel("feature-adoption"), day)
+    rows = {r[0]: r for r in rendered.table.rows}
+    assert rows["warmup"][2] == 100.0
+    assert rows["ab_testing"][2] == pytest.approx(33.3)
+
+
+def test_a_range_without_data_renders_empty_not_invented(db, now):
+    tr = TimeRange("1h", now - timedelta(hours=1), now)
+    rendered = render(page_by_slug("executive").panel("kpis"), tr)
+    from_store = [k for k in rendered.data if k.key not in ("incidents", "mttr")]
+    assert {k.status for k in from_store} == {"unknown"}
+    assert all(k.value is None and k.display == "no data" for k in from_store)
+
+
+def test_executive_kpis_cover_the_seed_list():
+    keys = {d.key for d in EXECUTIVE_KPIS}
+    assert keys >= {
+        "uptime",
+        "api_p95",
+        "error_rate",
+        "mau",
+        "dau",
+        "mrr",
+        "arr",
+        "churn",
+        "arpu",
+        "ltv",
+        "deliverability",
+        "nps",
+        "trial_conversion",
+        "incidents",
+        "mttr",
+    }
