@@ -1,0 +1,391 @@
+"""Writes of the reputation app: check runs, sender-DNS checks, rotation, retention."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from penguinmon.audit import audit
+from reputation import conf, dnsbl, sender_dns
+from reputation.models import (
+    BlocklistZone,
+    Listing,
+    ListingCheck,
+    ReputationSnapshot,
+    RotationEvent,
+    SendingDomain,
+    SendingIP,
+)
+from reputation.scoring import compute_score, sending_rates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckRunSummary:
+    ips: int
+    domains: int
+    lookups: int
+    listed: int
+    unknown: int
+    newly_listed: list[str]
+    delisted: list[str]
+    duration_s: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.lookups} look-ups for {self.ips} IPs and {self.domains} domains in "
+            f"{self.duration_s:.1f} s: {self.listed} listed, {self.unknown} unknown"
+        )
+
+
+def _spec(zone: BlocklistZone) -> dnsbl.ZoneSpec:
+    return dnsbl.ZoneSpec(
+        key=zone.zone,
+        query_zone=zone.query_zone(),
+        kind=zone.kind,
+        return_codes=zone.return_codes or {},
+        error_codes=zone.error_codes or {},
+        bitmask=zone.bitmask_codes,
+    )
+
+
+def run_reputation_check(
+    *,
+    ip_ids: list[int] | None = None,
+    domain_ids: list[int] | None = None,
+    now: datetime | None = None,
+) -> CheckRunSummary:
+    """Look up IPs (all, or ``ip_ids``) on the enabled IP zones and domains on the domain
+    zones, all concurrently; record every result, open and close listings, score the IPs and
+    write ip_reputation_score / ip_listed_major to the metric store for the alert rules.
+
+    With only ``ip_ids`` given, no domains are checked (and vice versa)."""
+    started = time.perf_counter()
+    now = now or timezone.now()
+    ips_qs = SendingIP.objects.all()
+    domains_qs = SendingDomain.objects.all()
+    if ip_ids is not None or domain_ids is not None:
+        ips_qs = ips_qs.filter(pk__in=ip_ids or [])
+        domains_qs = domains_qs.filter(pk__in=domain_ids or [])
+    ips, domains = list(ips_qs), list(domains_qs)
+    zones = list(BlocklistZone.objects.filter(enabled=True))
+    specs = {z.pk: _spec(z) for z in zones}
+
+    owners: list[tuple[SendingIP | SendingDomain, BlocklistZone]] = []
+    pairs: list[tuple[str, dnsbl.ZoneSpec]] = []
+    for zone in zones:
+        targets = ips if zone.kind == BlocklistZone.Kind.IP else domains
+        for target in targets:
+            owners.append((target, zone))
+            pairs.append(
+                (target.address if isinstance(target, SendingIP) else target.domain, specs[zone.pk])
+            )
+
+    results = dnsbl.check(
+        pairs,
+        resolver=conf.resolver(),
+        timeout=conf.dns_timeout(),
+        concurrency=conf.dns_concurrency(),
+    )
+    rates = sending_rates([ip.address for ip in ips], now=now) if ips else {}
+
+    newly_listed, delisted = [], []
+    with transaction.atomic():
+        ListingCheck.objects.bulk_create(
+            ListingCheck(
+                checked_at=now,
+                ip=target if isinstance(target, SendingIP) else None,
+                domain=target if isinstance(target, SendingDomain) else None,
+                zone=zone,
+                result=res.result,
+                codes=res.codes,
+                meanings=res.meanings,
+                reason=res.reason[:2000],
+                detail=res.detail[:300],
+                duration_ms=res.duration_ms,
+            )
+            for (target, zone), res in zip(owners, results, strict=True)
+        )
+        open_listings = {
+            (lst.ip_id, lst.domain_id, lst.zone_id): lst
+            for lst in Listing.objects.select_for_update().filter(
+                delisted_at__isnull=True, zone__in=zones
+            )
+        }
+        for (target, zone), res in zip(owners, results, strict=True):
+            is_ip = isinstance(target, SendingIP)
+            key = (target.pk if is_ip else None, None if is_ip else target.pk, zone.pk)
+            current = open_listings.get(key)
+            label = f"{res.target} on {zone.zone}"
+            if res.result == dnsbl.LISTED:
+                if current is None:
+                    open_listings[key] = Listing.objects.create(
+                        ip=target if is_ip else None,
+                        domain=None if is_ip else target,
+                        zone=zone,
+                        listed_at=now,
+                        last_seen_at=now,
+                        codes=res.codes,
+                        meanings=res.meanings,
+                        reason=res.reason[:2000],
+                    )
+                    newly_listed.append(label)
+                else:
+                    current.last_seen_at, current.codes, current.meanings = (
+                        now,
+                        res.codes,
+                        res.meanings,
+                    )
+                    current.reason = res.reason[:2000] or current.reason
+                    current.save(update_fields=["last_seen_at", "codes", "meanings", "reason"])
+            elif res.result == dnsbl.CLEAN and current is not None:
+                current.delisted_at = now
+                current.save(update_fields=["delisted_at"])
+                del open_listings[key]
+                delisted.append(label)
+            # unknown: we learned nothing, so an open listing stays open and none is opened.
+
+        zones_by_pk = {z.pk: z for z in BlocklistZone.objects.all()}
+        listed_by_ip: dict[int, list[tuple[str, int, bool]]] = {ip.pk: [] for ip in ips}
+        for (ip_id, _, zone_id), _lst in open_listings.items():
+            if ip_id in listed_by_ip:
+                z = zones_by_pk[zone_id]
+                listed_by_ip[ip_id].append((z.zone, z.weight, z.major))
+        snapshots, metrics = [], []
+        for ip in ips:
+            bounce, complaint = rates.get(ip.address, (None, None))
+            breakdown = compute_score(
+                listings=listed_by_ip[ip.pk], bounce_rate_pct=bounce, complaint_rate_pct=complaint
+            )
+            ip.last_score, ip.status, ip.last_checked_at = breakdown.score, breakdown.status, now
+            snapshots.append(
+                ReputationSnapshot(
+                    ip=ip,
+                    taken_at=now,
+                    score=breakdown.score,
+                    status=breakdown.status,
+                    listed_zones=breakdown.listed_zones,
+                    major_listed=breakdown.major_listed,
+                    bounce_rate_pct=bounce,
+                    complaint_rate_pct=complaint,
+                )
+            )
+            metrics += [
+                {
+                    "metric": "ip_reputation_score",
+                    "labels": {"ip": ip.address},
+                    "value": breakdown.score,
+                    "ts": now,
+                },
+                {
+                    "metric": "ip_listed_major",
+                    "labels": {"ip": ip.address},
+                    "value": float(breakdown.major_listed),
+                    "ts": now,
+                },
+            ]
+        ReputationSnapshot.objects.bulk_create(snapshots)
+        SendingIP.objects.bulk_update(ips, ["last_score", "status", "last_checked_at"])
+
+    # The metric store only takes recent samples; a back-dated run (a re-check of history)
+    # records its results but leaves the live series alone.
+    if metrics and now >= timezone.now() - timedelta(days=settings.RETENTION_RAW_DAYS):
+        from collectors.store import write_samples
+
+        write_samples(metrics, source="reputation")
+    summary = CheckRunSummary(
+        ips=len(ips),
+        domains=len(domains),
+        lookups=len(results),
+        listed=sum(r.result == dnsbl.LISTED for r in results),
+        unknown=sum(r.result == dnsbl.UNKNOWN for r in results),
+        newly_listed=newly_listed,
+        delisted=delisted,
+        duration_s=round(time.perf_counter() - started, 3),
+    )
+    log.info("reputation check: %s", summary)
+    return summary
+
+
+def check_sender_dns(*, domain_ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Fetch and evaluate SPF, DKIM and DMARC of the sending domains; returns how many."""
+    now = now or timezone.now()
+    qs = SendingDomain.objects.all()
+    if domain_ids is not None:
+        qs = qs.filter(pk__in=domain_ids)
+    resolver, timeout = conf.resolver(), conf.dns_timeout()
+    count = 0
+    for domain in qs:
+        report = sender_dns.check_domain(
+            domain.domain, domain.selectors(), resolver=resolver, timeout=timeout
+        )
+        domain.spf_status, domain.spf_record, domain.spf_findings = (
+            report.spf.status,
+            report.spf.record,
+            report.spf.findings,
+        )
+        domain.dmarc_status, domain.dmarc_record, domain.dmarc_findings = (
+            report.dmarc.status,
+            report.dmarc.record,
+            report.dmarc.findings,
+        )
+        domain.dkim_status = report.dkim_status
+        domain.dkim_results = [
+            {"selector": s, "status": c.status, "record": c.record, "findings": c.findings}
+            for s, c in report.dkim.items()
+        ] or [
+            {
+                "selector": "",
+                "status": "missing",
+                "record": "",
+                "findings": ["No DKIM selectors configured for this domain."],
+            }
+        ]
+        domain.checked_at = now
+        domain.save()
+        count += 1
+    return count
+
+
+# --- rotation ---------------------------------------------------------------------------------
+
+
+class RotationRefused(Exception):
+    """The rotation cannot happen; the message says why, in words for the user."""
+
+
+def _backup_candidates(ip: SendingIP):
+    majors_listed = Listing.objects.filter(delisted_at__isnull=True, zone__major=True).values(
+        "ip_id"
+    )
+    return (
+        SendingIP.objects.filter(
+            provider__iexact=ip.provider, pool=SendingIP.Pool.BACKUP, active=False
+        )
+        .exclude(pk=ip.pk)
+        .exclude(pk__in=majors_listed)
+        .order_by("-last_score", "address")
+    )
+
+
+def sign_payload(body: bytes, secret: str) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _call_webhook(event: RotationEvent, payload: dict) -> None:
+    url = conf.rotation_webhook_url()
+    event.webhook_url = url
+    if not url:
+        event.webhook_error = "no rotation webhook configured (REPUTATION_ROTATION_WEBHOOK_URL)"
+        return
+    body = json.dumps(payload, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "PenguinMon reputation"}
+    secret = conf.rotation_webhook_secret()
+    if secret:
+        headers["X-PenguinMon-Signature"] = sign_payload(body, secret)
+    try:
+        resp = requests.post(
+            url, data=body, headers=headers, timeout=conf.rotation_webhook_timeout()
+        )
+    except requests.RequestException as exc:
+        event.webhook_error = f"{exc.__class__.__name__}: {exc}"[:500]
+        return
+    event.webhook_status = resp.status_code
+    event.webhook_response = resp.text[:2000]
+    if not 200 <= resp.status_code < 300:
+        event.webhook_error = f"webhook answered HTTP {resp.status_code}"
+
+
+def rotate_to_backup(*, ip: SendingIP, actor, reason: str, actor_label: str = "") -> RotationEvent:
+    """Take ``ip`` out of service and bring in the best backup IP of the same provider.
+
+    The swap is one transaction (the backup takes over the rotated IP's pool, the rotated IP
+    goes to the backup pool, inactive); then the signed webhook tells the sending
+    infrastructure, outside the transaction so no lock is held during HTTP. Its answer is
+    recorded on the event. Raises RotationRefused with a user-facing message."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RotationRefused("Give a reason for the rotation; it is recorded with your name.")
+    label = actor_label or (
+        actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
+    )
+    with transaction.atomic():
+        ip = SendingIP.objects.select_for_update().get(pk=ip.pk)
+        if not ip.active:
+            raise RotationRefused(
+                f"{ip.address} is not active; there is no traffic to rotate away from it."
+            )
+        backup = _backup_candidates(ip).select_for_update(skip_locked=True).first()
+        if backup is None:
+            raise RotationRefused(
+                f"No backup IP available for {ip.provider}: the backup pool has no inactive "
+                f"{ip.provider} IP that is clean on the major lists. Add one under Admin → Sending IPs."
+            )
+        old_pool = ip.pool
+        ip.active, ip.pool = False, SendingIP.Pool.BACKUP
+        backup.active, backup.pool = True, old_pool
+        ip.save(update_fields=["active", "pool"])
+        backup.save(update_fields=["active", "pool"])
+        event = RotationEvent.objects.create(
+            from_ip=ip,
+            to_ip=backup,
+            from_address=ip.address,
+            to_address=backup.address,
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            actor_label=label,
+            reason=reason,
+        )
+        audit(
+            actor=actor,
+            action="reputation.rotate",
+            target=ip,
+            changes={
+                "active": {"from": True, "to": False},
+                "replaced_by": backup.address,
+                "pool": old_pool,
+            },
+            comment=reason,
+            actor_label=label,
+        )
+    payload = {
+        "event": "ip_rotation",
+        "id": event.pk,
+        "at": event.created_at.isoformat(),
+        "provider": ip.provider,
+        "pool": old_pool,
+        "from_ip": ip.address,
+        "to_ip": backup.address,
+        "reason": reason,
+        "actor": label,
+    }
+    _call_webhook(event, payload)
+    event.save(update_fields=["webhook_url", "webhook_status", "webhook_response", "webhook_error"])
+    return event
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def prune_history(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete check results, snapshots and closed listings older than the retention (90 d)."""
+    cutoff = (now or timezone.now()) - timedelta(days=conf.history_days())
+    deleted = {
+        "checks": ListingCheck.objects.filter(checked_at__lt=cutoff).delete()[0],
+        "snapshots": ReputationSnapshot.objects.filter(taken_at__lt=cutoff).delete()[0],
+        "listings": Listing.objects.filter(delisted_at__lt=cutoff).delete()[0],
+    }
+    return deleted
