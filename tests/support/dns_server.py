@@ -57,11 +57,22 @@ def _free_port() -> int:
 class DNSTestServer:
     def __init__(self, zone: dict, *, hang: set[str] = frozenset(), refuse: set[str] = frozenset()):
         self.resolver = _ZoneResolver(zone, set(hang), set(refuse))
-        self.port = _free_port()
-        self._servers = [
-            DNSServer(self.resolver, address="127.0.0.1", port=self.port, tcp=tcp, logger=_Quiet())
-            for tcp in (False, True)
-        ]
+        # A port free for UDP may be taken for TCP by another process (tests run in parallel
+        # on this machine): try a few ports until both bind.
+        for attempt in range(20):
+            self.port = _free_port()
+            self._servers = []
+            try:
+                for tcp in (False, True):
+                    self._servers.append(
+                        DNSServer(self.resolver, address="127.0.0.1", port=self.port, tcp=tcp, logger=_Quiet())
+                    )
+                break
+            except OSError:
+                for server in self._servers:
+                    server.server.server_close()
+                if attempt == 19:
+                    raise
 
     @property
     def queries(self) -> list[tuple[str, str]]:
