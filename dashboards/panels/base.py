@@ -168,7 +168,9 @@ def line_figure(
             go.Scatter(
                 x=[plot_time(p[0]) for p in line.points],
                 y=[p[1] for p in line.points],
-                mode="lines",
+                # A sparse line (a new series, a long step) shows its points, or it is invisible.
+                mode="lines" if len(line.points) > 40 else "lines+markers",
+                marker={"size": 4},
                 name=line.name,
                 legendgroup=line.name,
                 line={"color": colour, "width": 2},

@@ -41,6 +41,10 @@ def store(db) -> Store:
 @pytest.fixture
 def demo_metrics(store, now):
     """A small, known world: two periods of KPIs, one API route, two hosts, three tenants."""
+    return write_known_world(store, now)
+
+
+def write_known_world(store: Store, now):
     ago = lambda **kw: now - timedelta(**kw)  # noqa: E731
     items = []
     for metric, current, previous in (

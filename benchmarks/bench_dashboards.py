@@ -1,0 +1,172 @@
+"""Dashboards: server render time per page (Django test client, logged in, p50/p95 over 20
+renders of the default 24 h range and of the 30 d range) with 30 days of demo history in the
+store, and the time until the page is fully drawn in Debian's chromium (every chart's svg
+present). Targets from TARGETS.md: render p95 <= 300 ms, drawn <= 1.5 s.
+
+The demo history is written into the bench database under the demo metric names and removed
+again at the end (other benchmarks' series are left alone)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.db import connection
+
+from benchmarks.common import percentile, row
+
+RENDERS = 20
+DAYS = 30
+DRAW_LOADS = 5
+STORE = (
+    "collectors_sample",
+    "collectors_rollup_1m",
+    "collectors_rollup_1h",
+    "collectors_histogram_1m",
+    "collectors_histogram_1h",
+)
+
+
+def _load_demo(now: datetime) -> list[int]:
+    """The collectors demo history, without its TRUNCATE (the bench database is shared)."""
+    from collectors import demo
+    from collectors.catalog import METRICS
+    from collectors.models import Series
+    from collectors.store.backfill import backfill_histograms, backfill_series
+
+    now = now.replace(second=0, microsecond=0)
+    start = (now - timedelta(days=DAYS)).replace(minute=0)
+    recent = (now - timedelta(days=2)).replace(minute=0)
+    rng = random.Random(2026)
+    units = {name: d.unit for name, d in METRICS.items()}
+    backfill_series(demo._host_points(start, now, recent, rng, DAYS), raw_since=recent, units=units)
+    counters, hist_rows = demo._request_data(start, now, recent, rng)
+    backfill_series(counters, raw_since=recent, units=units)
+    backfill_histograms(hist_rows, minute_since=recent)
+    backfill_series(demo._business_points(start, now, rng, DAYS), raw_since=recent, units=units)
+    return list(Series.objects.filter(name__in=list(METRICS)).values_list("id", flat=True))
+
+
+def _cleanup(ids: list[int]) -> None:
+    from collectors.models import Series
+
+    with connection.cursor() as cur:
+        for table in STORE:
+            cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
+    Series.objects.filter(id__in=ids).delete()
+
+
+def _render_times(client, path: str, query: dict) -> list[float]:
+    client.get(path, query)  # warm: imports, template compilation
+    times = []
+    for _ in range(RENDERS):
+        t = time.perf_counter()
+        resp = client.get(path, query)
+        times.append((time.perf_counter() - t) * 1000)
+        assert resp.status_code == 200, (path, resp.status_code)
+    return times
+
+
+def _draw_times(pages, session_key: str) -> dict[str, list[float]]:
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler  # noqa: F401
+    from playwright.sync_api import sync_playwright
+
+    server = LiveServerThread("127.0.0.1", StaticFilesHandler, connections_override=None, port=0)
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    base = f"http://127.0.0.1:{server.port}"
+    out: dict[str, list[float]] = {}
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                ],
+            )
+            ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+            ctx.add_cookies([{"name": "sessionid", "value": session_key, "url": base}])
+            page = ctx.new_page()
+            for dash in pages:
+                page.goto(base + dash.path)  # warm the browser cache (plotly.js)
+                times = []
+                for _ in range(DRAW_LOADS):
+                    t = time.perf_counter()
+                    page.goto(base + dash.path)
+                    page.wait_for_function(
+                        "() => { const p = document.querySelectorAll('.plot[data-figure]');"
+                        " return [...p].every(e => e.querySelector('.main-svg')); }",
+                        timeout=30_000,
+                    )
+                    times.append((time.perf_counter() - t) * 1000)
+                out[dash.slug] = times
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        server.terminate()
+    return out
+
+
+def run() -> list[dict]:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from dashboards.pages import PAGES
+
+    ids = _load_demo(datetime.now(UTC))
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-dashboards", defaults={"is_staff": True}
+    )
+    results = []
+    try:
+        client = Client()
+        client.force_login(user)
+        for dash in PAGES:
+            for key in ("24h", "30d"):
+                times = _render_times(client, dash.path, {"range": key})
+                results.append(
+                    row(
+                        f"dashboard {dash.slug} render p50 ({key})",
+                        percentile(times, 0.5),
+                        "ms",
+                        target="-",
+                    )
+                )
+                results.append(
+                    row(
+                        f"dashboard {dash.slug} render p95 ({key})",
+                        percentile(times, 0.95),
+                        "ms",
+                        reference="target",
+                        reference_value=300.0,
+                        target="<= 300 ms",
+                    )
+                )
+        if Path("/usr/bin/chromium").exists():
+            draws = _draw_times(PAGES, client.cookies["sessionid"].value)
+            for slug, times in draws.items():
+                results.append(
+                    row(
+                        f"dashboard {slug} drawn in chromium p50",
+                        percentile(times, 0.5),
+                        "ms",
+                        reference="target",
+                        reference_value=1500.0,
+                        target="<= 1500 ms",
+                    )
+                )
+    finally:
+        _cleanup(ids)
+        user.delete()
+    return results

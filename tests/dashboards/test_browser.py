@@ -1,0 +1,163 @@
+"""The dashboards in Debian's chromium: charts draw, no console errors, the range picker and
+exports work, panels refresh in place. One browser for the module; screenshots in test-artifacts/."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+from openpyxl import load_workbook
+
+from dashboards.pages import PAGES
+from tests.dashboards.conftest import write_known_world
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+STORE_TABLES = (
+    "collectors_sample, collectors_rollup_1m, collectors_rollup_1h, "
+    "collectors_histogram_1m, collectors_histogram_1h, collectors_dirty_range"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian's chromium is not installed (make browser-deps)")
+    # Playwright's sync API keeps an event loop on this thread, which Django's ORM takes for
+    # async code; the test's own database calls are plain synchronous ones.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield b
+            b.close()
+
+
+@pytest.fixture
+def world(transactional_db, store, now):
+    """The same data as the view tests, committed so the live server thread sees it."""
+    write_known_world(store, now)
+    yield now
+    with connection.cursor() as cur:  # store tables are not models: flush leaves them
+        cur.execute(f"TRUNCATE {STORE_TABLES}")
+
+
+@pytest.fixture
+def page_for(browser, live_server, make_user):
+    contexts = []
+
+    def open_page(width: int = 1280, height: int = 900):
+        user = make_user(staff=True)
+        client = Client()
+        client.force_login(user)
+        ctx = browser.new_context(
+            viewport={"width": width, "height": height}, accept_downloads=True
+        )
+        ctx.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.errors = []
+        # Browsers ask for /favicon.ico on their own; that 404 is no error of the page.
+        page.on(
+            "console",
+            lambda m: (
+                page.errors.append(m.text)
+                if m.type == "error" and "favicon" not in (m.location or {}).get("url", "")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        return page
+
+    yield open_page
+    for ctx in contexts:
+        ctx.close()
+
+
+def test_every_dashboard_draws_its_charts(world, page_for, live_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = page_for()
+    for dash in PAGES:
+        page.goto(live_server.url + dash.path)
+        page.wait_for_selector(".plot .main-svg", timeout=15_000)
+        plots = page.locator(".plot[data-figure]")
+        assert plots.count() >= 1, dash.slug
+        assert page.locator(".plot .main-svg").count() >= plots.count(), dash.slug
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-{dash.slug}-1280.png"), full_page=True)
+        assert page.errors == [], (dash.slug, page.errors)
+
+
+def test_phone_width_layout(world, page_for, live_server):
+    page = page_for(width=375, height=812)
+    for dash in PAGES:
+        page.goto(live_server.url + dash.path)
+        page.wait_for_selector(".plot .main-svg", timeout=15_000)
+        # nothing wider than the screen: panels stack and tables scroll inside their box
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, (dash.slug, overflow)
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-{dash.slug}-375.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_range_picker_changes_the_data(world, page_for, live_server):
+    page = page_for()
+    page.goto(live_server.url + "/dashboard/executive/?range=24h")
+    tile = page.locator('[data-kpi="mrr"] .kpi')
+    assert tile.inner_text() == "$200,000"
+    page.get_by_role("button", name="1h", exact=True).click()
+    page.wait_for_url("**range=1h**")
+    assert page.locator('[data-kpi="mrr"] .kpi').inner_text() == "no data"
+    assert "last 1h" in page.locator(".dash-range-label").inner_text()
+    assert page.errors == []
+
+
+def test_exports_download_files_that_open(world, page_for, live_server, tmp_path):
+    page = page_for()
+    page.goto(live_server.url + "/dashboard/executive/?range=24h")
+    with page.expect_download() as got:
+        page.locator('#panel-kpis a[data-format="csv"]').click()
+    path = tmp_path / "kpis.csv"
+    got.value.save_as(path)
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert any(r[0] == "MRR" and float(r[1]) == 200_000 for r in rows[1:])
+    with page.expect_download() as got:
+        page.locator('#panel-revenue a[data-format="xlsx"]').click()
+    xlsx = tmp_path / "revenue.xlsx"
+    got.value.save_as(xlsx)
+    ws = load_workbook(xlsx).active
+    assert ws["A1"].value == "Monthly recurring revenue"
+
+
+def test_panels_refresh_in_place(world, page_for, live_server):
+    page = page_for()
+    page.goto(live_server.url + "/dashboard/operations/?range=24h")
+    page.wait_for_selector("#panel-capacity .main-svg")
+    page.evaluate("window.__marker = 'still here'")
+    page.evaluate(
+        "() => window.PenguinDashboards.refreshPanel(document.getElementById('panel-capacity'), 'range=24h')"
+    )
+    page.wait_for_selector("#panel-capacity .main-svg")
+    assert page.evaluate("window.__marker") == "still here"  # no full reload
+    assert page.errors == []
