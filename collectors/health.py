@@ -80,7 +80,10 @@ def service_health(
     elif problems:
         status, reason = Status.DEGRADED, "; ".join(problems)
     else:
-        status, reason = Status.HEALTHY, "all probes healthy"
+        status, reason = (
+            Status.HEALTHY,
+            "; ".join(r for s, r in per_probe.values() if s == Status.HEALTHY),
+        )
     if parent_status is None and service.parent_id:
         parent_status = service.parent.status
     suppressed = (

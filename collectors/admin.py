@@ -1,0 +1,174 @@
+from django.contrib import admin, messages
+
+from collectors.models import Host, Probe, Series, Service, StatusChange
+from collectors.services import run_probe
+from penguinmon.audit import AuditedModelAdmin, audit
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the collectors themselves: browsable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Series)
+class SeriesAdmin(ReadOnlyAdmin):
+    list_display = ["name", "labels", "unit", "kind", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "key"]
+
+
+class ProbeInline(admin.TabularInline):
+    model = Probe
+    fields = [
+        "name",
+        "kind",
+        "enabled",
+        "interval_seconds",
+        "last_ok",
+        "last_message",
+        "last_run_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # probes are added on their own page, where the edit is audited
+
+
+@admin.register(Service)
+class ServiceAdmin(AuditedModelAdmin):
+    list_display = [
+        "display_name",
+        "name",
+        "kind",
+        "status",
+        "parent",
+        "down_after_failures",
+        "degraded_latency_ms",
+        "position",
+    ]
+    list_filter = ["kind", "status"]
+    search_fields = ["name", "display_name"]
+    readonly_fields = ["status", "status_since", "status_reason"]
+    fields = [
+        "name",
+        "display_name",
+        "kind",
+        "description",
+        "parent",
+        "down_after_failures",
+        "degraded_latency_ms",
+        "position",
+        "status",
+        "status_since",
+        "status_reason",
+    ]
+    inlines = [ProbeInline]
+
+
+@admin.register(Probe)
+class ProbeAdmin(AuditedModelAdmin):
+    list_display = [
+        "__str__",
+        "kind",
+        "enabled",
+        "interval_seconds",
+        "timeout_seconds",
+        "location",
+        "last_ok",
+        "last_latency_ms",
+        "last_message",
+        "last_run_at",
+    ]
+    list_filter = ["kind", "enabled", "location", "service"]
+    search_fields = ["name", "service__name"]
+    list_select_related = ["service"]
+    readonly_fields = [
+        "next_run_at",
+        "last_run_at",
+        "last_ok",
+        "last_degraded",
+        "last_latency_ms",
+        "last_message",
+        "last_details",
+        "consecutive_failures",
+    ]
+    fields = [
+        "service",
+        "name",
+        "kind",
+        "config",
+        "enabled",
+        "interval_seconds",
+        "timeout_seconds",
+        "location",
+        *readonly_fields,
+    ]
+    actions = ["run_now", "enable", "disable"]
+
+    @admin.action(description="Run the selected probes now")
+    def run_now(self, request, queryset):
+        for probe in queryset.select_related("service"):
+            outcome = run_probe(probe=probe)
+            level = messages.SUCCESS if outcome.result.ok else messages.ERROR
+            self.message_user(request, f"{probe}: {outcome.result.message}", level)
+
+    def _set_enabled(self, request, queryset, enabled: bool) -> None:
+        for probe in queryset.exclude(enabled=enabled):
+            probe.enabled = enabled
+            probe.next_run_at = None
+            probe.save(update_fields=["enabled", "next_run_at"])
+            audit(
+                actor=request.user,
+                action="admin.change",
+                target=probe,
+                changes={"enabled": {"from": not enabled, "to": enabled}},
+            )
+        self.message_user(request, "Probes enabled." if enabled else "Probes disabled.")
+
+    @admin.action(description="Enable the selected probes")
+    def enable(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable the selected probes")
+    def disable(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["at", "service", "old_status", "new_status", "reason"]
+    list_filter = ["new_status", "service"]
+    date_hierarchy = "at"
+
+
+@admin.register(Host)
+class HostAdmin(AuditedModelAdmin):
+    list_display = [
+        "name",
+        "enabled",
+        "has_worker",
+        "last_sample_at",
+        "cpu_percent",
+        "memory_percent",
+    ]
+    list_filter = ["enabled", "has_worker"]
+    readonly_fields = [
+        "last_sample_at",
+        "cpu_percent",
+        "memory_percent",
+        "process_count",
+        "top_cpu",
+        "top_memory",
+        "disks",
+    ]

@@ -1,0 +1,347 @@
+"""Services, probes and hosts in the JSON API (mounted under /api/v1/ by the lead).
+
+Reads need the "read" scope; running a probe or editing thresholds/probes needs "write" and a
+role allowed to view services; edits are written to the audit log. Host snapshots pushed by
+``collect_host --push`` need "ingest".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import model_to_dict
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from collectors.models import Host, Probe, Service
+from collectors.probes import config_errors
+from collectors.selectors_services import (
+    ServiceRow,
+    hosts_list,
+    probes_list,
+    service_by_name,
+    service_detail,
+    service_row,
+    services_overview,
+)
+from collectors.services import run_probe
+from penguinmon.api_auth import actor_label, api_auth
+from penguinmon.audit import audit
+from penguinmon.roles import user_can
+
+router = Router(tags=["services"])
+
+
+class ErrorOut(Schema):
+    error: str
+
+
+class ProbeOut(Schema):
+    id: int
+    service: str
+    name: str
+    kind: str
+    enabled: bool
+    location: str
+    interval_seconds: int
+    timeout_seconds: float
+    config: dict
+    status: str | None = None
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_ok: bool | None
+    last_degraded: bool
+    last_latency_ms: float | None
+    last_message: str
+    last_details: dict
+    consecutive_failures: int
+
+
+class ServiceOut(Schema):
+    name: str
+    display_name: str
+    kind: str
+    description: str
+    parent: str | None
+    status: str
+    status_since: datetime | None
+    status_reason: str
+    down_after_failures: int
+    degraded_latency_ms: float
+    uptime_pct: dict[str, float | None]
+    last_run_at: datetime | None
+    latency_ms: float | None
+    highlights: list[dict[str, str]]
+
+
+class StatusChangeOut(Schema):
+    at: datetime
+    old_status: str
+    new_status: str
+    reason: str
+
+
+class ServiceDetailOut(ServiceOut):
+    probes: list[ProbeOut]
+    status_changes: list[StatusChangeOut]
+
+
+class RunOut(Schema):
+    ok: bool
+    degraded: bool
+    latency_ms: float | None
+    message: str
+    details: dict
+    probe: ProbeOut
+
+
+class ServicePatch(Schema):
+    down_after_failures: int | None = Field(None, ge=1, le=100)
+    degraded_latency_ms: float | None = Field(None, gt=0)
+    description: str | None = None
+    comment: str = ""
+
+
+class ProbePatch(Schema):
+    enabled: bool | None = None
+    interval_seconds: int | None = Field(None, ge=5, le=86_400)
+    timeout_seconds: float | None = Field(None, ge=0.1, le=120)
+    location: str | None = Field(None, min_length=1, max_length=64)
+    config: dict[str, Any] | None = None
+    comment: str = ""
+
+
+class ProbeFilter(Schema):
+    service: str | None = None
+    kind: str | None = None
+    enabled: bool | None = None
+
+
+class HostSnapshotIn(Schema):
+    cpu_percent: float | None = Field(None, ge=0, le=100)
+    memory_percent: float = Field(..., ge=0, le=100)
+    process_count: int = Field(..., ge=0)
+    top_cpu: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    top_memory: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    disks: dict[str, float] = Field(default_factory=dict)
+
+
+class HostOut(Schema):
+    name: str
+    enabled: bool
+    has_worker: bool
+    last_sample_at: datetime | None
+    cpu_percent: float | None
+    memory_percent: float | None
+    process_count: int | None
+    top_cpu: list
+    top_memory: list
+    disks: dict
+
+
+def _probe_out(probe: Probe, status: str | None = None) -> dict:
+    data = {f: getattr(probe, f) for f in ProbeOut.model_fields if f not in ("service", "status")}
+    return {**data, "service": probe.service.name, "status": status}
+
+
+def _service_out(row: ServiceRow) -> dict:
+    s = row.service
+    return {
+        "name": s.name,
+        "display_name": s.display_name,
+        "kind": s.kind,
+        "description": s.description,
+        "parent": s.parent.name if s.parent_id else None,
+        "status": s.status,
+        "status_since": s.status_since,
+        "status_reason": s.status_reason,
+        "down_after_failures": s.down_after_failures,
+        "degraded_latency_ms": s.degraded_latency_ms,
+        "uptime_pct": row.uptime,
+        "last_run_at": row.last_run_at,
+        "latency_ms": row.latency_ms,
+        "highlights": [{"label": k, "value": v} for k, v in row.highlights],
+    }
+
+
+def _service_or_404(name: str) -> Service:
+    service = service_by_name(name)
+    if service is None:
+        raise HttpError(404, f"no service named {name!r}")
+    return service
+
+
+def _require_role(request: HttpRequest) -> None:
+    if not user_can(request.user, "view_services"):
+        raise HttpError(403, "your role does not allow changing services")
+
+
+@router.get("/services", auth=api_auth("read"), response=list[ServiceOut])
+def list_services(request):
+    """Every service with status (healthy / degraded / down / unknown), uptime % and highlights."""
+    return [_service_out(row) for row in services_overview()]
+
+
+@router.get(
+    "/services/{name}", auth=api_auth("read"), response={200: ServiceDetailOut, 404: ErrorOut}
+)
+def get_service(request, name: str):
+    """One service: status, uptime, its probes with their last result, and status changes (90 days)."""
+    detail = service_detail(service=_service_or_404(name))
+    statuses = {row.probe.pk: row.status for row in detail.row.probes}
+    return {
+        **_service_out(detail.row),
+        "probes": [_probe_out(p, statuses.get(p.pk)) for p in detail.all_probes],
+        "status_changes": [
+            {"at": c.at, "old_status": c.old_status, "new_status": c.new_status, "reason": c.reason}
+            for c in detail.changes
+        ],
+    }
+
+
+@router.patch(
+    "/services/{name}",
+    auth=api_auth("write"),
+    response={200: ServiceOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+)
+def patch_service(request, name: str, body: ServicePatch):
+    """Change a service's thresholds (down after N failures, degraded latency); audited."""
+    _require_role(request)
+    service = _service_or_404(name)
+    changes = body.model_dump(exclude_unset=True, exclude={"comment"})
+    if not changes:
+        raise HttpError(
+            400, "nothing to change: send down_after_failures, degraded_latency_ms or description"
+        )
+    diff = {
+        k: {"from": getattr(service, k), "to": v}
+        for k, v in changes.items()
+        if getattr(service, k) != v
+    }
+    with transaction.atomic():
+        for key, value in changes.items():
+            setattr(service, key, value)
+        service.save(update_fields=list(changes))
+        if diff:
+            audit(
+                actor=request.user,
+                action="service.thresholds",
+                target=service,
+                changes=diff,
+                comment=body.comment,
+                actor_label=actor_label(request),
+            )
+    return _service_out(service_row(service_by_name(name)))
+
+
+@router.get("/probes", auth=api_auth("read"), response=list[ProbeOut])
+def list_probes(request, filters: Query[ProbeFilter]):
+    """Probes with their configuration and last result; filter by service, kind, enabled."""
+    return [
+        _probe_out(p)
+        for p in probes_list(service=filters.service, kind=filters.kind, enabled=filters.enabled)
+    ]
+
+
+def _probe_or_404(probe_id: int) -> Probe:
+    probe = Probe.objects.select_related("service").filter(pk=probe_id).first()
+    if probe is None:
+        raise HttpError(404, f"no probe with id {probe_id}")
+    return probe
+
+
+@router.post(
+    "/probes/{probe_id}/run",
+    auth=api_auth("write"),
+    response={200: RunOut, 403: ErrorOut, 404: ErrorOut},
+)
+def run_probe_now(request, probe_id: int):
+    """Run a probe now (also when disabled) and record its result like a scheduled run."""
+    _require_role(request)
+    probe = _probe_or_404(probe_id)
+    outcome = run_probe(probe=probe)
+    r = outcome.result
+    return {
+        "ok": r.ok,
+        "degraded": r.degraded,
+        "latency_ms": r.latency_ms,
+        "message": r.message,
+        "details": probe.last_details,
+        "probe": _probe_out(probe),
+    }
+
+
+@router.patch(
+    "/probes/{probe_id}",
+    auth=api_auth("write"),
+    response={200: ProbeOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+)
+def patch_probe(request, probe_id: int, body: ProbePatch):
+    """Enable/disable a probe or change its interval, timeout, location or config; audited."""
+    _require_role(request)
+    probe = _probe_or_404(probe_id)
+    changes = body.model_dump(exclude_unset=True, exclude={"comment"})
+    if not changes:
+        raise HttpError(
+            400,
+            "nothing to change: send enabled, interval_seconds, timeout_seconds, location or config",
+        )
+    if "config" in changes and (errors := config_errors(probe.kind, changes["config"])):
+        raise HttpError(400, "; ".join(errors))
+    before = model_to_dict(probe, fields=list(changes))
+    for key, value in changes.items():
+        setattr(probe, key, value)
+    try:
+        probe.full_clean()
+    except ValidationError as exc:
+        raise HttpError(
+            400, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        ) from exc
+    with transaction.atomic():
+        if "interval_seconds" in changes or changes.get("enabled"):
+            probe.next_run_at = None  # run at the next tick with the new settings
+            changes["next_run_at"] = None
+        probe.save(update_fields=list(changes))
+        diff = {
+            k: {"from": before[k], "to": v}
+            for k, v in changes.items()
+            if k in before and before[k] != v
+        }
+        if diff:
+            audit(
+                actor=request.user,
+                action="probe.change",
+                target=probe,
+                changes=diff,
+                comment=body.comment,
+                actor_label=actor_label(request),
+            )
+    return _probe_out(probe)
+
+
+@router.get("/hosts", auth=api_auth("read"), response=list[HostOut])
+def list_hosts(request):
+    """Sampled hosts with their latest CPU, memory, disks and top processes."""
+    return hosts_list()
+
+
+@router.post(
+    "/hosts/{name}/snapshot", auth=api_auth("ingest"), response={200: HostOut, 400: ErrorOut}
+)
+def post_host_snapshot(request, name: str, body: HostSnapshotIn):
+    """Latest top processes and totals of a host that pushes with ``collect_host --push``."""
+    if not name or len(name) > 200:
+        raise HttpError(400, "host name must be 1-200 characters")
+    fields = {**body.model_dump(), "last_sample_at": timezone.now()}
+    host, created = Host.objects.get_or_create(name=name, defaults={**fields, "has_worker": False})
+    if not created:
+        for key, value in fields.items():
+            setattr(host, key, value)
+        host.save(update_fields=list(fields))
+    return host

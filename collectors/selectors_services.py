@@ -1,0 +1,207 @@
+"""Reads for the services page and API: health grid rows, a service's detail and history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from collectors.health import probe_status, uptimes
+from collectors.models import Host, Probe, Service, StatusChange
+from collectors.selectors import series_query
+
+HISTORY_RANGES = {
+    "24h": (timedelta(hours=24), 60),
+    "7d": (timedelta(days=7), 900),
+    "30d": (timedelta(days=30), 3600),
+    "90d": (timedelta(days=90), 3 * 3600),
+}
+
+
+def _bytes(n: float | None) -> str:
+    if n is None:
+        return "–"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def _fmt(value, suffix: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def highlights(probe: Probe) -> list[tuple[str, str]]:
+    """The few numbers the seed's status cards show for this kind of probe, from its last run."""
+    d = probe.last_details or {}
+    match probe.kind:
+        case "smtp":
+            return [
+                ("Queue backlog", _fmt(d.get("queue_size"))),
+                ("STARTTLS", "offered" if d.get("starttls") else "not offered"),
+            ]
+        case "postgres":
+            return [
+                ("Connection pool", _fmt(d.get("pool_utilisation_pct"), " %", 1)),
+                ("Query latency", _fmt(d.get("select1_ms"), " ms", 1)),
+                ("Size", _bytes(d.get("size_bytes"))),
+            ]
+        case "redis":
+            queues = d.get("queues") or {}
+            return [
+                ("Hit rate", _fmt(d.get("hit_rate_pct"), " %", 1)),
+                ("Memory", _fmt(d.get("memory_pct"), " %", 2)),
+                ("Queued tasks", _fmt(sum(queues.values()))),
+            ]
+        case "elasticsearch":
+            return [
+                ("Cluster", d.get("status", "–")),
+                ("Unassigned shards", _fmt(d.get("unassigned_shards"))),
+                ("Indexing", _fmt(d.get("indexing_rate"), " docs/s", 1)),
+            ]
+        case "clickhouse":
+            return [
+                ("Query latency", _fmt(d.get("query_ms"), " ms", 1)),
+                ("Storage", _bytes(d.get("storage_bytes"))),
+            ]
+        case "lag":
+            return [("Probe lag", _fmt(d.get("probe_lag_s"), " s", 1))]
+        case "prometheus":
+            return [("Samples", _fmt(d.get("samples")))]
+        case "http" if d.get("tls_cert_days_left") is not None:
+            return [("TLS certificate", _fmt(d.get("tls_cert_days_left"), " days left"))]
+    return []
+
+
+@dataclass
+class ProbeRow:
+    probe: Probe
+    status: str
+    reason: str
+    highlights: list[tuple[str, str]]
+
+
+@dataclass
+class ServiceRow:
+    service: Service
+    uptime: dict[str, float | None]
+    probes: list[ProbeRow] = field(default_factory=list)
+    last_run_at: datetime | None = None
+    latency_ms: float | None = None
+
+    @property
+    def highlights(self) -> list[tuple[str, str]]:
+        return [h for row in self.probes for h in row.highlights]
+
+
+def _row(service: Service, now: datetime) -> ServiceRow:
+    probes = [p for p in service.probes.all() if p.enabled]
+    rows = [ProbeRow(p, *probe_status(p, service, now=now), highlights(p)) for p in probes]
+    runs = [p.last_run_at for p in probes if p.last_run_at]
+    latencies = [p.last_latency_ms for p in probes if p.last_latency_ms is not None]
+    return ServiceRow(
+        service=service,
+        uptime=uptimes(service, now=now),
+        probes=rows,
+        last_run_at=max(runs) if runs else None,
+        latency_ms=max(latencies) if latencies else None,
+    )
+
+
+def service_row(service: Service, *, now: datetime | None = None) -> ServiceRow:
+    return _row(service, now or timezone.now())
+
+
+def services_overview(*, now: datetime | None = None) -> list[ServiceRow]:
+    """Every service with its status, uptime % per window and its probes' latest results."""
+    now = now or timezone.now()
+    services = Service.objects.select_related("parent").prefetch_related(
+        Prefetch("probes", queryset=Probe.objects.order_by("name"))
+    )
+    return [_row(s, now) for s in services]
+
+
+def service_by_name(name: str) -> Service | None:
+    return (
+        Service.objects.select_related("parent")
+        .prefetch_related(Prefetch("probes", queryset=Probe.objects.order_by("name")))
+        .filter(name=name)
+        .first()
+    )
+
+
+@dataclass
+class ServiceDetail:
+    row: ServiceRow
+    changes: list[StatusChange]
+    all_probes: list[Probe]
+    latency: dict[str, list[tuple[datetime, float]]]  # probe name -> points
+    availability: dict[
+        str, list[tuple[datetime, float]]
+    ]  # probe name -> share of successful runs, %
+    range_label: str
+
+
+def service_detail(
+    *, service: Service, range_label: str = "24h", now: datetime | None = None
+) -> ServiceDetail:
+    now = now or timezone.now()
+    span, step = HISTORY_RANGES.get(range_label, HISTORY_RANGES["24h"])
+    start = now - span
+    latency = {
+        s.labels.get("probe", "?"): s.points
+        for s in series_query(
+            metric="probe_latency_ms",
+            labels={"service": service.name},
+            start=start,
+            end=now,
+            step=step,
+            agg="avg",
+        ).series
+    }
+    availability = {
+        s.labels.get("probe", "?"): [(ts, round(100 * v, 2)) for ts, v in s.points]
+        for s in series_query(
+            metric="probe_up",
+            labels={"service": service.name},
+            start=start,
+            end=now,
+            step=step,
+            agg="avg",
+        ).series
+    }
+    changes = list(
+        service.status_changes.filter(at__gte=now - timedelta(days=90)).order_by("-at")[:100]
+    )
+    return ServiceDetail(
+        row=_row(service, now),
+        changes=changes,
+        all_probes=list(service.probes.all()),
+        latency=latency,
+        availability=availability,
+        range_label=range_label,
+    )
+
+
+def probes_list(
+    *, service: str | None = None, kind: str | None = None, enabled: bool | None = None
+) -> list[Probe]:
+    qs = Probe.objects.select_related("service").order_by(
+        "service__position", "service__name", "name"
+    )
+    if service:
+        qs = qs.filter(service__name=service)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if enabled is not None:
+        qs = qs.filter(enabled=enabled)
+    return list(qs)
+
+
+def hosts_list() -> list[Host]:
+    return list(Host.objects.all())
