@@ -210,6 +210,7 @@ def get_query(request, params: Query[QueryParams]):
             end=end,
             step=step,
             agg=params.agg,
+            epoch_seconds=True,
         )
     except QueryError as exc:
         raise HttpError(400, str(exc)) from exc
@@ -224,7 +225,7 @@ def get_query(request, params: Query[QueryParams]):
             {
                 "labels": s.labels,
                 "unit": s.unit,
-                "points": [[int(t.timestamp()), v] for t, v in s.points],
+                "points": s.points,
             }
             for s in result.series
         ],

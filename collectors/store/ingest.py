@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import psycopg.errors
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from collectors.store import histogram, partitions
 from collectors.store.errors import IngestError
-from collectors.store.series import resolve, series_key
+from collectors.store.series import resolve, series_cache, series_key
 
 METRIC_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}\Z")
 LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,63}\Z")
@@ -119,52 +121,104 @@ def _labels(raw, i: int) -> dict[str, str]:
     return raw
 
 
+# Binary COPY writes timestamptz as int64 microseconds since 2000-01-01 UTC; building those
+# integers directly is several times cheaper than building datetime objects for every sample.
+PG_EPOCH_S = 946_684_800
+
+
+def to_pg_us(ts: datetime) -> int:
+    return round((ts.timestamp() - PG_EPOCH_S) * 1_000_000)
+
+
+def from_pg_us(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000 + PG_EPOCH_S, UTC)
+
+
 def validate_samples(items, *, now: datetime | None = None):
-    """Check every item; return (series wanted, rows keyed by series key)."""
+    """Check every item; return (series wanted by key, {(key, ts in pg µs): value}).
+
+    The hot path (numeric ts, a label set seen before) avoids regexes and datetime objects;
+    anything unusual falls back to the precise checks that produce the error message.
+    """
     _check_batch(items, "samples")
     now = now or datetime.now(UTC)
+    now_s = now.timestamp()
+    newest = now_s + settings.INGEST_MAX_FUTURE_SECONDS
+    oldest = now_s - settings.RETENTION_RAW_DAYS * 86400
+    known_keys = series_cache()
+    ok_metrics: set[str] = set()
+    ok_keys: set[str] = set()
     wanted: dict[str, tuple] = {}
-    rows: dict[tuple[str, datetime], float] = {}
+    rows: dict[tuple[str, int], float] = {}
     for i, item in enumerate(items):
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             raise IngestError("must be an object with metric, labels, value, ts", index=i)
         metric = item.get("metric")
-        if not isinstance(metric, str) or not METRIC_RE.match(metric):
-            raise IngestError(
-                "must be a metric name matching [a-zA-Z_:][a-zA-Z0-9_:.]*", index=i, field="metric"
-            )
+        if metric not in ok_metrics:
+            if not isinstance(metric, str) or not METRIC_RE.match(metric):
+                raise IngestError(
+                    "must be a metric name matching [a-zA-Z_:][a-zA-Z0-9_:.]*",
+                    index=i,
+                    field="metric",
+                )
+            ok_metrics.add(metric)
         value = item.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise IngestError(
-                f"must be a number, got {type(value).__name__}", index=i, field="value"
-            )
-        value = float(value)
-        if not math.isfinite(value):
+        kind = type(value)
+        if kind is int:
+            value = float(value)
+        elif kind is not float:
+            raise IngestError(f"must be a number, got {kind.__name__}", index=i, field="value")
+        if value - value != 0.0:  # NaN and ±inf
             raise IngestError(f"must be a finite number, got {value}", index=i, field="value")
-        labels = _labels(item.get("labels"), i)
-        unit = item.get("unit") or ""
-        if not isinstance(unit, str) or len(unit) > 32:
+        labels = item.get("labels")
+        if labels:
+            try:
+                key = metric + orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
+            except TypeError as exc:
+                raise IngestError(
+                    "must be an object of string values", index=i, field="labels"
+                ) from exc
+        else:
+            labels, key = {}, metric + "{}"
+        if key not in ok_keys and key not in known_keys:
+            _labels(labels, i)
+            ok_keys.add(key)
+        unit = item.get("unit")
+        if unit is not None and (not isinstance(unit, str) or len(unit) > 32):
             raise IngestError("must be a string of at most 32 characters", index=i, field="unit")
-        ts = _parse_ts(item.get("ts"), now, index=i, collection="samples")
-        key = series_key(metric, labels)
+        ts = item.get("ts")
+        kind = type(ts)
+        if (kind is float or kind is int) and oldest <= ts <= newest:
+            us = int((ts - PG_EPOCH_S) * 1_000_000)
+        else:
+            us = to_pg_us(_parse_ts(ts, now, index=i, collection="samples"))
         if key not in wanted:
-            wanted[key] = (metric, labels, unit, None)
-        rows[(key, ts)] = value  # a repeated (series, ts) in one batch: last one wins
+            wanted[key] = (metric, labels, unit or "", None)
+        rows[(key, us)] = value  # a repeated (series, ts) in one batch: last one wins
     return wanted, rows
 
 
-def _days(timestamps) -> set:
-    return {ts.date() for ts in timestamps}
+def _days_us(us_values) -> set:
+    """Calendar days (UTC) touched by timestamps given in pg microseconds."""
+    day_us = 86_400_000_000
+    return {from_pg_us(d * day_us).date() for d in {u // day_us for u in us_values}}
+
+
+_ROW = struct.Struct(">hiqiqid")  # 3 fields, each: int32 length + value (int8, int8, float8)
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
 
 
 def _copy_rows(cur, table: str, rows) -> None:
+    """Binary COPY of (series_id, ts in pg µs, value) rows, encoded in one pass with struct:
+    about twice as fast as encoding row by row through psycopg's dumpers."""
+    pack = _ROW.pack
+    payload = b"".join([pack(3, 8, sid, 8, us, 8, value) for sid, us, value in rows])
     with cur.copy(f"COPY {table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int8", "timestamptz", "float8"])
-        for row in rows:
-            copy.write_row(row)
+        copy.write(_COPY_HEADER + payload + _COPY_TRAILER)
 
 
-def _write_raw(rows: list[tuple[int, datetime, float]], *, add: bool = False) -> None:
+def _write_raw(rows: list[tuple[int, int, float]], *, add: bool = False) -> None:
     """COPY into the raw table; on a duplicate (series, ts), upsert instead.
 
     ``add`` (per-minute counters): a duplicate adds to the stored value instead of replacing it.
@@ -204,12 +258,12 @@ def write_samples(items, *, source: str = "internal", now: datetime | None = Non
     wanted, rows = validate_samples(items, now=now)
     if not rows:
         return 0
-    timestamps = [ts for _, ts in rows]
+    timestamps = {us for _, us in rows}
     with transaction.atomic():
-        partitions.ensure_partitions("collectors_sample", _days(timestamps))
+        partitions.ensure_partitions("collectors_sample", _days_us(timestamps))
         ids = resolve(wanted)
-        _write_raw([(ids[key], ts, value) for (key, ts), value in rows.items()])
-        _mark_dirty("sample", min(timestamps), max(timestamps))
+        _write_raw([(ids[key], us, value) for (key, us), value in rows.items()])
+        _mark_dirty("sample", from_pg_us(min(timestamps)), from_pg_us(max(timestamps)))
     _count(source, len(rows))
     return len(rows)
 
@@ -289,7 +343,7 @@ def write_request_timings(items, *, now: datetime | None = None) -> int:
         return 0
     minutes = [m for _, m in hist]
     with transaction.atomic():
-        days = _days(minutes)
+        days = {m.date() for m in minutes}
         partitions.ensure_partitions("collectors_sample", days)
         partitions.ensure_partitions("collectors_histogram_1m", days)
         ids = resolve(wanted)
@@ -305,7 +359,7 @@ def write_request_timings(items, *, now: datetime | None = None) -> int:
                 """,
                 [(ids[k], m, c, s, histogram.trimmed(b)) for (k, m), (c, s, b) in hist.items()],
             )
-        _write_raw([(ids[k], m, float(n)) for (k, m), n in counts.items()], add=True)
+        _write_raw([(ids[k], to_pg_us(m), float(n)) for (k, m), n in counts.items()], add=True)
         _mark_dirty("histogram", min(minutes), max(minutes))
         _mark_dirty("sample", min(minutes), max(minutes))
     _count("requests", len(items))

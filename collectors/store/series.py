@@ -15,6 +15,11 @@ def series_key(metric: str, labels: dict[str, str]) -> str:
     return metric + (orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode() if labels else "{}")
 
 
+def series_cache() -> dict[str, int]:
+    """Keys of committed series (their labels were validated when they were created)."""
+    return _cache
+
+
 def resolve(wanted: dict[str, tuple[str, dict, str, str | None]]) -> dict[str, int]:
     """Map series keys to ids, creating missing series inside the current transaction.
 

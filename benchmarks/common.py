@@ -1,0 +1,92 @@
+"""Helpers shared by benchmarks: a real gunicorn server on the bench database, tokens, timing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(*, workers: int = 1, threads: int = 1):
+    """Start gunicorn (same settings and database as the benchmark) and yield its base URL."""
+    port = free_port()
+    env = {**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"}
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "penguinmon.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        import requests
+
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=10).status_code in (
+                    200,
+                    503,
+                ):
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def bench_token(scopes: list[str]) -> str:
+    from django.contrib.auth import get_user_model
+
+    from penguinmon.models import ApiToken
+
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    _, raw = ApiToken.issue(user=user, scopes=scopes, name="benchmark")
+    return raw
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def row(name, value, unit, *, reference="", reference_value=None, target="") -> dict:
+    """One result line; ratio is always PenguinMon / reference."""
+    ratio = value / reference_value if reference_value else None
+    return {
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "reference": reference,
+        "reference_value": reference_value,
+        "ratio": ratio,
+        "target": target,
+    }
