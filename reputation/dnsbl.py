@@ -22,13 +22,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 LISTED, CLEAN, UNKNOWN = "listed", "clean", "unknown"
 TYPE_A, TYPE_TXT = 1, 16
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 _SPAMHAUS_ERRORS = {
     "127.255.255.252": "typo in the DQS key",
@@ -82,6 +85,11 @@ def parse_resolver(raw: str) -> tuple[str, int]:
 
 def reverse_ip(address: str) -> str:
     """Reversed octets for IPv4, reversed nibbles for IPv6 (RFC 5782 section 2.4)."""
+    parts = address.split(".")
+    if len(parts) == 4 and all(
+        p.isdigit() and int(p) < 256 and (p[0] != "0" or p == "0") for p in parts
+    ):
+        return f"{parts[3]}.{parts[2]}.{parts[1]}.{parts[0]}"  # the common case, without ipaddress
     try:
         ip = ipaddress.ip_address(address)
     except ValueError as exc:
@@ -142,6 +150,10 @@ class DNSQueryError(Exception):
     pass
 
 
+class _Truncated(Exception):
+    pass
+
+
 @dataclass
 class _Reply:
     rcode: int
@@ -149,17 +161,17 @@ class _Reply:
 
 
 def _encode_name(name: str) -> bytes:
-    out = bytearray()
-    for label in name.rstrip(".").split("."):
-        raw = label.encode("ascii")
-        if not 0 < len(raw) < 64:
+    try:
+        labels = name.rstrip(".").encode("ascii").split(b".")
+    except UnicodeEncodeError:
+        raise InvalidTarget(f"DNS names are ASCII (IDNA-encode first): {name!r}") from None
+    for label in labels:
+        if not 0 < len(label) < 64:
             raise InvalidTarget(f"bad DNS label in {name!r}")
-        out.append(len(raw))
-        out += raw
-    out.append(0)
-    if len(out) > 255:
+    wire = b"".join([bytes((len(label),)) + label for label in labels]) + b"\x00"
+    if len(wire) > 255:
         raise InvalidTarget(f"DNS name too long: {name!r}")
-    return bytes(out)
+    return wire
 
 
 def _skip_name(data: bytes, offset: int) -> int:
@@ -196,103 +208,144 @@ def _parse_reply(data: bytes, question: bytes) -> _Reply | None:
     return _Reply(flags & 0x000F, records)
 
 
-class _Truncated(Exception):
-    pass
-
-
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, client: DNSClient):
-        self.client = client
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        if len(data) < 2:
-            return
-        entry = self.client.pending.get(int.from_bytes(data[:2], "big"))
-        if entry is None or entry.future.done():
-            return
-        try:
-            reply = _parse_reply(data, entry.question)
-        except _Truncated:
-            entry.truncated = True
-            entry.finish(None)
-            return
-        except DNSQueryError as exc:
-            entry.fail(exc)
-            return
-        if reply is not None:  # a stray or spoofed datagram is ignored; the timer still runs
-            entry.finish(reply)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable on the connected socket: nobody is listening, so every
-        # outstanding query fails now instead of waiting for its timeout.
-        for entry in list(self.client.pending.values()):
-            entry.fail(DNSQueryError(f"resolver unreachable ({exc.__class__.__name__})"))
-
-    def connection_lost(self, exc) -> None:
-        for entry in list(self.client.pending.values()):
-            entry.fail(DNSQueryError("socket closed"))
-
-
 class _Pending:
-    __slots__ = (
-        "future",
-        "question",
-        "packet",
-        "timer",
-        "tries_left",
-        "truncated",
-        "client",
-        "qid",
-        "step",
-    )
+    __slots__ = ("future", "question", "packet", "deadline", "tries_left", "truncated")
 
-    def __init__(
-        self, client: DNSClient, qid: int, packet: bytes, question: bytes, step: float, tries: int
-    ):
-        self.client, self.qid, self.packet, self.question = client, qid, packet, question
-        self.future = client.loop.create_future()
-        self.step, self.tries_left, self.truncated = step, tries - 1, False
-        self.timer = client.loop.call_later(step, self._on_timer)
-
-    def _on_timer(self) -> None:
-        if self.future.done():
-            return
-        if self.tries_left > 0:  # UDP may lose a datagram: send again, same id
-            self.tries_left -= 1
-            self.client.transport.sendto(self.packet)
-            self.timer = self.client.loop.call_later(self.step, self._on_timer)
-        else:
-            self.future.set_exception(TimeoutError())
-
-    def finish(self, reply) -> None:
-        self.timer.cancel()
-        if not self.future.done():
-            self.future.set_result(reply)
-
-    def fail(self, exc: Exception) -> None:
-        self.timer.cancel()
-        if not self.future.done():
-            self.future.set_exception(exc)
+    def __init__(self, future, packet: bytes, question: bytes, deadline: float, tries: int):
+        self.future, self.packet, self.question = future, packet, question
+        self.deadline, self.tries_left, self.truncated = deadline, tries - 1, False
 
 
 class DNSClient:
-    """One UDP socket to one resolver; use as ``async with DNSClient(host, port) as c``."""
+    """One UDP socket to one resolver; use as ``async with DNSClient(host, port) as c``.
+
+    The socket is read directly (all queued datagrams per wake-up) and deadlines are kept in
+    one FIFO swept by a single timer: every query has the same retransmission step, so the
+    FIFO is always in deadline order and no per-query timer is needed.
+    """
 
     def __init__(self, host: str, port: int, *, timeout: float = 3.0, tries: int = 2):
         self.host, self.port = host, port
         self.timeout, self.tries = timeout, max(1, tries)
+        self.step = timeout / self.tries
         self.pending: dict[int, _Pending] = {}
-        self.transport = None
+        self._deadlines: deque[tuple[float, int, _Pending]] = deque()
+        self._outbox: deque[bytes] = deque()
+        self._sweeper = None
+        self.sock: socket.socket | None = None
 
     async def __aenter__(self) -> DNSClient:
         self.loop = asyncio.get_running_loop()
-        self.transport, _ = await self.loop.create_datagram_endpoint(
-            lambda: _Protocol(self), remote_addr=(self.host, self.port)
-        )
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        # Hundreds of answers can arrive while the loop is busy; a default-sized receive
+        # buffer overflows, the kernel drops answers, and those look-ups wait for a resend.
+        for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+            if option is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER_BYTES)
+                break
+            except OSError:  # FORCE needs CAP_NET_ADMIN; plain SO_RCVBUF is capped by rmem_max
+                continue
+        sock.connect((self.host, self.port))  # only the resolver's answers are accepted
+        self.sock = sock
+        self.loop.add_reader(sock.fileno(), self._read_ready)
         return self
 
     async def __aexit__(self, *exc) -> None:
-        self.transport.close()
+        self.loop.remove_reader(self.sock.fileno())
+        if self._outbox:
+            self.loop.remove_writer(self.sock.fileno())
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self.sock.close()
+        self._fail_all(DNSQueryError("client closed"))
+
+    # -- I/O callbacks --
+
+    def _read_ready(self) -> None:
+        sock, pending = self.sock, self.pending
+        while True:
+            try:
+                data = sock.recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # ICMP port unreachable on the connected socket: nobody is listening, so
+                # every outstanding query fails now instead of waiting for its timeout.
+                self._fail_all(DNSQueryError(f"resolver unreachable ({exc.__class__.__name__})"))
+                return
+            if len(data) < 12:
+                continue
+            entry = pending.get(int.from_bytes(data[:2], "big"))
+            if entry is None or entry.future.done():
+                continue
+            try:
+                reply = _parse_reply(data, entry.question)
+            except _Truncated:
+                entry.truncated = True
+                entry.future.set_result(None)
+                continue
+            except DNSQueryError as exc:
+                entry.future.set_exception(exc)
+                continue
+            if reply is not None:  # a stray or mismatched datagram is ignored
+                entry.future.set_result(reply)
+
+    def _send(self, packet: bytes) -> None:
+        if self._outbox:
+            self._outbox.append(packet)
+            return
+        try:
+            self.sock.send(packet)
+        except (BlockingIOError, InterruptedError):
+            self._outbox.append(packet)
+            self.loop.add_writer(self.sock.fileno(), self._flush)
+        except OSError as exc:
+            self._fail_all(DNSQueryError(f"resolver unreachable ({exc.__class__.__name__})"))
+
+    def _flush(self) -> None:
+        while self._outbox:
+            try:
+                self.sock.send(self._outbox[0])
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._outbox.clear()
+                self._fail_all(DNSQueryError(f"resolver unreachable ({exc.__class__.__name__})"))
+                break
+            self._outbox.popleft()
+        self.loop.remove_writer(self.sock.fileno())
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        now = self.loop.time()
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, qid, entry = deadlines.popleft()
+            if entry.future.done() or self.pending.get(qid) is not entry:
+                continue
+            if entry.tries_left > 0:  # UDP may lose a datagram: send again, same id
+                entry.tries_left -= 1
+                entry.deadline = now + self.step
+                deadlines.append((entry.deadline, qid, entry))
+                self._send(entry.packet)
+            else:
+                entry.future.set_exception(TimeoutError())
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._sweeper is None and self._deadlines:
+            self._sweeper = self.loop.call_at(self._deadlines[0][0], self._sweep)
+
+    def _fail_all(self, exc: Exception) -> None:
+        for entry in self.pending.values():
+            if not entry.future.done():
+                entry.future.set_exception(exc)
+
+    # -- queries --
 
     def _new_id(self) -> int:
         while True:
@@ -302,17 +355,19 @@ class DNSClient:
 
     async def query(self, name: str, qtype: int) -> _Reply:
         """Raises TimeoutError, DNSQueryError or InvalidTarget; rcodes are the caller's call."""
-        wire_name = _encode_name(name)
-        question = wire_name.lower() + struct.pack("!HH", qtype, 1)
+        question = _encode_name(name).lower() + struct.pack("!HH", qtype, 1)
         qid = self._new_id()
         packet = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + question
-        entry = _Pending(self, qid, packet, question, self.timeout / self.tries, self.tries)
+        entry = _Pending(
+            self.loop.create_future(), packet, question, self.loop.time() + self.step, self.tries
+        )
         self.pending[qid] = entry
+        self._deadlines.append((entry.deadline, qid, entry))
+        self._arm()
         try:
-            self.transport.sendto(packet)
+            self._send(packet)
             reply = await entry.future
         finally:
-            entry.timer.cancel()
             del self.pending[qid]
         if entry.truncated:
             return await self._query_tcp(name, qtype)
@@ -320,6 +375,7 @@ class DNSClient:
 
     async def _query_tcp(self, name: str, qtype: int) -> _Reply:
         import dns.asyncquery
+        import dns.exception
         import dns.message
 
         request = dns.message.make_query(name, qtype)
@@ -327,9 +383,9 @@ class DNSClient:
             response = await dns.asyncquery.tcp(
                 request, self.host, timeout=self.timeout, port=self.port
             )
+        except dns.exception.Timeout as exc:
+            raise TimeoutError() from exc
         except (OSError, dns.exception.DNSException) as exc:
-            if isinstance(exc, dns.exception.Timeout):
-                raise TimeoutError() from exc
             raise DNSQueryError(f"TCP retry failed: {exc.__class__.__name__}") from exc
         records = [(rrset.rdtype, rd.to_wire()) for rrset in response.answer for rd in rrset]
         return _Reply(response.rcode(), records)

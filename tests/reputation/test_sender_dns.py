@@ -16,7 +16,11 @@ def _rsa_key(bits: int) -> str:
     """A real RSA public key (SubjectPublicKeyInfo, base64) made by openssl."""
     pem = subprocess.run(
         f"openssl genrsa {bits} 2>/dev/null | openssl rsa -pubout 2>/dev/null",
-        shell=True, capture_output=True, text=True, check=True, timeout=30,
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout
     body = "".join(line for line in pem.splitlines() if "-----" not in line)
     base64.b64decode(body)
@@ -29,26 +33,41 @@ def key_2048():
 
 
 def test_a_well_configured_domain_is_valid_everywhere(dns, db, key_2048):
-    dns({
-        "good.example": {"TXT": ["google-site-verification=abc", "v=spf1 ip4:192.0.2.0/24 include:_spf.good.example -all"]},
-        "_dmarc.good.example": {"TXT": ["v=DMARC1; p=reject; rua=mailto:dmarc@good.example"]},
-        # a 2048-bit key does not fit one 255-byte string: one TXT record of several strings
-        "s1._domainkey.good.example": {"TXT": [[f"v=DKIM1; k=rsa; p={key_2048[:200]}", key_2048[200:]]]},
-    })
+    dns(
+        {
+            "good.example": {
+                "TXT": [
+                    "google-site-verification=abc",
+                    "v=spf1 ip4:192.0.2.0/24 include:_spf.good.example -all",
+                ]
+            },
+            "_dmarc.good.example": {"TXT": ["v=DMARC1; p=reject; rua=mailto:dmarc@good.example"]},
+            # a 2048-bit key does not fit one 255-byte string: one TXT record of several strings
+            "s1._domainkey.good.example": {
+                "TXT": [[f"v=DKIM1; k=rsa; p={key_2048[:200]}", key_2048[200:]]]
+            },
+        }
+    )
     domain = SendingDomain.objects.create(domain="good.example", dkim_selectors="s1")
     assert services.check_sender_dns() == 1
     domain.refresh_from_db()
-    assert (domain.spf_status, domain.dkim_status, domain.dmarc_status) == ("valid", "valid", "valid")
+    assert (domain.spf_status, domain.dkim_status, domain.dmarc_status) == (
+        "valid",
+        "valid",
+        "valid",
+    )
     assert domain.spf_record.startswith("v=spf1 ip4:192.0.2.0/24")
     assert "fail" in domain.spf_findings[0]
     assert domain.dmarc_findings[0] == "DMARC policy reject is enforced."
 
 
 def test_plus_all_and_p_none_are_too_permissive(dns, db):
-    dns({
-        "loose.example": {"TXT": ["v=spf1 include:sendgrid.net +all"]},
-        "_dmarc.loose.example": {"TXT": ["v=DMARC1; p=none"]},
-    })
+    dns(
+        {
+            "loose.example": {"TXT": ["v=spf1 include:sendgrid.net +all"]},
+            "_dmarc.loose.example": {"TXT": ["v=DMARC1; p=none"]},
+        }
+    )
     domain = SendingDomain.objects.create(domain="loose.example", dkim_selectors="s1")
     services.check_sender_dns()
     domain.refresh_from_db()
@@ -62,7 +81,11 @@ def test_missing_records_are_reported_as_missing(dns, db):
     domain = SendingDomain.objects.create(domain="bare.example")
     services.check_sender_dns()
     domain.refresh_from_db()
-    assert (domain.spf_status, domain.dmarc_status, domain.dkim_status) == ("missing", "missing", "missing")
+    assert (domain.spf_status, domain.dmarc_status, domain.dkim_status) == (
+        "missing",
+        "missing",
+        "missing",
+    )
     assert "No DKIM selectors configured" in domain.dkim_results[0]["findings"][0]
 
 
@@ -80,7 +103,10 @@ def test_a_refused_lookup_is_unknown_not_missing(dns, db):
         ("v=spf1 ip4:999.1.1.1 -all", "ip4: needs an IPv4"),
         ("v=spf1 include -all", "include: needs a domain"),
         ("v=spf1 foo:bar -all", "Unknown mechanism"),
-        ("v=spf1 " + " ".join(f"include:d{i}.example" for i in range(11)) + " -all", "the limit is 10"),
+        (
+            "v=spf1 " + " ".join(f"include:d{i}.example" for i in range(11)) + " -all",
+            "the limit is 10",
+        ),
     ],
 )
 def test_spf_syntax_errors_are_explained(record, message):

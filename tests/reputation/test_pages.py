@@ -1,0 +1,175 @@
+"""The /reputation/ pages: who may see and do what, and what they show."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from reputation.models import BlocklistZone, Listing, ReputationSnapshot, RotationEvent
+from tests.reputation.conftest import reversed_name
+
+
+@pytest.fixture
+def fleet(make_ip):
+    now = timezone.now()
+    zen = BlocklistZone.objects.get(zone="zen.spamhaus.org")
+    spamcop = BlocklistZone.objects.get(zone="bl.spamcop.net")
+    bad = make_ip(
+        "192.0.2.1", provider="AWS", daily_volume=62_000, last_score=40, status="critical"
+    )
+    Listing.objects.create(
+        ip=bad,
+        zone=zen,
+        listed_at=now - timedelta(hours=2),
+        last_seen_at=now,
+        codes=["127.0.0.2"],
+        meanings=["SBL — Spamhaus Block List (spam source)"],
+        reason="https://check.spamhaus.org/sbl/query/SBL612345",
+    )
+    Listing.objects.create(
+        ip=bad,
+        zone=spamcop,
+        listed_at=now - timedelta(hours=5),
+        last_seen_at=now,
+        codes=["127.0.0.2"],
+    )
+    for hours in (6, 4, 2):
+        ReputationSnapshot.objects.create(
+            ip=bad, taken_at=now - timedelta(hours=hours), score=100 - hours * 10, status="warning"
+        )
+    make_ip("192.0.2.2", provider="SendGrid", daily_volume=1_500, last_score=97, status="good")
+    make_ip("192.0.2.3", provider="AWS", pool="backup", active=False, last_score=100)
+    return bad
+
+
+def test_pages_need_login(client, fleet):
+    for path in [
+        "/reputation/",
+        f"/reputation/ips/{fleet.pk}/",
+        f"/reputation/ips/{fleet.pk}/history.csv",
+    ]:
+        resp = client.get(path)
+        assert resp.status_code == 302 and "/accounts/login/" in resp["Location"]
+
+
+def test_roles_without_reputation_access_get_403(login_client, make_user, fleet):
+    client = login_client(make_user("development"))
+    assert client.get("/reputation/").status_code == 403
+    assert client.get(f"/reputation/ips/{fleet.pk}/").status_code == 403
+
+
+def test_the_table_shows_each_ip_with_its_blocklists(login_client, make_user, fleet):
+    html = login_client(make_user("operations")).get("/reputation/").content.decode()
+    for header in ["IP address", "Provider", "Score", "Blocklists", "Daily volume", "Status"]:
+        assert header in html
+    assert "Spamhaus ZEN, SpamCop" in html
+    assert "62,000" in html
+    assert 'class="badge status-critical">Critical' in html
+    assert "How the score is computed" in html and "capped at 40" in html
+
+
+def test_the_table_sorts_and_filters(login_client, make_user, fleet):
+    client = login_client(make_user("operations"))
+    html = client.get("/reputation/", {"sort": "daily_volume", "dir": "desc"}).content.decode()
+    assert html.index("192.0.2.1") < html.index("192.0.2.2") < html.index("192.0.2.3")
+    html = client.get("/reputation/", {"sort": "score", "dir": "desc"}).content.decode()
+    assert html.index("192.0.2.3") < html.index("192.0.2.2") < html.index("192.0.2.1")
+    html = client.get("/reputation/", {"provider": "SendGrid"}).content.decode()
+    assert "192.0.2.2" in html and "192.0.2.1<" not in html
+    html = client.get("/reputation/", {"status": "critical"}).content.decode()
+    assert "192.0.2.1" in html and "192.0.2.2" not in html
+
+
+def test_detail_shows_reason_delisting_and_a_local_plotly_chart(login_client, make_user, fleet):
+    html = (
+        login_client(make_user("operations")).get(f"/reputation/ips/{fleet.pk}/").content.decode()
+    )
+    assert "SBL — Spamhaus Block List (spam source)" in html
+    assert "https://check.spamhaus.org/sbl/query/SBL612345" in html
+    assert "check.spamhaus.org" in html and "removal request" in html  # delisting instructions
+    assert 'href="https://check.spamhaus.org/"' in html
+    assert "/static/plotly/plotly.min.js" in html and "cdn" not in html.lower()
+    assert 'id="score-figure"' in html
+    assert "Check now" in html and "Rotate to backup pool" in html
+
+
+def test_customer_success_sees_the_detail_but_cannot_act(login_client, make_user, fleet):
+    client = login_client(make_user("customer-success"))
+    html = client.get(f"/reputation/ips/{fleet.pk}/").content.decode()
+    assert "Check now" not in html and "can view but not rotate" in html
+    assert client.post(f"/reputation/ips/{fleet.pk}/rotate/", {"reason": "x"}).status_code == 403
+    assert client.post(f"/reputation/ips/{fleet.pk}/check/").status_code == 403
+
+
+def test_csv_export_holds_the_score_history_and_listings(login_client, make_user, fleet):
+    resp = login_client(make_user("customer-success")).get(
+        f"/reputation/ips/{fleet.pk}/history.csv"
+    )
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("text/csv")
+    assert 'filename="reputation-192.0.2.1.csv"' in resp["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(resp.content.decode())))
+    assert rows[0][:4] == ["ip", "taken_at", "score", "status"]
+    assert [r[2] for r in rows[1:4]] == ["40", "60", "80"]
+    listing_header = rows.index(
+        ["ip", "zone", "listed_at", "delisted_at", "codes", "meaning", "reason"]
+    )
+    zones = {r[1]: r for r in rows[listing_header + 1 :]}
+    assert zones["zen.spamhaus.org"][6] == "https://check.spamhaus.org/sbl/query/SBL612345"
+    assert zones["zen.spamhaus.org"][3] == ""  # still listed
+
+
+def test_check_now_runs_the_lookups_and_reports(login_client, make_user, dns, fleet):
+    dns(
+        {
+            reversed_name("192.0.2.1", "zen.spamhaus.org"): {
+                "A": ["127.0.0.2"],
+                "TXT": ["still listed"],
+            }
+        }
+    )
+    client = login_client(make_user("on-call"))
+    resp = client.post(f"/reputation/ips/{fleet.pk}/check/", follow=True)
+    html = resp.content.decode()
+    assert "Checked 192.0.2.1 on" in html and "score 40" in html
+    assert not Listing.objects.get(ip=fleet, zone__zone="bl.spamcop.net").is_open  # NXDOMAIN now
+
+
+def test_rotate_form_needs_a_reason(login_client, make_user, fleet):
+    resp = login_client(make_user("operations")).post(
+        f"/reputation/ips/{fleet.pk}/rotate/", {"reason": " "}
+    )
+    assert resp.status_code == 400
+    assert (
+        "This field is required." in resp.content.decode()
+        or "Give a reason" in resp.content.decode()
+    )
+    assert RotationEvent.objects.count() == 0
+
+
+def test_rotate_form_refuses_when_no_backup(login_client, make_user, make_ip):
+    ip = make_ip("192.0.2.9", provider="Hostwind")
+    resp = login_client(make_user("operations")).post(
+        f"/reputation/ips/{ip.pk}/rotate/", {"reason": "SBL"}
+    )
+    assert resp.status_code == 400
+    assert "No backup IP available for Hostwind" in resp.content.decode()
+
+
+def test_rotate_form_moves_traffic_and_logs_who_and_why(login_client, make_user, fleet):
+    client = login_client(make_user("operations", username="olga"))
+    resp = client.post(
+        f"/reputation/ips/{fleet.pk}/rotate/",
+        {"reason": "SBL listing, opens down 20%"},
+        follow=True,
+    )
+    html = resp.content.decode()
+    assert "Rotated traffic from 192.0.2.1 to 192.0.2.3" in html
+    assert "no rotation webhook configured" in html
+    event = RotationEvent.objects.get()
+    assert (event.actor_label, event.reason) == ("olga", "SBL listing, opens down 20%")
+    assert resp.request["PATH_INFO"] == f"/reputation/ips/{event.to_ip_id}/"
+    assert "SBL listing, opens down 20%" in html  # the rotation log on the new IP's page
