@@ -93,10 +93,8 @@ class ServiceRow:
     probes: list[ProbeRow] = field(default_factory=list)
     last_run_at: datetime | None = None
     latency_ms: float | None = None
-
-    @property
-    def highlights(self) -> list[tuple[str, str]]:
-        return [h for row in self.probes for h in row.highlights]
+    # Last known numbers of every probe, disabled ones included (their last run still says something).
+    highlights: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _row(service: Service, now: datetime) -> ServiceRow:
