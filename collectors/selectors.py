@@ -342,7 +342,7 @@ def _window_histogram(ids, agg, start, end, resolution: str) -> dict[int, float]
     table, col = _TABLES["hist_1h" if resolution == "1h" else "hist_1m"]
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT series_id, sum(count), sum(sum), pm_array_sum(counts) FROM {table} "
+            f"SELECT series_id, sum(count)::float8, sum(sum), pm_array_sum(counts) FROM {table} "
             f"WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s GROUP BY 1",
             [ids, start, end],
         )

@@ -199,3 +199,28 @@ def test_retention_drops_whole_partitions_only_when_expired():
     with connection.cursor() as cur:
         cur.execute("SELECT to_regclass(%s)", [name])
         assert cur.fetchone()[0] is None
+
+
+def test_histogram_window_average_and_count():
+    start = _hour_start(2)
+    items = [
+        {
+            "service": "api",
+            "route": "/a",
+            "method": "GET",
+            "status": 200,
+            "duration_ms": d,
+            "ts": (start + timedelta(minutes=d)).timestamp(),
+        }
+        for d in (10.0, 20.0, 30.0)
+    ]
+    write_request_timings(items)
+    end = start + timedelta(hours=1)
+    assert (
+        window_values(metric="http_request_duration_ms", start=start, end=end, agg="avg")[0][1]
+        == 20.0
+    )
+    assert (
+        window_values(metric="http_request_duration_ms", start=start, end=end, agg="count")[0][1]
+        == 3.0
+    )
