@@ -37,12 +37,16 @@ METRICS: dict[str, MetricDef] = {
     # Probes [service, probe]
     "probe_up": MetricDef("", G, "1 when the probe succeeded, 0 when it failed [service, probe]"),
     "probe_latency_ms": MetricDef("ms", G, "probe round trip [service, probe]"),
-    "tls_cert_days_left": MetricDef("d", G, "days until the TLS certificate expires [service, probe]"),
+    "tls_cert_days_left": MetricDef(
+        "d", G, "days until the TLS certificate expires [service, probe]"
+    ),
     "smtp_queue_size": MetricDef("", G, "messages waiting in the MTA queue [service]"),
     "db_pool_utilisation_pct": MetricDef("%", G, "connections used / max_connections [service]"),
     "db_query_latency_ms": MetricDef("ms", G, "select 1 round trip [service]"),
     "db_size_bytes": MetricDef("B", G, "database size [service]"),
-    "table_ops_per_hour": MetricDef("1/h", G, "inserts+updates+deletes+scans per hour [service, table]"),
+    "table_ops_per_hour": MetricDef(
+        "1/h", G, "inserts+updates+deletes+scans per hour [service, table]"
+    ),
     "redis_memory_used_pct": MetricDef("%", G, "used_memory / maxmemory [service]"),
     "redis_hit_rate_pct": MetricDef("%", G, "keyspace hits / (hits+misses) [service]"),
     "redis_connected_clients": MetricDef("", G, "connected clients [service]"),
@@ -53,9 +57,13 @@ METRICS: dict[str, MetricDef] = {
     "es_indexing_rate": MetricDef("1/s", G, "documents indexed per second [service]"),
     "olap_query_latency_ms": MetricDef("ms", G, "OLAP query round trip [service]"),
     "olap_storage_bytes": MetricDef("B", G, "OLAP storage used [service]"),
-    "collector_lag_seconds": MetricDef("s", G, "how late probes run / age of a host's last sample [source]"),
+    "collector_lag_seconds": MetricDef(
+        "s", G, "how late probes run / age of a host's last sample [source]"
+    ),
     # Request timings pushed to POST /api/v1/requests
-    "http_request_duration_ms": MetricDef("ms", H, "request latency distribution [service, route, method]"),
+    "http_request_duration_ms": MetricDef(
+        "ms", H, "request latency distribution [service, route, method]"
+    ),
     "http_requests": MetricDef("", C, "requests per minute [service, route, method, status_class]"),
     # Email platform and business KPIs pushed by the platform (demo data writes them too)
     "emails_sent": MetricDef("", C, "emails handed to the MTA [tenant]"),
@@ -82,7 +90,9 @@ METRICS: dict[str, MetricDef] = {
     "tenants_active": MetricDef("", G, "active tenants"),
     # Reputation checks (reputation app) [ip]
     "ip_reputation_score": MetricDef("", G, "0-100 sending IP reputation score [ip]"),
-    "ip_listed_major": MetricDef("", G, "1 when the IP is on a major blocklist (Spamhaus, Barracuda) [ip]"),
+    "ip_listed_major": MetricDef(
+        "", G, "1 when the IP is on a major blocklist (Spamhaus, Barracuda) [ip]"
+    ),
 }
 
 

@@ -19,7 +19,9 @@ def celery_queue_lengths() -> dict[str, int]:
     """Length of every Celery queue (the default one and the per-host ones)."""
     client = redis_client()
     names = {"celery"} | {
-        k.decode() for k in client.scan_iter(match="host-*", count=1000) if client.type(k) == b"list"
+        k.decode()
+        for k in client.scan_iter(match="host-*", count=1000)
+        if client.type(k) == b"list"
     }
     pipe = client.pipeline()
     ordered = sorted(names)

@@ -22,6 +22,7 @@ def test_unknown_scope_is_refused(make_user):
     assert not ApiToken.objects.exists()
 
 
+@pytest.mark.django_db
 def test_health_needs_no_token_and_reports_database_and_redis(client):
     body = client.get("/api/health").json()
     assert body == {"status": "ok", "database": "ok", "redis": "ok"}
