@@ -108,6 +108,7 @@ def _row(service: Service, now: datetime) -> ServiceRow:
         probes=rows,
         last_run_at=max(runs) if runs else None,
         latency_ms=max(latencies) if latencies else None,
+        highlights=[h for p in service.probes.all() for h in highlights(p)],
     )
 
 
