@@ -157,3 +157,17 @@ DEFAULT_ZONES: list[dict] = [
         "bitmask_codes": True,
     },
 ]
+
+
+def install_default_zones(zone_model=None) -> int:
+    """Create the default zones when there are none at all; returns how many were created.
+
+    Runs from migration 0002 and on post_migrate, so a flushed database (tests, a reset) gets
+    them back; a zone an admin deleted while others remain stays deleted (disable, don't
+    delete, is the advice in admin)."""
+    if zone_model is None:
+        from reputation.models import BlocklistZone as zone_model
+    if zone_model.objects.exists():
+        return 0
+    zone_model.objects.bulk_create(zone_model(**spec) for spec in DEFAULT_ZONES)
+    return len(DEFAULT_ZONES)

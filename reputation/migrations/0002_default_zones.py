@@ -1,14 +1,12 @@
-"""Installs the default blocklist zones (reputation/zones.py); existing rows are left alone."""
+"""Installs the default blocklist zones (reputation/zones.py) on a database that has none."""
 
 from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from reputation.zones import DEFAULT_ZONES
+    from reputation.zones import install_default_zones
 
-    BlocklistZone = apps.get_model("reputation", "BlocklistZone")
-    for spec in DEFAULT_ZONES:
-        BlocklistZone.objects.get_or_create(zone=spec["zone"], defaults=spec)
+    install_default_zones(apps.get_model("reputation", "BlocklistZone"))
 
 
 def remove(apps, schema_editor):
