@@ -268,7 +268,9 @@ class RotationRefused(Exception):
     """The rotation cannot happen; the message says why, in words for the user."""
 
 
-def _backup_candidates(ip: SendingIP):
+def backup_candidates(ip: SendingIP):
+    """Backup-pool IPs of the same provider that may take over: inactive, not on a major list,
+    best score first."""
     majors_listed = Listing.objects.filter(delisted_at__isnull=True, zone__major=True).values(
         "ip_id"
     )
@@ -329,7 +331,7 @@ def rotate_to_backup(*, ip: SendingIP, actor, reason: str, actor_label: str = ""
             raise RotationRefused(
                 f"{ip.address} is not active; there is no traffic to rotate away from it."
             )
-        backup = _backup_candidates(ip).select_for_update(skip_locked=True).first()
+        backup = backup_candidates(ip).select_for_update(skip_locked=True).first()
         if backup is None:
             raise RotationRefused(
                 f"No backup IP available for {ip.provider}: the backup pool has no inactive "

@@ -136,7 +136,7 @@ def _detail_context(request, ip: SendingIP, form: RotateForm | None = None) -> d
         "rotations": selectors.rotations_for(ip),
         "breakdown": ip.score(),
         "form": form or RotateForm(),
-        "backup_available": services._backup_candidates(ip).exists(),
+        "backup_available": services.backup_candidates(ip).exists(),
         "can_manage": user_can(request.user, "manage_reputation"),
         "LISTED": LISTED,
     }

@@ -145,3 +145,12 @@ def test_resolver_setting_accepts_address_and_port():
     assert parse_resolver("::1") == ("::1", 53)
     with pytest.raises(ValueError):
         parse_resolver("resolver.example:53")
+
+
+def test_a_truncated_answer_is_fetched_again_over_tcp():
+    name = "9.2.0.192.zen.spamhaus.org"
+    zone = {name: {"A": ["127.0.0.2"], "TXT": ["a" * 250, "b" * 250, "c" * 250]}}
+    with DNSTestServer(zone, truncate={name}) as server:
+        [result] = run(server, [("192.0.2.9", ZEN)])
+    assert result.result == LISTED
+    assert result.reason == " | ".join(["a" * 250, "b" * 250, "c" * 250])

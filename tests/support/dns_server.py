@@ -4,7 +4,8 @@
         resolver.nameservers = ["127.0.0.1"]; resolver.port = dns.port
 
 Names not in the zone get NXDOMAIN; names listed in ``hang`` are never answered (to test
-timeouts); names in ``refuse`` get REFUSED.
+timeouts); names in ``refuse`` get REFUSED; names in ``truncate`` get an empty UDP answer with
+the TC bit set (the client must retry over TCP, which gets the full answer).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ _RDATA = {"A": A, "AAAA": AAAA, "TXT": TXT, "MX": lambda v: MX(v)}
 
 
 class _ZoneResolver(BaseResolver):
-    def __init__(self, zone: dict, hang: set[str], refuse: set[str]):
+    def __init__(
+        self, zone: dict, hang: set[str], refuse: set[str], truncate: set[str] = frozenset()
+    ):
         self.zone = {k.lower().rstrip(".") + ".": v for k, v in zone.items()}
         self.hang = {h.lower().rstrip(".") + "." for h in hang}
         self.refuse = {h.lower().rstrip(".") + "." for h in refuse}
+        self.truncate = {h.lower().rstrip(".") + "." for h in truncate}
         self.queries: list[tuple[str, str]] = []
         self.stopped = threading.Event()
 
@@ -38,6 +42,9 @@ class _ZoneResolver(BaseResolver):
             return reply
         if qname in self.refuse:
             reply.header.rcode = RCODE.REFUSED
+            return reply
+        if qname in self.truncate and getattr(handler, "protocol", "udp") == "udp":
+            reply.header.tc = 1
             return reply
         records = self.zone.get(qname)
         if records is None:
@@ -55,8 +62,15 @@ def _free_port() -> int:
 
 
 class DNSTestServer:
-    def __init__(self, zone: dict, *, hang: set[str] = frozenset(), refuse: set[str] = frozenset()):
-        self.resolver = _ZoneResolver(zone, set(hang), set(refuse))
+    def __init__(
+        self,
+        zone: dict,
+        *,
+        hang: set[str] = frozenset(),
+        refuse: set[str] = frozenset(),
+        truncate: set[str] = frozenset(),
+    ):
+        self.resolver = _ZoneResolver(zone, set(hang), set(refuse), set(truncate))
         # A port free for UDP may be taken for TCP by another process (tests run in parallel
         # on this machine): try a few ports until both bind.
         for attempt in range(20):
@@ -65,7 +79,13 @@ class DNSTestServer:
             try:
                 for tcp in (False, True):
                     self._servers.append(
-                        DNSServer(self.resolver, address="127.0.0.1", port=self.port, tcp=tcp, logger=_Quiet())
+                        DNSServer(
+                            self.resolver,
+                            address="127.0.0.1",
+                            port=self.port,
+                            tcp=tcp,
+                            logger=_Quiet(),
+                        )
                     )
                 break
             except OSError:
