@@ -230,3 +230,13 @@ def get_query(request, params: Query[QueryParams]):
             for s in result.series
         ],
     }
+
+
+def _mount_services() -> None:
+    # Services, probes and hosts (collectors/api_services.py) share the /api/v1/ prefix.
+    from collectors.api_services import router as services_router
+
+    router.add_router("", services_router)
+
+
+_mount_services()
