@@ -58,26 +58,52 @@ def _cpu_percents(now_cpu: list[tuple[float, float]], before: list) -> list[floa
     return out
 
 
-def _read_procs_linux() -> list[tuple[str, str, int, int, int]]:
-    """(key, name, cpu ticks, start ticks, rss bytes) per process, from /proc/<pid>/stat."""
+_cache: dict[str, tuple[float, object]] = {}
+PARTITIONS_TTL_S = 300
+
+
+def _partitions() -> list:
+    """Mounted filesystems, re-read every few minutes: mounts rarely change, and listing them
+    (with psutil's access checks) is a tenth of a sample's CPU."""
+    now = time.monotonic()
+    cached = _cache.get("partitions")
+    if cached is None or now - cached[0] > PARTITIONS_TTL_S:
+        cached = _cache["partitions"] = (now, psutil.disk_partitions(all=False))
+    return cached[1]
+
+
+def _boot_time() -> float:
+    if "boot" not in _cache:
+        _cache["boot"] = (0.0, psutil.boot_time())
+    return _cache["boot"][1]
+
+
+def _read_procs_linux() -> list[tuple[str, str | bytes, int, int, int]]:
+    """(key, name, cpu ticks, start ticks, rss bytes) per process, from /proc/<pid>/stat.
+
+    os.open/os.read instead of open(): a third less CPU over a few hundred processes. Names
+    stay bytes here; only the top ones shown are decoded.
+    """
     procs = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                data = f.read()
+            fd = os.open(f"/proc/{entry}/stat", os.O_RDONLY)
+            try:
+                data = os.read(fd, 2048)
+            finally:
+                os.close(fd)
         except OSError:
             continue  # the process ended between listdir and open
         close = data.rfind(b")")
-        name = data[data.find(b"(") + 1 : close].decode("utf-8", "replace")
-        fields = data[close + 2 :].split()
+        fields = data[close + 2 :].split(b" ", 22)
         # fields[11], [12] = utime, stime; [19] = start time; [21] = rss in pages (proc(5)).
         start = int(fields[19])
         procs.append(
             (
                 f"{entry}:{start}",
-                name,
+                data[data.find(b"(") + 1 : close],
                 int(fields[11]) + int(fields[12]),
                 start,
                 int(fields[21]) * _PAGE,
@@ -112,18 +138,23 @@ def _top_processes(
             # New process (or first sample): its average since it started.
             age = now - (boot_time + start / _CLK_TCK)
             cpu = 100.0 * ticks / _CLK_TCK / age if age > 1 else 0.0
-        rows.append(
-            {
-                "pid": int(key.split(":")[0]),
-                "name": name,
-                "cpu_percent": round(max(cpu, 0.0), 1),
-                "memory_percent": round(100.0 * rss / mem_total, 2),
-                "rss_bytes": rss,
-            }
-        )
-    top_cpu = sorted(rows, key=lambda r: r["cpu_percent"], reverse=True)[:TOP_N]
-    top_memory = sorted(rows, key=lambda r: r["rss_bytes"], reverse=True)[:TOP_N]
-    return top_cpu, top_memory
+        rows.append((cpu, rss, key, name))
+    by_cpu = sorted(rows, key=lambda r: r[0], reverse=True)[:TOP_N]
+    by_memory = sorted(rows, key=lambda r: r[1], reverse=True)[:TOP_N]
+    return [_proc_row(r, mem_total) for r in by_cpu], [_proc_row(r, mem_total) for r in by_memory]
+
+
+def _proc_row(row: tuple, mem_total: int) -> dict:
+    cpu, rss, key, name = row
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return {
+        "pid": int(key.split(":")[0]),
+        "name": name,
+        "cpu_percent": round(max(cpu, 0.0), 1),
+        "memory_percent": round(100.0 * rss / mem_total, 2),
+        "rss_bytes": rss,
+    }
 
 
 def sample(host: str, previous: dict | None = None) -> HostSample:
@@ -169,7 +200,7 @@ def sample(host: str, previous: dict | None = None) -> HostSample:
     put("host_swap_used_percent", psutil.swap_memory().percent)
 
     disks: dict[str, float] = {}
-    for part in psutil.disk_partitions(all=False):
+    for part in _partitions():
         if part.fstype in SKIP_FSTYPES or part.mountpoint in disks:
             continue
         try:
@@ -205,7 +236,7 @@ def sample(host: str, previous: dict | None = None) -> HostSample:
     procs = _read_procs_linux() if sys.platform.startswith("linux") else _read_procs_psutil()
     put("host_process_count", len(procs))
     top_cpu, top_memory = _top_processes(
-        procs, previous.get("procs", {}), elapsed, psutil.boot_time(), wall, memory.total
+        procs, previous.get("procs", {}), elapsed, _boot_time(), wall, memory.total
     )
     counters = {
         "ts": wall,

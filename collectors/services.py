@@ -126,7 +126,7 @@ def execute(
         Outcome(
             probe=p,
             result=results[p.pk][0],
-            scheduled_at=p.next_run_at,
+            scheduled_at=(scheduled or {}).get(p.pk),
             started_at=started_wall.get(p.pk, results[p.pk][1]),
             finished_at=results[p.pk][1],
         )

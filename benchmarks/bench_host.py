@@ -1,0 +1,141 @@
+"""Host sampler: CPU per sample including its write to the store, against Debian's
+prometheus-node-exporter CPU per scrape, measured in the same run.
+
+Our figure counts this process's CPU (psutil reads, building rows, the Django/psycopg write,
+the Redis counters) plus the CPU of the Postgres backend that stored the rows, so the store
+write is not hidden in another process. node_exporter's figure is its own process CPU per
+/metrics scrape (default collectors), read with psutil.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import psutil
+import requests
+from django.db import connection
+
+from benchmarks.common import free_port, row
+
+SAMPLES = 200
+SCRAPES = 100
+INTERVAL_S = 15
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+REFERENCE_MS = (
+    4.4  # TARGETS.md: node_exporter 1.5, CPU per scrape, measured earlier on this machine kind
+)
+
+
+def _backend_cpu(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
+def _measure_sampler() -> tuple[float, float]:
+    """(ms CPU per sample in this process, ms CPU per sample in the Postgres backend)."""
+    from collectors.models import Host, Series
+    from collectors.queues import redis_client
+    from collectors.services import sample_host
+
+    name = f"bench-host-{os.getpid()}"
+    sample_host(hostname=name)  # warm up: series created, counters in Redis, caches filled
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+    try:
+        db_before = _backend_cpu(backend)
+        began = time.process_time()
+        for _ in range(SAMPLES):
+            sample_host(hostname=name)
+        ours = (time.process_time() - began) / SAMPLES * 1000
+        db = (_backend_cpu(backend) - db_before) / SAMPLES * 1000
+    finally:
+        ids = list(Series.objects.filter(labels__host=name).values_list("id", flat=True))
+        with connection.cursor() as cur:
+            cur.execute("DELETE FROM collectors_sample WHERE series_id = ANY(%s)", [ids])
+            cur.execute("DELETE FROM collectors_rollup_1m WHERE series_id = ANY(%s)", [ids])
+        Series.objects.filter(id__in=ids).delete()
+        Host.objects.filter(name=name).delete()
+        redis_client().delete(f"penguinmon:host-counters:{name}")
+    return ours, db
+
+
+def _measure_node_exporter() -> float | None:
+    """ms CPU per scrape of node_exporter, or None when it is not installed."""
+    if not shutil.which(NODE_EXPORTER):
+        return None
+    port = free_port()
+    proc = subprocess.Popen(
+        [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(url, timeout=10).raise_for_status()
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.1)
+        for _ in range(5):  # warm-up scrapes
+            requests.get(url, timeout=10)
+        exporter = psutil.Process(proc.pid)
+        before = exporter.cpu_times()
+        for _ in range(SCRAPES):
+            requests.get(url, timeout=10)
+        after = exporter.cpu_times()
+        return ((after.user + after.system) - (before.user + before.system)) / SCRAPES * 1000
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run() -> list[dict]:
+    ours_ms, db_ms = _measure_sampler()
+    total_ms = ours_ms + db_ms
+    node_ms = _measure_node_exporter()
+    if node_ms is not None:
+        reference, ref_value = "prometheus-node-exporter per scrape, measured in this run", node_ms
+    else:
+        reference, ref_value = (
+            "node_exporter 1.5 per scrape from TARGETS.md (NOT measured: not installed)",
+            REFERENCE_MS,
+        )
+    return [
+        row(
+            "host sample CPU incl. store write (process + Postgres backend)",
+            total_ms,
+            "ms",
+            reference=reference,
+            reference_value=ref_value,
+            target="below node_exporter and ≤ 4.4 ms",
+        ),
+        row(
+            "host sample CPU, sampler process only",
+            ours_ms,
+            "ms",
+            target="(part of the figure above)",
+        ),
+        row(
+            "host sample CPU, Postgres backend only",
+            db_ms,
+            "ms",
+            target="(part of the figure above)",
+        ),
+        row(
+            "host sampler share of one core at 15 s interval",
+            total_ms / (INTERVAL_S * 1000) * 100,
+            "%",
+            target="< 0.5 %",
+        ),
+    ]
