@@ -4,6 +4,7 @@ audited (AuditedModelAdmin), including escalation steps edited inline."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from alerts.models import (
     Alert,
@@ -32,6 +33,7 @@ class AlertRuleAdmin(AuditedModelAdmin):
     )
     list_filter = ("severity", "enabled", "aggregation")
     list_editable = ()  # list edits would bypass the per-object audit; edit on the form
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     search_fields = ("name", "metric", "service")
     fieldsets = (
         (

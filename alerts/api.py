@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from alerts import selectors, services
 from alerts.models import Alert, AlertRule
@@ -226,8 +227,8 @@ def ack_alert(request, alert_id: int, payload: AckIn | None = None):
             comment=payload.comment if payload else "",
         )
     except services.AlertActionError as exc:
-        return 409, {"error": str(exc)}
-    return 200, alert_out(alert)
+        return Status(409, {"error": str(exc)})
+    return Status(200, alert_out(alert))
 
 
 @router.post("/alerts/{alert_id}/notes", response={201: EventOut}, auth=api_auth("write"))
@@ -240,14 +241,17 @@ def add_note(request, alert_id: int, payload: NoteIn):
         )
     except ValidationError as exc:
         raise HttpError(400, "; ".join(exc.messages)) from exc
-    return 201, {
-        "at": event.at,
-        "kind": event.kind,
-        "from_state": "",
-        "to_state": "",
-        "actor": event.actor_label,
-        "message": event.message,
-    }
+    return Status(
+        201,
+        {
+            "at": event.at,
+            "kind": event.kind,
+            "from_state": "",
+            "to_state": "",
+            "actor": event.actor_label,
+            "message": event.message,
+        },
+    )
 
 
 @router.post(
@@ -271,7 +275,7 @@ def create_incident(request, alert_id: int):
         "status": incident.status,
         "url": f"/incidents/{incident.pk}/",
     }
-    return (200 if existed else 201), body
+    return Status(200 if existed else 201, body)
 
 
 def silence_out(s) -> dict:
@@ -318,7 +322,7 @@ def create_silence(request, payload: SilenceIn):
         raise HttpError(
             400, "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
         ) from exc
-    return 201, silence_out(silence)
+    return Status(201, silence_out(silence))
 
 
 @router.get("/rules", response=list[RuleOut], auth=api_auth("read"))

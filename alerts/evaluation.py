@@ -98,15 +98,37 @@ def fetch_values(
                     summary.queries += 1
                 except QueryError as exc:
                     summary.errors.append(f"{rule.name}: {exc}")
+        indexes: dict[int, _PairIndex] = {}
         for rule in members:
             if rule.id not in per_rule:
                 continue
-            filters = _filters_for_store(rule)
-            picked = [
-                (labels, value) for labels, value in per_rule[rule.id] if _matches(labels, filters)
-            ]
+            rows = per_rule[rule.id]
+            index = indexes.setdefault(id(rows), _PairIndex(rows))
+            picked = index.select(_filters_for_store(rule))
             out[rule.id] = error_ratios(picked) if rule.aggregation == ERROR_RATIO else picked
     return out
+
+
+class _PairIndex:
+    """Rows of one store read indexed by (label, value), so each of many rules sharing the
+    read finds its series by lookup instead of scanning every row."""
+
+    def __init__(self, rows: list[tuple[dict, float]]):
+        self.rows = rows
+        self.by_pair: dict[tuple[str, str], list[tuple[dict, float]]] = defaultdict(list)
+        for labels, value in rows:
+            for pair in labels.items():
+                self.by_pair[pair].append((labels, value))
+
+    def select(self, filters: dict) -> list[tuple[dict, float]]:
+        if not filters:
+            return list(self.rows)
+        first, *rest = filters.items()
+        candidates = self.by_pair.get(first, [])
+        if not rest:
+            return list(candidates)
+        others = dict(rest)
+        return [(labels, value) for labels, value in candidates if _matches(labels, others)]
 
 
 def error_ratios(rows: list[tuple[dict, float]]) -> list[tuple[dict, float]]:

@@ -263,6 +263,8 @@ class Alert(models.Model):
     escalation_step = models.PositiveSmallIntegerField(default=0)
     escalation_due_at = models.DateTimeField(null=True, blank=True)
     escalation_token = models.UUIDField(null=True, blank=True)
+    # Demo rows are tagged so the demo loader can replace them without touching real ones.
+    is_demo = models.BooleanField(default=False, editable=False)
 
     objects = AlertQuerySet.as_manager()
 

@@ -171,6 +171,17 @@ def queue_deliveries(
 # --- building and sending one notification -------------------------------------------------
 
 
+# The state a notification reports is the one its event announced, even if the alert has
+# moved on by the time a (retried) delivery runs.
+EVENT_STATE = {
+    "trigger": "firing",
+    "repeat": "firing",
+    "escalate": "firing",
+    "acknowledge": "acknowledged",
+    "resolve": "resolved",
+}
+
+
 def note_for_alert(alert: Alert, event: str) -> Notification:
     return Notification(
         event=event,
@@ -179,7 +190,7 @@ def note_for_alert(alert: Alert, event: str) -> Notification:
         severity=alert.severity,
         severity_label=alert.severity_label,
         service=alert.service,
-        state=alert.state,
+        state=EVENT_STATE.get(event, alert.state),
         message=alert.message,
         labels=alert.labels,
         value=alert.last_value,

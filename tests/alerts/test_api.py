@@ -1,0 +1,150 @@
+"""The alerts JSON API: feed, detail, ack (scope + role + audit), notes, silences, rules,
+incident from alert."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from alerts.evaluation import evaluate_rules
+from alerts.models import Alert, Silence
+from penguinmon.models import AuditLog
+
+
+@pytest.fixture
+def alert(make_rule, write, now):
+    rule = make_rule(message_template="SMTP Queue size exceeded 10k threshold")
+    write("smtp_queue_size", 20_000, now, service="smtp")
+    evaluate_rules(now=now + timedelta(seconds=1), rules=[rule])
+    return Alert.objects.get(rule=rule)
+
+
+def post(client, path, token, data=None):
+    body = json.dumps(data) if data is not None else ""
+    return client.post(
+        path, body, content_type="application/json", headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_feed_lists_alerts_with_the_seed_severity_words(api, alert):
+    resp = api.get("/api/v1/alerts", severity="ERROR")
+    assert resp.status_code == 200
+    [row] = [a for a in resp.json() if a["id"] == alert.pk]
+    assert row["severity_label"] == "ERROR"
+    assert row["message"] == "SMTP Queue size exceeded 10k threshold"
+    assert row["state"] == "firing"
+    assert api.get("/api/v1/alerts", severity="INFO").json() == []
+
+
+def test_feed_rejects_an_unknown_severity_with_a_clear_400(api, db):
+    resp = api.get("/api/v1/alerts", severity="PANIC")
+    assert resp.status_code == 400
+    assert "ERROR, WARNING or INFO" in resp.json()["error"]
+
+
+def test_ack_by_api_records_who_and_when_in_the_audit_log(client, make_token, make_user, alert):
+    user = make_user("on-call", username="olive")
+    token = make_token("read", "write", user=user)
+
+    resp = post(client, f"/api/v1/alerts/{alert.pk}/ack", token, {"comment": "looking"})
+
+    assert resp.status_code == 200
+    assert resp.json()["state"] == "acknowledged"
+    assert resp.json()["acknowledged_by"] == "olive"
+    entry = AuditLog.objects.get(action="alert.acknowledge", target_id=str(alert.pk))
+    assert entry.actor == user and entry.actor_label.startswith("olive (token pm_")
+    assert entry.comment == "looking"
+    event = Alert.objects.get(pk=alert.pk).events.get(to_state="acknowledged")
+    assert event.actor == user and event.message == "looking"
+
+
+def test_ack_without_a_body_works(client, make_token, make_user, alert):
+    token = make_token("write", user=make_user("operations"))
+    assert post(client, f"/api/v1/alerts/{alert.pk}/ack", token).status_code == 200
+
+
+def test_ack_twice_is_a_409_naming_who_acked(client, make_token, make_user, alert):
+    token = make_token("write", user=make_user("on-call", username="olive"))
+    post(client, f"/api/v1/alerts/{alert.pk}/ack", token)
+    resp = post(client, f"/api/v1/alerts/{alert.pk}/ack", token)
+    assert resp.status_code == 409
+    assert "already acknowledged by olive" in resp.json()["error"]
+
+
+def test_ack_needs_the_write_scope(client, make_token, make_user, alert):
+    token = make_token("read", user=make_user("on-call"))
+    assert post(client, f"/api/v1/alerts/{alert.pk}/ack", token).status_code == 403
+    assert Alert.objects.get(pk=alert.pk).state == "firing"
+
+
+def test_ack_needs_a_role_that_may_ack(client, make_token, make_user, alert):
+    token = make_token("read", "write", user=make_user("development"))
+    resp = post(client, f"/api/v1/alerts/{alert.pk}/ack", token)
+    assert resp.status_code == 403
+    assert "ack alerts" in resp.json()["error"]
+    assert Alert.objects.get(pk=alert.pk).state == "firing"
+
+
+def test_ack_without_credentials_is_401(client, alert):
+    assert client.post(f"/api/v1/alerts/{alert.pk}/ack").status_code == 401
+
+
+def test_ack_of_a_missing_alert_is_404(api, db):
+    assert api.post("/api/v1/alerts/999999/ack", {}).status_code == 404
+
+
+def test_detail_shows_timeline_and_deliveries(api, alert, make_channel, httpserver):
+    from alerts import notify
+
+    httpserver.expect_request("/slack").respond_with_data("no", status=500)
+    channel = make_channel("slack", config={"webhook_url": httpserver.url_for("/slack")})
+    notify.deliver(channel_id=channel.pk, event="trigger", alert_id=alert.pk)
+
+    body = api.get(f"/api/v1/alerts/{alert.pk}").json()
+    assert [e["to_state"] for e in body["events"] if e["kind"] == "state"] == ["firing"]
+    [delivery] = body["deliveries"]
+    assert (delivery["status"], delivery["response_code"], delivery["kind"]) == (
+        "retrying",
+        500,
+        "slack",
+    )
+
+
+def test_notes_are_added_to_the_timeline(api, alert):
+    resp = api.post(f"/api/v1/alerts/{alert.pk}/notes", {"text": "MTA restarted"})
+    assert resp.status_code == 201
+    assert alert.events.filter(kind="note", message="MTA restarted").exists()
+    assert api.post(f"/api/v1/alerts/{alert.pk}/notes", {"text": ""}).status_code == 422
+
+
+def test_creating_a_silence_validates_and_audits(api, db):
+    resp = api.post(
+        "/api/v1/silences",
+        {"matchers": {"service": "smtp"}, "duration_minutes": 90, "comment": "MTA upgrade"},
+    )
+    assert resp.status_code == 201
+    assert resp.json()["active"] is True
+    assert AuditLog.objects.filter(action="silence.create").count() == 1
+    assert [s["comment"] for s in api.get("/api/v1/silences").json()] == ["MTA upgrade"]
+
+    bad = api.post("/api/v1/silences", {"matchers": {}, "duration_minutes": 5, "comment": "x"})
+    assert bad.status_code == 400 and "matcher" in bad.json()["error"]
+    no_end = api.post("/api/v1/silences", {"matchers": {"service": "a"}, "comment": "x"})
+    assert no_end.status_code == 400
+    assert Silence.objects.count() == 1
+
+
+def test_rules_list_includes_the_defaults(api, db):
+    names = {r["name"]: r for r in api.get("/api/v1/rules").json()}
+    assert names["API p95 latency"]["threshold"] == 1000
+    assert names["Service down"]["k_of_n"] == [2, 3]
+
+
+def test_an_incident_can_be_created_from_an_alert_once(api, alert):
+    first = api.post(f"/api/v1/alerts/{alert.pk}/incident")
+    again = api.post(f"/api/v1/alerts/{alert.pk}/incident")
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["id"] == again.json()["id"]
+    assert first.json()["title"] == "SMTP Queue size exceeded 10k threshold"
