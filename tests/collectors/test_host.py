@@ -163,3 +163,18 @@ def test_collect_host_reports_a_refused_push(httpserver):
 def test_collect_host_needs_a_token_to_push():
     with pytest.raises(CommandError, match="--push needs --token"):
         call_command("collect_host", "--once", "--push", "http://127.0.0.1:1")
+
+
+@pytest.mark.django_db
+def test_beat_sends_each_worker_host_a_sample_task_on_its_own_queue():
+    from collectors.tasks import dispatch_host_samples
+
+    client = redis_client()
+    client.delete("host-worker-a", "host-pusher")
+    register_worker_host("worker-a")
+    Host.objects.create(name="pusher", has_worker=False)
+    assert dispatch_host_samples() == 1
+    assert client.llen("host-worker-a") == 1
+    message = json.loads(client.lpop("host-worker-a"))
+    assert message["headers"]["task"] == "collectors.sample_host"
+    assert client.llen("host-pusher") == 0

@@ -101,3 +101,16 @@ def test_run_now_ignores_the_schedule(service, httpserver):
     assert time.monotonic() - began < 2
     probe.refresh_from_db()
     assert probe.last_ok is True
+
+
+def test_the_collector_lag_probe_reports_overdue_probes(service, httpserver):
+    overdue = http_probe(service, "late", httpserver.url_for("/"))
+    overdue.next_run_at = timezone.now() - timedelta(minutes=10)
+    overdue.save()
+    lag = Probe.objects.create(
+        service=service, name="lag", kind="lag", config={"down_seconds": 300}
+    )
+    outcome = run_probe(probe=lag)
+    assert not outcome.result.ok
+    assert outcome.result.message.startswith("probes are 6")  # ~600 s overdue
+    assert "is the beat/worker running?" in outcome.result.message

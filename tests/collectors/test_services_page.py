@@ -137,3 +137,30 @@ def test_anonymous_users_are_sent_to_login(client):
     response = client.get("/services/")
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_admin_refuses_a_probe_config_without_its_required_keys_and_audits_edits(
+    admin_user, login_client
+):
+    from penguinmon.models import AuditLog
+
+    client = login_client(admin_user)
+    probe = Probe.objects.get(service__name="elasticsearch")
+    form = {
+        "service": probe.service_id,
+        "name": probe.name,
+        "kind": "elasticsearch",
+        "config": '{"user": "x"}',
+        "enabled": "on",
+        "interval_seconds": 30,
+        "timeout_seconds": 5,
+        "location": "default",
+    }
+    response = client.post(f"/admin/collectors/probe/{probe.pk}/change/", form)
+    assert response.status_code == 200
+    assert "config needs &#x27;url&#x27; for a elasticsearch probe" in response.content.decode()
+    form["config"] = '{"url": "http://es.internal:9200"}'
+    response = client.post(f"/admin/collectors/probe/{probe.pk}/change/", form)
+    assert response.status_code == 302
+    entry = AuditLog.objects.get(target_type="collectors.Probe", target_id=str(probe.pk))
+    assert entry.changes["enabled"] == {"from": False, "to": True}
