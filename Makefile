@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 
-.PHONY: run test bench stop lint format demo browser-deps clean-db
+.PHONY: run test bench stop lint format demo test-deps bench-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,17 +23,23 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python manage.py load_demo --days 30
 
-# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
-browser-deps:
-	@test -x /usr/bin/chromium || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
-	  else sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; fi; }
+# Debian packages the suite and the benchmarks use: chromium drives the browser tests
+# (Playwright never downloads a browser here), docker-compose validates docker-compose.yml,
+# unbound is the fast local DNS server the DNSBL benchmark queries.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 
-test: $(STAMP) browser-deps
+test-deps:
+	@test -x /usr/bin/chromium && command -v docker-compose >/dev/null || { $(APT_INSTALL) chromium docker-compose; }
+
+bench-deps:
+	@command -v unbound >/dev/null || test -x /usr/sbin/unbound || { $(APT_INSTALL) unbound; }
+
+test: $(STAMP) test-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest -p no:randomly
 
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	$(BIN)/python -m benchmarks.run
 
 stop:
