@@ -163,7 +163,6 @@ def baseline_threshold(cal: Calibration, *, now: datetime) -> None:
     below = rule.comparator in ("<", "<=")
     try:
         if rule.aggregation == ERROR_RATIO:
-            cal.note = "error ratio baselines use hourly ratios"
             values = _hourly_error_ratios(rule, start, end)
             values.sort()
             cal.baseline = values[int(0.99 * (len(values) - 1))] if values else None
@@ -182,7 +181,7 @@ def baseline_threshold(cal: Calibration, *, now: datetime) -> None:
         cal.note = str(exc)
         return
     if cal.baseline is None:
-        cal.note = cal.note or "no data in the baseline window"
+        cal.note = "no data in the baseline window"
         return
     # 10% headroom beyond the baseline: quiet in normal weeks, still early for real trouble.
     margin = abs(cal.baseline) * 0.1

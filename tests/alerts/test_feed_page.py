@@ -191,3 +191,13 @@ def test_editing_a_threshold_in_admin_is_audited(login_client, admin_user):
     entry = AuditLog.objects.get(action="admin.change", target_id=str(rule.pk))
     assert entry.changes["threshold"] == {"from": 10000.0, "to": 20000.0}
     assert entry.actor == admin_user
+
+
+def test_every_default_rule_page_renders_without_data(login_client, make_user):
+    from alerts.models import AlertRule
+
+    client = login_client(make_user("operations"))
+    for rule in AlertRule.objects.all():
+        resp = client.get(f"/alerts/rules/{rule.pk}/")
+        assert resp.status_code == 200, rule.name
+        assert "no data in the baseline window" in resp.content.decode(), rule.name
