@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.signals import post_migrate
 from django.utils import timezone
 
 from collectors.probes import KIND_CHOICES, config_errors
@@ -193,3 +194,21 @@ class Host(models.Model):
     @property
     def queue(self) -> str:
         return f"host-{self.name}"
+
+
+def _create_default_services(sender, apps=None, **kwargs) -> None:
+    """Recreate missing default services after migrate *and* after a flush (tests, resets);
+    migration 0003 makes them on a fresh install, this keeps them from vanishing afterwards."""
+    if getattr(sender, "name", None) != "collectors" or apps is None:
+        return
+    try:
+        service_model = apps.get_model("collectors", "Service")
+        probe_model = apps.get_model("collectors", "Probe")
+    except LookupError:
+        return  # migrated back to before these tables existed
+    from collectors.defaults import create_defaults
+
+    create_defaults(service_model, probe_model)
+
+
+post_migrate.connect(_create_default_services, dispatch_uid="collectors.default_services")

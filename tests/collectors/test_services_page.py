@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def default_services():
-    # Transactional tests empty the tables between tests, so the migration's rows are gone.
+    # Some tests delete services (test_health starts from none): make sure the defaults exist.
     ensure_default_services()
 
 
