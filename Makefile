@@ -3,7 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
+# Web, worker and beat share their Prometheus counters through this directory (make run only).
+PROM_DIR := $(CURDIR)/var/prometheus
 
 .PHONY: run test bench stop lint format demo test-deps bench-deps
 
@@ -14,11 +15,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
+	rm -rf $(PROM_DIR) && mkdir -p $(PROM_DIR)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap
 	$(BIN)/python manage.py load_demo --days 30 --if-empty
-	$(BIN)/honcho -f Procfile start
+	PROMETHEUS_MULTIPROC_DIR=$(PROM_DIR) $(BIN)/honcho -f Procfile start
 
 demo: $(STAMP)
 	$(BIN)/python manage.py load_demo --days 30
