@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from dashboards import selectors, sources
+from dashboards import memo, selectors, sources
 
 TREND_RISK_PCT = 5.0
 
@@ -31,6 +31,8 @@ class KpiDef:
     limit: float | None = None  # missing the goal but within the limit is "warning"
     decimals: int = 0
     target_text: str = ""
+    # Store metrics ``read`` uses: ``compute`` reads them for all KPIs in one query first.
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass
@@ -119,7 +121,11 @@ def judge(d: KpiDef, value: float | None, previous: float | None) -> tuple[str, 
 
 
 def _gauge(metric: str, agg: str = "last", combine: str = "avg") -> Reader:
-    return lambda start, end: selectors.scalar(metric, start, end, agg=agg, combine=combine)
+    def read(start: datetime, end: datetime) -> float | None:
+        return selectors.scalar(metric, start, end, agg=agg, combine=combine)
+
+    read.metrics = (metric,)  # type: ignore[attr-defined]
+    return read
 
 
 def _api_p95(start: datetime, end: datetime) -> float | None:
@@ -143,7 +149,18 @@ def _incident_stat(field: str) -> Reader:
 
 
 EXECUTIVE_KPIS: list[KpiDef] = [
-    KpiDef("uptime", "Uptime", selectors.uptime_pct, "%", True, 99.9, None, 3, "≥ 99.9% SLA"),
+    KpiDef(
+        "uptime",
+        "Uptime",
+        selectors.uptime_pct,
+        "%",
+        True,
+        99.9,
+        None,
+        3,
+        "≥ 99.9% SLA",
+        metrics=("probe_up",),
+    ),
     KpiDef(
         "api_p95",
         "API p95 latency",
@@ -154,6 +171,7 @@ EXECUTIVE_KPIS: list[KpiDef] = [
         2000,
         0,
         "goal < 200 ms, KPI < 2 s",
+        metrics=(selectors.HIST,),
     ),
     KpiDef(
         "error_rate",
@@ -165,11 +183,12 @@ EXECUTIVE_KPIS: list[KpiDef] = [
         1.0,
         2,
         "goal < 0.1%, KPI < 1%",
+        metrics=("http_requests",),
     ),
     KpiDef("mau", "Monthly active users", _gauge("mau")),
     KpiDef("dau", "Daily active users", _gauge("dau")),
     KpiDef("mrr", "MRR", _gauge("mrr_usd"), "USD"),
-    KpiDef("arr", "ARR (12 × MRR)", _arr, "USD"),
+    KpiDef("arr", "ARR (12 × MRR)", _arr, "USD", metrics=("mrr_usd",)),
     KpiDef("churn", "Churn", _gauge("churn_rate_pct"), "%", False, decimals=2),
     KpiDef("arpu", "ARPU", _gauge("arpu_usd"), "USD", decimals=2),
     KpiDef("ltv", "LTV", _gauge("ltv_usd"), "USD"),
@@ -191,7 +210,18 @@ EXECUTIVE_KPIS: list[KpiDef] = [
 ]
 
 
+def _metrics(d: KpiDef) -> tuple[str, ...]:
+    return d.metrics or getattr(d.read, "metrics", ())
+
+
 def compute(defs: list[KpiDef], start: datetime, end: datetime, prev_start: datetime) -> list[Kpi]:
+    if memo.current() is None:
+        with memo.scope():
+            return compute(defs, start, end, prev_start)
+    periods = [(start, end), (prev_start, start)]
+    selectors.prefetch({m for d in defs for m in _metrics(d)}, periods)
+    if any(selectors.HIST in _metrics(d) for d in defs):
+        selectors.hist_windows(selectors.HIST, periods)
     out = []
     for d in defs:
         value = d.read(start, end)

@@ -1,16 +1,22 @@
 """Reads the dashboards make from the metric store, shaped for panels.
 
-Thin helpers over ``collectors.selectors``: lines for charts (grouped or combined across
-series), one number per period, and the business KPIs with their previous-period values.
+Lines for charts come from ``collectors.selectors.series_query`` (grouped or combined across
+series). Numbers over a period (KPIs, per-tenant and per-route figures) come from the batched
+reads in ``collectors.selectors_batch``: one query answers every series of a metric for several
+periods, and the answer is memoised for the page render (``dashboards.memo``), so panels that
+show the same number never read it twice. ``prefetch`` reads several metrics in one query.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from collectors.selectors import merged_quantiles, series_query, window_values
+from collectors import selectors_batch as batch
+from collectors.selectors import series_query
+from collectors.selectors_batch import HistogramWindow, SeriesInfo, WindowStats
+from dashboards import memo
 from dashboards.panels.base import Line
 from dashboards.timerange import TimeRange
 
@@ -77,6 +83,91 @@ def lines(
     return out
 
 
+Period = tuple[datetime, datetime]
+HIST = "http_request_duration_ms"
+
+
+def _contains(labels: dict, wanted: dict | None) -> bool:
+    return not wanted or all(labels.get(k) == v for k, v in wanted.items())
+
+
+def series_of(names: Iterable[str]) -> dict[str, list[SeriesInfo]]:
+    """Series per metric name; names not yet looked up in this render are found in one query."""
+    names = list(dict.fromkeys(names))
+    missing = [n for n in names if memo.lookup(("series", n)) is None]
+    if missing:
+        found = batch.find_series(missing)
+        for n in missing:
+            memo.store(("series", n), found[n])
+    else:
+        found = {}
+    return {n: memo.lookup(("series", n)) or found.get(n, []) for n in names}
+
+
+def prefetch(metrics: Iterable[str], periods: Sequence[Period]) -> None:
+    """Read the window stats of every series of ``metrics`` for ``periods`` in one query."""
+    metrics = list(dict.fromkeys(metrics))
+    if memo.current() is None or not metrics:
+        return
+    wanted = [
+        (m, p) for m in metrics for p in periods if memo.lookup(("win", m, p[0], p[1])) is None
+    ]
+    if not wanted:
+        return
+    series = series_of(metrics)
+    ids = [s.id for m in {m for m, _ in wanted} for s in series[m] if s.kind != "histogram"]
+    todo = list(dict.fromkeys(p for _, p in wanted))
+    stats = batch.window_stats(ids, todo)
+    for m, p in wanted:
+        i = todo.index(p)
+        memo.store(
+            ("win", m, p[0], p[1]),
+            [(s.labels, stats[(s.id, i)]) for s in series[m] if (s.id, i) in stats],
+        )
+
+
+def windows(metric: str, start: datetime, end: datetime) -> list[tuple[dict, WindowStats]]:
+    """(labels, rollup stats over [start, end)) for every series of ``metric`` with data."""
+    key = ("win", metric, start, end)
+    found = memo.lookup(key)
+    if found is None:
+        series = series_of([metric])[metric]
+        stats = batch.window_stats([s.id for s in series if s.kind != "histogram"], [(start, end)])
+        found = [(s.labels, stats[(s.id, 0)]) for s in series if (s.id, 0) in stats]
+        memo.store(key, found)
+    return found
+
+
+def window_values(
+    metric: str, start: datetime, end: datetime, *, labels: dict | None = None, agg: str = "avg"
+) -> list[tuple[dict, float]]:
+    """One ``agg`` per matching series over [start, end), like collectors' window_values."""
+    seconds = (end - start).total_seconds()
+    out = []
+    for lbls, stats in windows(metric, start, end):
+        if _contains(lbls, labels):
+            v = stats.value(agg, seconds)
+            if v is not None:
+                out.append((lbls, v))
+    return out
+
+
+def hist_windows(
+    metric: str, periods: Sequence[Period]
+) -> list[list[tuple[dict, HistogramWindow]]]:
+    """Per period: (labels, merged latency buckets) for every histogram series of ``metric``;
+    every period not yet read in this render is read in one query."""
+    missing = [p for p in periods if memo.lookup(("hist", metric, p[0], p[1])) is None]
+    fetched: dict[Period, list] = {}
+    if missing:
+        series = series_of([metric])[metric]
+        got = batch.histogram_windows([s.id for s in series], missing)
+        for i, p in enumerate(missing):
+            fetched[p] = [(s.labels, got[(s.id, i)]) for s in series if (s.id, i) in got]
+            memo.store(("hist", metric, p[0], p[1]), fetched[p])
+    return [memo.lookup(("hist", metric, p[0], p[1])) or fetched.get(p, []) for p in periods]
+
+
 def scalar(
     metric: str,
     start: datetime,
@@ -87,9 +178,7 @@ def scalar(
     combine: str = "avg",
 ) -> float | None:
     """One number for [start, end): ``agg`` per series, then ``combine`` across series."""
-    values = [
-        v for _, v in window_values(metric=metric, labels=labels, start=start, end=end, agg=agg)
-    ]
+    values = [v for _, v in window_values(metric, start, end, labels=labels, agg=agg)]
     if not values:
         return None
     return COMBINERS[combine](values)
@@ -107,7 +196,7 @@ def per_label(
 ) -> dict[str, float]:
     """One number per value of ``label`` (e.g. per tenant) over [start, end)."""
     grouped: dict[str, list[float]] = defaultdict(list)
-    for lbls, v in window_values(metric=metric, labels=labels, start=start, end=end, agg=agg):
+    for lbls, v in window_values(metric, start, end, labels=labels, agg=agg):
         grouped[lbls.get(label, "") or "(none)"].append(v)
     return {k: COMBINERS[combine](vs) for k, vs in grouped.items()}
 
@@ -117,9 +206,7 @@ def request_totals(
 ) -> dict[str, float]:
     """Requests per status class (2xx/4xx/5xx) over [start, end)."""
     totals: dict[str, float] = defaultdict(float)
-    for lbls, v in window_values(
-        metric="http_requests", labels=labels, start=start, end=end, agg="sum"
-    ):
+    for lbls, v in window_values("http_requests", start, end, labels=labels, agg="sum"):
         totals[lbls.get("status_class", "other")] += v
     return dict(totals)
 
@@ -134,12 +221,20 @@ def error_rate_pct(
     return 100.0 * totals.get(status_class, 0.0) / total
 
 
+def latency_window(
+    start: datetime, end: datetime, *, labels: dict | None = None
+) -> HistogramWindow:
+    """All matching request histograms merged (a service, a route, or all) over [start, end)."""
+    (found,) = hist_windows(HIST, [(start, end)])
+    return batch.merged(w for lbls, w in found if _contains(lbls, labels))
+
+
 def latency_ms(
     start: datetime, end: datetime, *, labels: dict | None = None
 ) -> dict[str, float | None]:
-    """p50/p95/p99 of all matching request histograms merged (a service, a route, or all)."""
-    q = merged_quantiles(metric="http_request_duration_ms", labels=labels, start=start, end=end)
-    return {"p50": q.get(0.5), "p95": q.get(0.95), "p99": q.get(0.99)}
+    """p50/p95/p99 of all matching request histograms merged, from one read."""
+    w = latency_window(start, end, labels=labels)
+    return {"p50": w.quantile(0.5), "p95": w.quantile(0.95), "p99": w.quantile(0.99)}
 
 
 def uptime_pct(start: datetime, end: datetime, *, labels: dict | None = None) -> float | None:

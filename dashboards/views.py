@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dashboards import exports
+from dashboards import exports, memo
 from dashboards.pages import PAGES, Page, page_by_slug
 from dashboards.panels.base import render as render_panel
 from dashboards.timerange import DEFAULT_RANGE, PRESETS, RangeError, parse_range
@@ -42,7 +42,8 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         range_error, status = exc, 400
         tr = parse_range({"range": DEFAULT_RANGE})
     started = time.perf_counter()
-    panels = [render_panel(panel, tr) for panel in page.panels]
+    with memo.scope():  # panels of one page share their reads
+        panels = [render_panel(panel, tr) for panel in page.panels]
     context = {
         "page": page,
         "pages": [p for p in PAGES if user_can(request.user, p.capability)],

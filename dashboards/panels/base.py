@@ -13,47 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import plotly.graph_objects as go
 from django.utils import timezone
 
+from dashboards import memo
+from dashboards.panels import figures as fg
+from dashboards.panels.figures import COLORWAY, TEMPLATE
 from dashboards.timerange import TimeRange
 
-# A small template instead of plotly's default: the default embeds ≈ 6 KB of styling into
-# every figure's JSON, which is most of the page weight on a 15-panel dashboard.
-TEMPLATE = go.layout.Template(
-    layout={
-        "font": {
-            "family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
-            "size": 12,
-            "color": "#1d2330",
-        },
-        "paper_bgcolor": "#fff",
-        "plot_bgcolor": "#fff",
-        "colorway": [
-            "#2f6fd6",
-            "#1e9e5a",
-            "#d9a400",
-            "#d33a2c",
-            "#7b4fc9",
-            "#14a3b8",
-            "#e06c1f",
-            "#5c6b82",
-        ],
-        "xaxis": {
-            "gridcolor": "#eef0f4",
-            "linecolor": "#dde1e8",
-            "zeroline": False,
-            "automargin": True,
-        },
-        "yaxis": {
-            "gridcolor": "#eef0f4",
-            "linecolor": "#dde1e8",
-            "zeroline": False,
-            "automargin": True,
-        },
-        "hoverlabel": {"namelength": -1},
-    }
-)
 PREVIOUS_SUFFIX = " (previous period)"
 
 
@@ -89,7 +55,7 @@ class Panel(abc.ABC):
     def query(self, tr: TimeRange) -> Any:
         """Read what the panel shows for ``tr`` from the store (via selectors)."""
 
-    def figure(self, data: Any, tr: TimeRange) -> go.Figure | None:
+    def figure(self, data: Any, tr: TimeRange) -> fg.Figure | None:
         """The chart, or None for panels that are a table or tiles only."""
         return None
 
@@ -116,7 +82,7 @@ class RenderedPanel:
         return self.panel.key
 
 
-def figure_dict(fig: go.Figure | None) -> dict | None:
+def figure_dict(fig: fg.Figure | None) -> dict | None:
     if fig is None:
         return None
     # to_plotly_json keeps numbers and datetimes as Python objects; orjson serialises them
@@ -125,6 +91,9 @@ def figure_dict(fig: go.Figure | None) -> dict | None:
 
 
 def render(panel: Panel, tr: TimeRange) -> RenderedPanel:
+    if memo.current() is None:  # a panel on its own still reads each number once
+        with memo.scope():
+            return render(panel, tr)
     data = panel.query(tr)
     return RenderedPanel(
         panel=panel,
@@ -158,14 +127,14 @@ def line_figure(
     thresholds: list[tuple[float, str]] | None = None,
     height: int = 280,
     y_range: tuple[float, float] | None = None,
-) -> go.Figure:
+) -> fg.Figure:
     """Lines for this period; the previous period dashed, shifted onto this period's time axis."""
-    fig = go.Figure(layout=base_layout(height=height, unit=unit))
-    colours = TEMPLATE.layout.colorway
+    fig = fg.Figure(layout=base_layout(height=height, unit=unit))
+    colours = COLORWAY
     for i, line in enumerate(lines):
         colour = colours[i % len(colours)]
         fig.add_trace(
-            go.Scatter(
+            fg.Scatter(
                 x=[plot_time(p[0]) for p in line.points],
                 y=[p[1] for p in line.points],
                 # A sparse line (a new series, a long step) shows its points, or it is invisible.
@@ -181,7 +150,7 @@ def line_figure(
         base_name = line.name
         colour = colours[i % len(colours)]
         fig.add_trace(
-            go.Scatter(
+            fg.Scatter(
                 x=[plot_time(p[0] + shift) for p in line.points],
                 y=[p[1] for p in line.points],
                 mode="lines",

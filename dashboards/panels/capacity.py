@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import plotly.graph_objects as go
-
 from dashboards import selectors
+from dashboards.panels import figures as fg
 from dashboards.panels.base import Line, Panel, Table, base_layout, plot_time
 from dashboards.timerange import TimeRange
 
@@ -86,14 +85,14 @@ class CapacityPanel(Panel):
             out, key=lambda f: (order[f.verdict], f.reaches_limit_at or tr.end, f.host, f.resource)
         )
 
-    def figure(self, data: list[Forecast], tr: TimeRange) -> go.Figure:
-        fig = go.Figure(layout=base_layout(unit="%", height=300))
-        colours = fig.layout.template.layout.colorway
+    def figure(self, data: list[Forecast], tr: TimeRange) -> fg.Figure:
+        fig = fg.Figure(layout=base_layout(unit="%", height=300))
+        colours = fg.COLORWAY
         for i, f in enumerate(data):
             colour = colours[i % len(colours)]
             name = f"{f.host} {f.resource}"
             fig.add_trace(
-                go.Scatter(
+                fg.Scatter(
                     x=[plot_time(p[0]) for p in f.line.points],
                     y=[p[1] for p in f.line.points],
                     mode="lines",
@@ -107,7 +106,7 @@ class CapacityPanel(Panel):
             last_ts = f.line.points[-1][0]
             proj_end = f.current + f.slope_per_day * (end - last_ts).total_seconds() / 86400
             fig.add_trace(
-                go.Scatter(
+                fg.Scatter(
                     x=[plot_time(last_ts), plot_time(end)],
                     y=[f.current, proj_end],
                     mode="lines",

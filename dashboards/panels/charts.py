@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import plotly.graph_objects as go
-
 from dashboards import selectors
+from dashboards.panels import figures as fg
 from dashboards.panels.base import Line, Panel, Table, base_layout, line_figure, lines_table
 from dashboards.timerange import TimeRange
 
@@ -74,7 +73,7 @@ class TimeseriesPanel(Panel):
     def query(self, tr: TimeRange) -> LinesData:
         return LinesData(self._read(tr), self._read(tr.previous()) if self.compare else [])
 
-    def figure(self, data: LinesData, tr: TimeRange) -> go.Figure:
+    def figure(self, data: LinesData, tr: TimeRange) -> fg.Figure:
         return line_figure(
             data.lines,
             data.previous,
@@ -148,11 +147,11 @@ class LabelBarsPanel(Panel):
     def _order(self, data: BarsData) -> list[str]:
         return sorted(data.current, key=lambda k: -data.current[k])[: self.top]
 
-    def figure(self, data: BarsData, tr: TimeRange) -> go.Figure:
+    def figure(self, data: BarsData, tr: TimeRange) -> fg.Figure:
         names = self._order(data)
-        fig = go.Figure(layout=base_layout(unit=self.unit, hovermode="closest", barmode="group"))
+        fig = fg.Figure(layout=base_layout(unit=self.unit, hovermode="closest", barmode="group"))
         fig.add_trace(
-            go.Bar(
+            fg.Bar(
                 x=names,
                 y=[data.current[n] for n in names],
                 name="this period",
@@ -160,7 +159,7 @@ class LabelBarsPanel(Panel):
             )
         )
         fig.add_trace(
-            go.Bar(
+            fg.Bar(
                 x=names,
                 y=[data.previous.get(n) for n in names],
                 name="previous period",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import plotly.graph_objects as go
-
 from dashboards import kpis
+from dashboards.panels import figures as fg
 from dashboards.panels.base import Panel, Table, base_layout
 from dashboards.timerange import TimeRange
 
@@ -75,11 +74,11 @@ class MonthOverMonthPanel(KpiTilesPanel):
     def query(self, tr: TimeRange) -> list[kpis.Kpi]:
         return kpis.compute(self.defs, tr.end - MONTH, tr.end, tr.end - 2 * MONTH)
 
-    def figure(self, data: list[kpis.Kpi], tr: TimeRange) -> go.Figure:
+    def figure(self, data: list[kpis.Kpi], tr: TimeRange) -> fg.Figure:
         shown = [k for k in data if k.delta_pct is not None]
-        fig = go.Figure(layout=base_layout(unit="% change", hovermode="closest"))
+        fig = fg.Figure(layout=base_layout(unit="% change", hovermode="closest"))
         fig.add_trace(
-            go.Bar(
+            fg.Bar(
                 x=[k.label for k in shown],
                 y=[round(k.delta_pct, 2) for k in shown],
                 marker_color=["#1e9e5a" if k.delta_good else "#d33a2c" for k in shown],

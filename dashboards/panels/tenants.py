@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-import plotly.graph_objects as go
-
-from collectors.selectors import window_values
 from dashboards import selectors
+from dashboards.panels import figures as fg
 from dashboards.panels.base import Panel, Table, base_layout
 from dashboards.timerange import TimeRange
 
@@ -68,6 +66,9 @@ class AccountHealthPanel(Panel):
             ("support_resolution_hours", tr, "avg", "avg", "resolution_h"),
             ("campaigns_created", tr, "sum", "sum", "campaigns"),
         ]
+        selectors.prefetch(
+            {r[0] for r in reads}, [(tr.start, tr.end), (prev.start, prev.end)]
+        )  # one query for every metric of the table
         for metric, period, agg, combine, attr in reads:
             for tenant, v in selectors.per_label(
                 metric, period.start, period.end, "tenant", agg=agg, combine=combine
@@ -80,11 +81,11 @@ class AccountHealthPanel(Panel):
             key=lambda t: (order[t.status], t.score if t.score is not None else 0, t.tenant),
         )
 
-    def figure(self, data: list[TenantHealth], tr: TimeRange) -> go.Figure:
+    def figure(self, data: list[TenantHealth], tr: TimeRange) -> fg.Figure:
         shown = [t for t in data if t.score is not None]
-        fig = go.Figure(layout=base_layout(unit="score", hovermode="closest", barmode="overlay"))
+        fig = fg.Figure(layout=base_layout(unit="score", hovermode="closest", barmode="overlay"))
         fig.add_trace(
-            go.Bar(
+            fg.Bar(
                 x=[t.tenant for t in shown],
                 y=[t.score for t in shown],
                 name="this period",
@@ -92,7 +93,7 @@ class AccountHealthPanel(Panel):
             )
         )
         fig.add_trace(
-            go.Scatter(
+            fg.Scatter(
                 x=[t.tenant for t in shown],
                 y=[t.previous for t in shown],
                 mode="markers",
@@ -221,7 +222,7 @@ class FeatureAdoptionPanel(Panel):
 
     def _adopters(self, start, end) -> dict[str, set[str]]:
         users: dict[str, set[str]] = defaultdict(set)
-        for labels, v in window_values(metric="feature_usage", start=start, end=end, agg="sum"):
+        for labels, v in selectors.window_values("feature_usage", start, end, agg="sum"):
             if v > 0:
                 users[labels.get("feature", "(none)")].add(labels.get("tenant", ""))
         return users
@@ -231,8 +232,8 @@ class FeatureAdoptionPanel(Panel):
         cur, before = self._adopters(tr.start, tr.end), self._adopters(prev.start, prev.end)
         tenants = {
             s.get("tenant")
-            for s, _ in window_values(
-                metric="account_health_score", start=tr.start, end=tr.end, agg="last"
+            for s, _ in selectors.window_values(
+                "account_health_score", tr.start, tr.end, agg="last"
             )
         }
         tenants |= {t for ts in cur.values() for t in ts}
@@ -246,13 +247,13 @@ class FeatureAdoptionPanel(Panel):
     def _pct(self, n: int | None, data: AdoptionData) -> float | None:
         return None if n is None or not data.tenants else round(100 * n / data.tenants, 1)
 
-    def figure(self, data: AdoptionData, tr: TimeRange) -> go.Figure:
+    def figure(self, data: AdoptionData, tr: TimeRange) -> fg.Figure:
         names = sorted(data.current, key=lambda k: -data.current[k])
-        fig = go.Figure(
+        fig = fg.Figure(
             layout=base_layout(unit="% of tenants", hovermode="closest", barmode="group")
         )
         fig.add_trace(
-            go.Bar(
+            fg.Bar(
                 x=names,
                 y=[self._pct(data.current[n], data) for n in names],
                 name="this period",
@@ -260,7 +261,7 @@ class FeatureAdoptionPanel(Panel):
             )
         )
         fig.add_trace(
-            go.Bar(
+            fg.Bar(
                 x=names,
                 y=[self._pct(data.previous.get(n), data) for n in names],
                 name="previous period",

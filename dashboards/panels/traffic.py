@@ -6,9 +6,8 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-import plotly.graph_objects as go
-
 from dashboards import reference, selectors
+from dashboards.panels import figures as fg
 from dashboards.panels.base import Line, Panel, Table, base_layout, plot_time
 from dashboards.timerange import TimeRange
 
@@ -65,7 +64,7 @@ class TableHeatmapPanel(Panel):
             )
         return sorted(out, key=lambda t: t.avg)
 
-    def figure(self, data: list[TableTraffic], tr: TimeRange) -> go.Figure:
+    def figure(self, data: list[TableTraffic], tr: TimeRange) -> fg.Figure:
         xs = sorted({ts for t in data for ts, _ in t.line.points})
         index = {ts: i for i, ts in enumerate(xs)}
         z, text = [], []
@@ -77,11 +76,11 @@ class TableHeatmapPanel(Panel):
                 raw[index[ts]] = f"{v:,.0f}/h"
             z.append(row)
             text.append(raw)
-        fig = go.Figure(
+        fig = fg.Figure(
             layout=base_layout(height=max(260, 60 + 22 * len(data)), hovermode="closest")
         )
         fig.add_trace(
-            go.Heatmap(
+            fg.Heatmap(
                 x=[plot_time(ts) for ts in xs],
                 y=[f"{t.table} · {t.level}" for t in data],
                 z=z,
