@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
-import plotly.graph_objects as go
-
-from collectors.selectors import window_values
+from collectors.selectors_batch import HistogramWindow, histogram_quantile_lines, merged
 from dashboards import selectors, sources
+from dashboards.panels import figures as fg
 from dashboards.panels.base import Line, Panel, Table, line_figure, lines_table
 from dashboards.panels.charts import LinesData
 from dashboards.panels.feeds import Rows, RowsPanel
 from dashboards.timerange import TimeRange
 
+HIST = "http_request_duration_ms"
 ROUTE_KEYS = ("service", "method", "route")
 TOP_ROUTES = 6
 
@@ -42,22 +43,31 @@ class RouteStats:
 
 
 def route_stats(tr: TimeRange) -> list[RouteStats]:
+    """Every route's requests, error rates and p50/p95/p99 (this period) and p95 (previous
+    period): the histograms of both periods in one read, the counters in another."""
     stats: dict[tuple, RouteStats] = {}
 
     def get(labels: dict) -> RouteStats:
         key = _route(labels)
         return stats.setdefault(key, RouteStats(*key))
 
-    metric = "http_request_duration_ms"
-    for agg in ("p50", "p95", "p99"):
-        for labels, v in window_values(metric=metric, start=tr.start, end=tr.end, agg=agg):
-            setattr(get(labels), agg, v)
     prev = tr.previous()
-    for labels, v in window_values(metric=metric, start=prev.start, end=prev.end, agg="p95"):
+    current, previous = selectors.hist_windows(HIST, [(tr.start, tr.end), (prev.start, prev.end)])
+    by_route: dict[tuple, list[HistogramWindow]] = defaultdict(list)
+    for labels, w in current:
+        by_route[_route(labels)].append(w)
+    for key, ws in by_route.items():
+        m = merged(ws)
+        s = stats.setdefault(key, RouteStats(*key))
+        s.p50, s.p95, s.p99 = m.quantile(0.5), m.quantile(0.95), m.quantile(0.99)
+    before: dict[tuple, list[HistogramWindow]] = defaultdict(list)
+    for labels, w in previous:
         if _route(labels) in stats:
-            stats[_route(labels)].p95_previous = v
+            before[_route(labels)].append(w)
+    for key, ws in before.items():
+        stats[key].p95_previous = merged(ws).quantile(0.95)
     classes: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for labels, v in window_values(metric="http_requests", start=tr.start, end=tr.end, agg="sum"):
+    for labels, v in selectors.window_values("http_requests", tr.start, tr.end, agg="sum"):
         classes[_route(labels)][labels.get("status_class", "other")] += v
     for key, by_class in classes.items():
         s = stats.setdefault(key, RouteStats(*key))
@@ -67,6 +77,15 @@ def route_stats(tr: TimeRange) -> list[RouteStats]:
             s.rate_4xx = 100 * by_class.get("4xx", 0) / total
             s.rate_5xx = 100 * by_class.get("5xx", 0) / total
     return sorted(stats.values(), key=lambda s: -s.requests)
+
+
+def histogram_step(tr: TimeRange) -> int:
+    """Seconds per point of a percentile line. From a day up, whole hours: those are read from
+    the 1-hour histograms (24–720 rows per route instead of 1,440–43,200 minute rows), and a
+    p95 over an hour of requests is steadier than one over ten minutes."""
+    if tr.length < timedelta(hours=24):
+        return max(60, tr.step)
+    return max(3600, -(-tr.step // 3600) * 3600)
 
 
 @dataclass
@@ -79,29 +98,37 @@ class RouteData:
 class RouteLatencyPanel(Panel):
     key = "route-latency"
     title = "Latency and errors per route"
-    description = "p50/p95/p99 and 4xx/5xx rates per route over the range; p95 over time for the busiest routes."
+    description = (
+        "p50/p95/p99 and 4xx/5xx rates per route over the range (p95 of the previous period "
+        "beside it); p95 over time for the busiest routes."
+    )
     template = "dashboards/panels/routes.html"
     wide = True
 
     def query(self, tr: TimeRange) -> RouteData:
         routes = route_stats(tr)
-        lines, previous = [], []
-        for r in routes[:TOP_ROUTES]:
-            labels = {"service": r.service, "method": r.method, "route": r.route}
-            for period, out in ((tr, lines), (tr.previous(), previous)):
-                got = selectors.lines(
-                    "http_request_duration_ms",
-                    period,
-                    labels=labels,
-                    agg="p95",
-                    combine="max",
-                    name=f"{r.name} p95",
-                    step=tr.step,
-                )
-                out.extend(got)
-        return RouteData(routes, lines, previous)
+        top = {(r.service, r.method, r.route): r for r in routes[:TOP_ROUTES]}
+        series = [s for s in selectors.series_of([HIST])[HIST] if _route(s.labels) in top]
+        got = histogram_quantile_lines(
+            [s.id for s in series], start=tr.start, end=tr.end, step=histogram_step(tr)
+        )
+        points: dict[tuple, list] = defaultdict(list)
+        for s in series:
+            points[_route(s.labels)].append(got[s.id][0.95])
+        lines = []
+        for key, r in top.items():
+            if key not in points:
+                continue
+            pts = (
+                points[key][0]
+                if len(points[key]) == 1
+                else selectors._combine_points(points[key], "max")
+            )
+            if pts:
+                lines.append(Line(f"{r.name} p95", pts))
+        return RouteData(routes, lines, [])
 
-    def figure(self, data: RouteData, tr: TimeRange) -> go.Figure:
+    def figure(self, data: RouteData, tr: TimeRange) -> fg.Figure:
         return line_figure(
             data.lines, data.previous, tr, unit="ms", thresholds=[(1000, "p95 alert 1 s")]
         )
@@ -168,7 +195,7 @@ class ErrorRatePanel(Panel):
     def query(self, tr: TimeRange) -> LinesData:
         return LinesData(self._read(tr), self._read(tr.previous()))
 
-    def figure(self, data: LinesData, tr: TimeRange) -> go.Figure:
+    def figure(self, data: LinesData, tr: TimeRange) -> fg.Figure:
         return line_figure(
             data.lines, data.previous, tr, unit="%", thresholds=[(1.0, "KPI 1%"), (5.0, "alert 5%")]
         )
@@ -183,28 +210,18 @@ class ErrorRatePanel(Panel):
 class SlowQueriesPanel(RowsPanel):
     key = "slow-queries"
     title = "Slowest queries"
-    description = "From the Postgres probe (pg_stat_statements), slowest mean time first."
-    empty_text = "The Postgres probe has reported no statements yet."
+    description = "From the Postgres probes (pg_stat_statements), slowest mean time first."
+    empty_text = "No Postgres probe has reported statements yet."
 
     def query(self, tr: TimeRange) -> Rows:
         columns = ["service", "query", "calls", "mean ms", "total ms"]
         found = sources.slowest_queries(limit=10)
-        if found is None:
-            return Rows(
-                Table(columns),
-                False,
-                "No slow-query data: the collectors app does not report statements yet.",
-            )
         rows = [
-            [
-                q.get("service", ""),
-                q.get("query", ""),
-                q.get("calls"),
-                q.get("mean_ms"),
-                q.get("total_ms"),
-            ]
-            for q in found
+            [q["service"], q.get("query", ""), q.get("calls"), q.get("mean_ms"), q.get("total_ms")]
+            for q in found.rows
         ]
+        if not rows and found.notes:
+            return Rows(Table(columns), False, "No statements: " + "; ".join(found.notes))
         return Rows(Table(columns, rows))
 
 

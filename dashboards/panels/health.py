@@ -1,47 +1,39 @@
 """The service health grid (seed 004): one traffic-light card per service.
 
-Status is now (the newest probe results and gauges); the numbers on a card are over the
-selected range. Green = every probe up and every gauge inside its limit; yellow = answering but
-a probe failed or a gauge is past its limit (seed 000 §6 thresholds); red = every probe down;
-grey = nothing reported in the last 10 minutes.
+Status and reason are the collectors app's (``collectors.selectors_services.services_overview``:
+Healthy / Degraded / Down from the latest probe results, the same as the services page), with
+each probe's last numbers (queue backlog, pool, hit rate, cluster state…). Uptime is the
+service's uptime over the selected range (``collectors.health``). Response times, request and
+error rates over the range come from the request histograms and counters in the store; where
+they pass the seed 000 §6 alert thresholds the card says so beside the status.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from collectors.selectors import latest_values, list_series, window_values
+from collectors.health import UPTIME_WINDOWS, uptime_pct
+from collectors.selectors_batch import HistogramWindow, merged
+from collectors.selectors_services import services_overview
 from dashboards import selectors
 from dashboards.panels.base import Panel, Table
 from dashboards.timerange import TimeRange
 
-FRESH = timedelta(minutes=10)
 HIST = "http_request_duration_ms"
-
-# gauge -> (label on the card, unit, limit past which the service is degraded, higher is worse)
-GAUGES: dict[str, tuple[str, str, float | None, bool]] = {
-    "smtp_queue_size": ("SMTP queue", "", 10_000, True),
-    "db_pool_utilisation_pct": ("DB pool", "%", 80, True),
-    "db_query_latency_ms": ("Query latency", "ms", 1000, True),
-    "redis_hit_rate_pct": ("Redis hit rate", "%", None, False),
-    "redis_memory_used_pct": ("Redis memory", "%", 90, True),
-    "es_cluster_status": ("ES cluster", "", 0, True),
-    "es_unassigned_shards": ("Unassigned shards", "", None, True),
-    "olap_query_latency_ms": ("OLAP query", "ms", 3000, True),
-    "olap_storage_bytes": ("OLAP storage", "B", None, True),
-}
-ES_STATUS = {0: "green", 1: "yellow", 2: "red"}
 ERROR_RATE_LIMIT_PCT = 5.0  # "High Error Rates: >5% error rate sustained"
 P95_LIMIT_MS = 1000.0  # "API Response time p95 > 1s"
+ORDER = {"down": 0, "degraded": 1, "unknown": 2, "healthy": 3}
 
 
 @dataclass
 class ServiceCard:
     name: str
+    title: str = ""
+    registered: bool = True  # a collectors Service (has a page under /services/)
     status: str = "unknown"
-    reasons: list[str] = field(default_factory=list)
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)  # store figures past alert thresholds
     probes_up: int = 0
     probes_total: int = 0
     uptime_pct: float | None = None
@@ -53,109 +45,84 @@ class ServiceCard:
     error_rate_pct: float | None = None
     gauges: list[tuple[str, str]] = field(default_factory=list)  # (label, formatted value)
 
+    @property
+    def reasons(self) -> list[str]:
+        return [r for r in [self.reason, *self.warnings] if r]
 
-def _fmt_gauge(metric: str, value: float) -> str:
-    label, unit, _, _ = GAUGES[metric]
-    if metric == "es_cluster_status":
-        return ES_STATUS.get(int(value), f"{value:g}")
-    if unit == "B":
-        for suffix in ("B", "KB", "MB", "GB", "TB"):
-            if value < 1024 or suffix == "TB":
-                return f"{value:,.1f} {suffix}"
-            value /= 1024
-    if unit == "%":
-        return f"{value:.1f}%"
-    if unit == "ms":
-        return f"{value:,.1f} ms"
-    return f"{value:,.0f}"
+
+def _uptime(row, tr: TimeRange) -> float | None:
+    """The service's uptime over the range: the overview's figure for the preset windows it
+    computes (ending now), otherwise read for exactly this range."""
+    if tr.key in UPTIME_WINDOWS and tr.key in row.uptime and tr.length == UPTIME_WINDOWS[tr.key]:
+        return row.uptime[tr.key]
+    return uptime_pct(row.service, tr.length, now=tr.end)
+
+
+def http_figures(tr: TimeRange) -> dict[str, dict[str, float | None]]:
+    """Per service over the range: avg/p95/p99 ms, requests/min and 5xx %, from one histogram
+    read and one counter read."""
+    (found,) = selectors.hist_windows(HIST, [(tr.start, tr.end)])
+    by_service: dict[str, list[HistogramWindow]] = defaultdict(list)
+    for labels, w in found:
+        by_service[labels.get("service", "")].append(w)
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for labels, v in selectors.window_values("http_requests", tr.start, tr.end, agg="sum"):
+        totals[labels.get("service", "")][labels.get("status_class", "other")] += v
+    minutes = tr.length.total_seconds() / 60
+    out: dict[str, dict[str, float | None]] = {}
+    for svc in (set(by_service) | set(totals)) - {""}:
+        m = merged(by_service.get(svc, []))
+        by_class = totals.get(svc) or {}
+        total = sum(by_class.values())
+        out[svc] = {
+            "avg_ms": m.avg,
+            "p95_ms": m.quantile(0.95),
+            "p99_ms": m.quantile(0.99),
+            "requests_per_min": total / minutes if total else None,
+            "error_rate_pct": 100 * by_class.get("5xx", 0) / total if total else None,
+        }
+    return out
 
 
 def service_cards(tr: TimeRange) -> list[ServiceCard]:
     cards: dict[str, ServiceCard] = {}
-
-    def card(name: str) -> ServiceCard:
-        return cards.setdefault(name, ServiceCard(name=name))
-
-    for s in list_series(name="probe_up"):
-        card(s.labels.get("service", "(unnamed)"))
-    for lv in latest_values(metric="probe_up", max_age=FRESH):
-        c = card(lv.labels.get("service", "(unnamed)"))
-        c.probes_total += 1
-        c.probes_up += 1 if lv.value >= 1 else 0
-    for labels, v in window_values(metric="probe_up", start=tr.start, end=tr.end, agg="avg"):
-        c = card(labels.get("service", "(unnamed)"))
-        # Several probes per service: the card shows the worst one.
-        c.uptime_pct = min(100 * v, c.uptime_pct if c.uptime_pct is not None else 100.0)
-    for svc, v in selectors.per_label(
-        "probe_latency_ms", tr.start, tr.end, "service", agg="avg"
-    ).items():
-        card(svc).probe_latency_ms = v
-
-    http_services = {s.labels.get("service", "") for s in list_series(name=HIST)} - {""}
-    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for labels, v in window_values(metric="http_requests", start=tr.start, end=tr.end, agg="sum"):
-        totals[labels.get("service", "")][labels.get("status_class", "other")] += v
-    minutes = tr.length.total_seconds() / 60
-    for svc in sorted(http_services):
-        c = card(svc)
-        q = selectors.latency_ms(tr.start, tr.end, labels={"service": svc})
-        c.p95_ms, c.p99_ms = q["p95"], q["p99"]
-        # The service's mean: total milliseconds over total requests, across its routes.
-        labels = {"service": svc}
-        sums = window_values(metric=HIST, labels=labels, start=tr.start, end=tr.end, agg="sum")
-        counts = window_values(metric=HIST, labels=labels, start=tr.start, end=tr.end, agg="count")
-        total_n = sum(n for _, n in counts)
-        if total_n:
-            c.avg_ms = sum(v for _, v in sums) / total_n
-        by_class = totals.get(svc)
-        if by_class:
-            total = sum(by_class.values())
-            c.requests_per_min = total / minutes
-            c.error_rate_pct = 100 * by_class.get("5xx", 0) / total if total else None
-
-    for metric in GAUGES:
-        for lv in latest_values(metric=metric, max_age=FRESH):
-            svc = lv.labels.get("service", "(unnamed)")
-            c = card(svc)
-            c.gauges.append((GAUGES[metric][0], _fmt_gauge(metric, lv.value)))
-            _, _, limit, higher_worse = GAUGES[metric]
-            if limit is not None and (lv.value > limit if higher_worse else lv.value < limit):
-                if metric == "es_cluster_status":
-                    c.reasons.append(f"cluster {ES_STATUS.get(int(lv.value), lv.value)}")
-                    if lv.value >= 2:
-                        c.reasons.append("down")
-                else:
-                    c.reasons.append(
-                        f"{GAUGES[metric][0]} {_fmt_gauge(metric, lv.value)} over {limit:g}"
-                    )
-
-    for c in cards.values():
-        if c.error_rate_pct is not None and c.error_rate_pct > ERROR_RATE_LIMIT_PCT:
-            c.reasons.append(f"error rate {c.error_rate_pct:.1f}% over {ERROR_RATE_LIMIT_PCT:g}%")
-        if c.p95_ms is not None and c.p95_ms > P95_LIMIT_MS:
-            c.reasons.append(f"p95 {c.p95_ms:,.0f} ms over {P95_LIMIT_MS:,.0f} ms")
-        if c.probes_total and c.probes_up == 0 or "down" in c.reasons:
-            c.status = "down"
-            if c.probes_total and c.probes_up == 0:
-                c.reasons.insert(0, "all probes failing")
-        elif c.probes_total and c.probes_up < c.probes_total:
-            c.status = "degraded"
-            c.reasons.insert(
-                0, f"{c.probes_total - c.probes_up} of {c.probes_total} probes failing"
+    for row in services_overview(now=tr.end):
+        svc = row.service
+        cards[svc.name] = ServiceCard(
+            name=svc.name,
+            title=str(svc),
+            status=svc.status,
+            reason=svc.status_reason,
+            probes_up=sum(1 for p in row.probes if p.status == "healthy"),
+            probes_total=len(row.probes),
+            uptime_pct=_uptime(row, tr),
+            probe_latency_ms=row.latency_ms,
+            gauges=list(row.highlights),
+        )
+    for name, figures in http_figures(tr).items():
+        card = cards.get(name)
+        if card is None:  # traffic reported for a service no probe watches
+            card = cards[name] = ServiceCard(
+                name=name, title=name, registered=False, reason="no probe watches this service"
             )
-        elif c.reasons:
-            c.status = "degraded"
-        elif c.probes_total or c.gauges:
-            c.status = "healthy"
-        c.reasons = [r for r in c.reasons if r != "down"]
-    order = {"down": 0, "degraded": 1, "unknown": 2, "healthy": 3}
-    return sorted(cards.values(), key=lambda c: (order[c.status], c.name))
+        for key, value in figures.items():
+            setattr(card, key, value)
+        if card.error_rate_pct is not None and card.error_rate_pct > ERROR_RATE_LIMIT_PCT:
+            card.warnings.append(
+                f"error rate {card.error_rate_pct:.1f}% over {ERROR_RATE_LIMIT_PCT:g}%"
+            )
+        if card.p95_ms is not None and card.p95_ms > P95_LIMIT_MS:
+            card.warnings.append(f"p95 {card.p95_ms:,.0f} ms over {P95_LIMIT_MS:,.0f} ms")
+    return sorted(cards.values(), key=lambda c: (ORDER.get(c.status, 2), c.name))
 
 
 class ServiceHealthPanel(Panel):
     key = "service-health"
     title = "Service health"
-    description = "Status now; response times, request and error rates over the selected range."
+    description = (
+        "Status now (from each service's probes, as on the services page); uptime, response "
+        "times, request and error rates over the selected range."
+    )
     template = "dashboards/panels/health.html"
     wide = True
 
@@ -167,7 +134,8 @@ class ServiceHealthPanel(Panel):
             [
                 c.name,
                 c.status,
-                "; ".join(c.reasons),
+                c.reason,
+                "; ".join(c.warnings),
                 c.uptime_pct,
                 c.probe_latency_ms,
                 c.avg_ms,
@@ -183,7 +151,8 @@ class ServiceHealthPanel(Panel):
             [
                 "service",
                 "status",
-                "reasons",
+                "reason",
+                "warnings",
                 "uptime %",
                 "probe latency ms",
                 "avg ms",
@@ -191,7 +160,7 @@ class ServiceHealthPanel(Panel):
                 "p99 ms",
                 "requests/min",
                 "error rate %",
-                "gauges now",
+                "last probe figures",
             ],
             rows,
         )

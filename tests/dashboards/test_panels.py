@@ -91,19 +91,6 @@ def test_capacity_panel_reads_host_trends(demo_metrics, day):
     assert web_mem.verdict == "steady"
 
 
-def test_service_health_cards_traffic_lights(demo_metrics, day):
-    cards = {
-        c.name: c for c in render(page_by_slug("operations").panel("service-health"), day).data
-    }
-    assert cards["api"].status == "healthy"
-    assert cards["api"].requests_per_min == pytest.approx(110 / (24 * 60))
-    assert cards["api"].p95_ms is not None
-    smtp = cards["smtp"]
-    assert smtp.status == "degraded"
-    assert any("SMTP queue" in r for r in smtp.reasons)
-    assert ("SMTP queue", "12,500") in smtp.gauges
-
-
 def test_table_heatmap_levels_against_seed_001(demo_metrics, day):
     rendered = render(page_by_slug("operations").panel("table-traffic"), day)
     rows = {r[0]: r for r in rendered.table.rows}
