@@ -38,7 +38,9 @@ def _fmt(value, suffix: str = "", digits: int = 0) -> str:
 
 def highlights(probe: Probe) -> list[tuple[str, str]]:
     """The few numbers the seed's status cards show for this kind of probe, from its last run."""
-    d = probe.last_details or {}
+    d = probe.last_details
+    if not d:
+        return []  # never ran: dashes would read as measured zeros
     match probe.kind:
         case "smtp":
             return [
@@ -144,6 +146,8 @@ class ServiceDetail:
         str, list[tuple[datetime, float]]
     ]  # probe name -> share of successful runs, %
     range_label: str
+    start: datetime
+    end: datetime
 
 
 def service_detail(
@@ -184,6 +188,8 @@ def service_detail(
         latency=latency,
         availability=availability,
         range_label=range_label,
+        start=start,
+        end=now,
     )
 
 

@@ -28,6 +28,11 @@ def _plot_time(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _time_axis(detail) -> dict:
+    # The whole chosen window, so a service monitored for an hour is not stretched edge to edge.
+    return {"range": [_plot_time(detail.start), _plot_time(detail.end)], "type": "date"}
+
+
 def latency_figure(detail) -> str | None:
     if not detail.latency:
         return None
@@ -37,7 +42,8 @@ def latency_figure(detail) -> str | None:
             go.Scatter(
                 x=[_plot_time(ts) for ts, _ in points],
                 y=[round(v, 2) for _, v in points],
-                mode="lines",
+                mode="lines+markers",
+                marker={"size": 3},
                 name=probe_name,
                 hovertemplate="%{x}<br>%{y:.1f} ms<extra>" + probe_name + "</extra>",
             )
@@ -53,6 +59,7 @@ def latency_figure(detail) -> str | None:
         margin={"l": 50, "r": 10, "t": 10, "b": 40},
         template="plotly_white",
         yaxis={"title": "latency (ms)", "rangemode": "tozero"},
+        xaxis=_time_axis(detail),
         legend={"orientation": "h", "y": -0.2},
     )
     return fig.to_json()
@@ -67,7 +74,8 @@ def availability_figure(detail) -> str | None:
             go.Scatter(
                 x=[_plot_time(ts) for ts, _ in points],
                 y=[v for _, v in points],
-                mode="lines",
+                mode="lines+markers",
+                marker={"size": 3},
                 line={"shape": "hv"},
                 name=probe_name,
                 hovertemplate="%{x}<br>%{y:.1f} % of runs succeeded<extra>"
@@ -80,6 +88,7 @@ def availability_figure(detail) -> str | None:
         margin={"l": 50, "r": 10, "t": 10, "b": 40},
         template="plotly_white",
         yaxis={"title": "successful runs (%)", "range": [0, 102]},
+        xaxis=_time_axis(detail),
         showlegend=False,
     )
     return fig.to_json()
