@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from dashboards import selectors
 from dashboards.panels import figures as fg
-from dashboards.panels.base import Line, Panel, Table, base_layout, plot_time
+from dashboards.panels.base import Line, Panel, Table, base_layout, plot_time, plot_times
 from dashboards.timerange import TimeRange
 
 LIMIT_PCT = 80.0
@@ -93,7 +93,7 @@ class CapacityPanel(Panel):
             name = f"{f.host} {f.resource}"
             fig.add_trace(
                 fg.Scatter(
-                    x=[plot_time(p[0]) for p in f.line.points],
+                    x=plot_times(p[0] for p in f.line.points),
                     y=[p[1] for p in f.line.points],
                     mode="lines",
                     name=name,

@@ -85,7 +85,11 @@ def histogram_step(tr: TimeRange) -> int:
     p95 over an hour of requests is steadier than one over ten minutes."""
     if tr.length < timedelta(hours=24):
         return max(60, tr.step)
-    return max(3600, -(-tr.step // 3600) * 3600)
+    if tr.length < timedelta(days=14):
+        return max(3600, -(-tr.step // 3600) * 3600)
+    # Longer ranges: 6-hour points or coarser (~120 per line); finer ones cost read time
+    # without showing more on a 1280 px chart.
+    return max(21600, -(-tr.step // 21600) * 21600)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from dashboards import reference, selectors
 from dashboards.panels import figures as fg
-from dashboards.panels.base import Line, Panel, Table, base_layout, plot_time
+from dashboards.panels.base import Line, Panel, Table, base_layout, plot_times
 from dashboards.timerange import TimeRange
 
 
@@ -47,7 +47,11 @@ class TableHeatmapPanel(Panel):
 
     def query(self, tr: TimeRange) -> list[TableTraffic]:
         out = []
-        for line in selectors.lines("table_ops_per_hour", tr, agg="avg", by="table", combine="sum"):
+        # At most ~120 columns: a heatmap cell narrower than a few pixels shows nothing more.
+        step = tr.step * max(1, round(tr.length.total_seconds() / tr.step / 120))
+        for line in selectors.lines(
+            "table_ops_per_hour", tr, agg="avg", by="table", combine="sum", step=step
+        ):
             values = [v for _, v in line.points]
             if not values:
                 continue
@@ -81,7 +85,7 @@ class TableHeatmapPanel(Panel):
         )
         fig.add_trace(
             fg.Heatmap(
-                x=[plot_time(ts) for ts in xs],
+                x=plot_times(xs),
                 y=[f"{t.table} · {t.level}" for t in data],
                 z=z,
                 text=text,
