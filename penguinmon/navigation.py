@@ -12,7 +12,7 @@ NAV = [
     ("Infrastructure", "/dashboard/system/infrastructure/", "view_infrastructure"),
     ("Services", "/services/", "view_services"),
     ("Alerts", "/alerts/", "view_alerts"),
-    ("Incidents", "/incidents/", "manage_incidents"),
+    ("Incidents", "/incidents/", "view_alerts"),
     ("Reputation", "/reputation/", "view_reputation"),
 ]
 

@@ -32,6 +32,8 @@ if not SECRET_KEY:
     SECRET_KEY = key_file.read_text().strip()
 
 DEBUG = env.bool("DEBUG", default=False)
+# Where users reach this instance; links in notifications point here.
+PENGUINMON_BASE_URL = env.str("PENGUINMON_BASE_URL", default="http://127.0.0.1:8000")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
