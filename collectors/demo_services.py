@@ -244,6 +244,32 @@ def _status_history(
     return len(rows)
 
 
+# What pg_stat_statements shows on a busy sending platform (shape of the probe's own result).
+DEMO_STATEMENTS = [
+    (
+        "SELECT * FROM email_messages WHERE campaign_id = $1 AND status = $2 ORDER BY created_at DESC LIMIT $3",
+        182_340,
+        48.2,
+    ),
+    (
+        "UPDATE inbox_message_refs SET state = $1, updated_at = now() WHERE message_id = ANY($2)",
+        96_410,
+        31.7,
+    ),
+    ("SELECT count(*) FROM email_opens WHERE tenant_id = $1 AND opened_at >= $2", 12_880, 27.9),
+    (
+        "INSERT INTO job_logs (job_id, level, message, created_at) VALUES ($1, $2, $3, $4)",
+        410_220,
+        6.4,
+    ),
+    (
+        "SELECT c.* FROM campaigns c JOIN campaign_sequence_steps s ON s.campaign_id = c.id WHERE c.tenant_id = $1",
+        8_910,
+        19.3,
+    ),
+]
+
+
 def _last_results(now: datetime, rng: random.Random) -> None:
     """The probes' last results as the page shows them (real runs replace them)."""
     details = {
@@ -258,7 +284,10 @@ def _last_results(now: datetime, rng: random.Random) -> None:
             "size_bytes": 43.8e9,
             "connections": 124,
             "max_connections": 300,
-            "slowest_statements": "pg_stat_statements: demo data",
+            "slowest_statements": [
+                {"query": q, "calls": calls, "mean_ms": mean, "total_ms": round(calls * mean, 1)}
+                for q, calls, mean in DEMO_STATEMENTS
+            ],
             "tables": sorted(
                 (
                     {

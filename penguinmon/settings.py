@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "ninja",  # serves Swagger UI from its own static files (no CDN)
     "django_celery_beat",
     "axes",
     "penguinmon",
