@@ -135,7 +135,7 @@ def from_pg_us(us: int) -> datetime:
 
 
 def validate_samples(items, *, now: datetime | None = None):
-    """Check every item; return (series wanted by key, {(key, ts in pg µs): value}).
+    """Check every item; return (series wanted by key, [(key, ts in pg µs, value)]).
 
     The hot path (numeric ts, a label set seen before) avoids regexes and datetime objects;
     anything unusual falls back to the precise checks that produce the error message.
@@ -147,9 +147,8 @@ def validate_samples(items, *, now: datetime | None = None):
     oldest = now_s - settings.RETENTION_RAW_DAYS * 86400
     known_keys = series_cache()
     ok_metrics: set[str] = set()
-    ok_keys: set[str] = set()
     wanted: dict[str, tuple] = {}
-    rows: dict[tuple[str, int], float] = {}
+    rows: list[tuple[str, int, float]] = []
     for i, item in enumerate(items):
         if type(item) is not dict:
             raise IngestError("must be an object with metric, labels, value, ts", index=i)
@@ -180,21 +179,20 @@ def validate_samples(items, *, now: datetime | None = None):
                 ) from exc
         else:
             labels, key = {}, metric + "{}"
-        if key not in ok_keys and key not in known_keys:
-            _labels(labels, i)
-            ok_keys.add(key)
         unit = item.get("unit")
         if unit is not None and (not isinstance(unit, str) or len(unit) > 32):
             raise IngestError("must be a string of at most 32 characters", index=i, field="unit")
+        if key not in wanted:
+            if key not in known_keys:
+                _labels(labels, i)
+            wanted[key] = (metric, labels, unit or "", None)
         ts = item.get("ts")
         kind = type(ts)
         if (kind is float or kind is int) and oldest <= ts <= newest:
             us = int((ts - PG_EPOCH_S) * 1_000_000)
         else:
             us = to_pg_us(_parse_ts(ts, now, index=i, collection="samples"))
-        if key not in wanted:
-            wanted[key] = (metric, labels, unit or "", None)
-        rows[(key, us)] = value  # a repeated (series, ts) in one batch: last one wins
+        rows.append((key, us, value))
     return wanted, rows
 
 
@@ -237,6 +235,10 @@ def _write_raw(rows: list[tuple[int, int, float]], *, add: bool = False) -> None
             "ON COMMIT DELETE ROWS"
         )
         cur.execute("TRUNCATE pm_ingest")
+        if not add:
+            # One row per (series, ts), the batch's last one winning: ON CONFLICT may not
+            # touch the same row twice in one statement.
+            rows = list({(sid, us): (sid, us, v) for sid, us, v in rows}.values())
         _copy_rows(cur, "pm_ingest", rows)
         update = "collectors_sample.value + EXCLUDED.value" if add else "EXCLUDED.value"
         cur.execute(
@@ -258,11 +260,11 @@ def write_samples(items, *, source: str = "internal", now: datetime | None = Non
     wanted, rows = validate_samples(items, now=now)
     if not rows:
         return 0
-    timestamps = {us for _, us in rows}
+    timestamps = {us for _, us, _ in rows}
     with transaction.atomic():
         partitions.ensure_partitions("collectors_sample", _days_us(timestamps))
         ids = resolve(wanted)
-        _write_raw([(ids[key], us, value) for (key, us), value in rows.items()])
+        _write_raw([(ids[key], us, value) for key, us, value in rows])
         _mark_dirty("sample", from_pg_us(min(timestamps)), from_pg_us(max(timestamps)))
     _count(source, len(rows))
     return len(rows)

@@ -142,3 +142,9 @@ def test_request_timings_validate_status_and_duration():
         write_request_timings([base, base | {"status": 99}])
     with pytest.raises(IngestError, match=r"requests\[0\]\.duration_ms"):
         write_request_timings([base | {"duration_ms": -1}])
+
+
+def test_a_repeated_sample_within_one_batch_keeps_the_last_value():
+    ts = datetime.now(UTC).replace(microsecond=0).timestamp()
+    write_samples([{"metric": "dup_in_batch", "value": v, "ts": ts} for v in (1, 2, 3)])
+    assert [r[2] for r in _raw("dup_in_batch")] == [3.0]
