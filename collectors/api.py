@@ -39,6 +39,20 @@ _SAMPLE_SCHEMA = {
         "unit": {"type": "string"},
     },
 }
+_SERIES_SCHEMA = {
+    "type": "object",
+    "description": "series-grouped form (faster for bulk loads): one metric and label set, many points",
+    "required": ["metric", "points"],
+    "properties": {
+        "metric": {"type": "string", "example": "host_cpu_percent"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "points": {
+            "type": "array",
+            "items": {"type": "array", "minItems": 2, "maxItems": 2, "example": [1764115200, 42.5]},
+        },
+        "unit": {"type": "string"},
+    },
+}
 _REQUEST_SCHEMA = {
     "type": "object",
     "required": ["service", "route", "method", "status", "duration_ms"],
@@ -110,10 +124,11 @@ def _ingest(fn, items):
     "/samples",
     auth=api_auth("ingest"),
     response={200: WriteResult, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut},
-    openapi_extra=_batch_body("samples", _SAMPLE_SCHEMA),
+    openapi_extra=_batch_body("samples", {"oneOf": [_SAMPLE_SCHEMA, _SERIES_SCHEMA]}),
 )
 def post_samples(request):
-    """Store a batch of up to 10,000 samples atomically: all or nothing."""
+    """Store a batch of up to 10,000 samples atomically: all or nothing. Items are single
+    samples `{metric, labels, value, ts}` or series-grouped `{metric, labels, points: [[ts, value], ...]}`."""
     items = _parse_batch(request, "samples")
     return {"written": _ingest(lambda i: write_samples(i, source="api"), items)}
 

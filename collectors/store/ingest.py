@@ -28,7 +28,7 @@ MAX_LABEL_VALUE = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _parse_ts(raw, now: datetime, *, index: int, collection: str) -> datetime:
+def _parse_ts(raw, now: datetime, *, index: int, collection: str, field: str = "ts") -> datetime:
     if raw is None:
         return now
     if isinstance(raw, datetime):
@@ -38,14 +38,14 @@ def _parse_ts(raw, now: datetime, *, index: int, collection: str) -> datetime:
             raise IngestError(
                 "must be a finite unix time in seconds",
                 index=index,
-                field="ts",
+                field=field,
                 collection=collection,
             )
         try:
             ts = _EPOCH + timedelta(seconds=raw)
         except OverflowError as exc:
             raise IngestError(
-                f"unix time {raw} is out of range", index=index, field="ts", collection=collection
+                f"unix time {raw} is out of range", index=index, field=field, collection=collection
             ) from exc
     elif isinstance(raw, str):
         try:
@@ -54,7 +54,7 @@ def _parse_ts(raw, now: datetime, *, index: int, collection: str) -> datetime:
             raise IngestError(
                 f"{raw!r} is not an ISO 8601 time or unix seconds",
                 index=index,
-                field="ts",
+                field=field,
                 collection=collection,
             ) from exc
         if ts.tzinfo is None:
@@ -63,21 +63,21 @@ def _parse_ts(raw, now: datetime, *, index: int, collection: str) -> datetime:
         raise IngestError(
             "must be unix seconds or an ISO 8601 string",
             index=index,
-            field="ts",
+            field=field,
             collection=collection,
         )
     if ts > now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS):
         raise IngestError(
             f"{ts.isoformat()} is more than {settings.INGEST_MAX_FUTURE_SECONDS // 60} minutes in the future",
             index=index,
-            field="ts",
+            field=field,
             collection=collection,
         )
     if ts < now - timedelta(days=settings.RETENTION_RAW_DAYS):
         raise IngestError(
             f"{ts.isoformat()} is older than the raw retention of {settings.RETENTION_RAW_DAYS} days",
             index=index,
-            field="ts",
+            field=field,
             collection=collection,
         )
     return ts
@@ -147,6 +147,7 @@ def validate_samples(items, *, now: datetime | None = None):
     oldest = now_s - settings.RETENTION_RAW_DAYS * 86400
     known_keys = series_cache()
     ok_metrics: set[str] = set()
+    total = 0
     wanted: dict[str, tuple] = {}
     rows: list[tuple[str, int, float]] = []
     for i, item in enumerate(items):
@@ -161,14 +162,6 @@ def validate_samples(items, *, now: datetime | None = None):
                     field="metric",
                 )
             ok_metrics.add(metric)
-        value = item.get("value")
-        kind = type(value)
-        if kind is int:
-            value = float(value)
-        elif kind is not float:
-            raise IngestError(f"must be a number, got {kind.__name__}", index=i, field="value")
-        if value - value != 0.0:  # NaN and ±inf
-            raise IngestError(f"must be a finite number, got {value}", index=i, field="value")
         labels = item.get("labels")
         if labels:
             try:
@@ -186,6 +179,22 @@ def validate_samples(items, *, now: datetime | None = None):
             if key not in known_keys:
                 _labels(labels, i)
             wanted[key] = (metric, labels, unit or "", None)
+        points = item.get("points")
+        if points is not None:
+            # Series-grouped form: {metric, labels, points: [[ts, value], ...]}.
+            total += _points(points, key, rows, i, now, oldest, newest)
+            if total > settings.INGEST_MAX_BATCH:
+                break  # refused below, without reading the rest
+            continue
+        total += 1
+        value = item.get("value")
+        kind = type(value)
+        if kind is int:
+            value = float(value)
+        elif kind is not float:
+            raise IngestError(f"must be a number, got {kind.__name__}", index=i, field="value")
+        if value - value != 0.0:  # NaN and ±inf
+            raise IngestError(f"must be a finite number, got {value}", index=i, field="value")
         ts = item.get("ts")
         kind = type(ts)
         if (kind is float or kind is int) and oldest <= ts <= newest:
@@ -193,7 +202,43 @@ def validate_samples(items, *, now: datetime | None = None):
         else:
             us = to_pg_us(_parse_ts(ts, now, index=i, collection="samples"))
         rows.append((key, us, value))
+    if total > settings.INGEST_MAX_BATCH:
+        raise IngestError(
+            f"batch of {total} samples exceeds the limit of {settings.INGEST_MAX_BATCH}", status=413
+        )
     return wanted, rows
+
+
+def _points(
+    points, key: str, rows: list, i: int, now: datetime, oldest: float, newest: float
+) -> int:
+    """Validate and append the [ts, value] pairs of one series-grouped item."""
+    if type(points) is not list:
+        raise IngestError("must be a list of [ts, value] pairs", index=i, field="points")
+    for j, point in enumerate(points):
+        if type(point) is not list or len(point) != 2:
+            raise IngestError("must be a [ts, value] pair", index=i, field=f"points[{j}]")
+        ts, value = point
+        kind = type(value)
+        if kind is int:
+            value = float(value)
+        elif kind is not float:
+            raise IngestError(
+                f"must be a number, got {kind.__name__}", index=i, field=f"points[{j}].value"
+            )
+        if value - value != 0.0:
+            raise IngestError(
+                f"must be a finite number, got {value}", index=i, field=f"points[{j}].value"
+            )
+        kind = type(ts)
+        if (kind is float or kind is int) and oldest <= ts <= newest:
+            us = int((ts - PG_EPOCH_S) * 1_000_000)
+        else:
+            us = to_pg_us(
+                _parse_ts(ts, now, index=i, collection="samples", field=f"points[{j}].ts")
+            )
+        rows.append((key, us, value))
+    return len(points)
 
 
 def _days_us(us_values) -> set:

@@ -148,3 +148,37 @@ def test_a_repeated_sample_within_one_batch_keeps_the_last_value():
     ts = datetime.now(UTC).replace(microsecond=0).timestamp()
     write_samples([{"metric": "dup_in_batch", "value": v, "ts": ts} for v in (1, 2, 3)])
     assert [r[2] for r in _raw("dup_in_batch")] == [3.0]
+
+
+def test_series_grouped_items_store_every_point():
+    ts = datetime.now(UTC).replace(microsecond=0).timestamp() - 60
+    written = write_samples(
+        [
+            {"metric": "grouped", "labels": {"host": "a"}, "points": [[ts, 1], [ts + 15, 2.5]]},
+            {"metric": "grouped", "labels": {"host": "b"}, "value": 7, "ts": ts},
+        ]
+    )
+    assert written == 3
+    assert sorted((r[0]["host"], r[2]) for r in _raw("grouped")) == [
+        ("a", 1.0),
+        ("a", 2.5),
+        ("b", 7.0),
+    ]
+
+
+def test_a_bad_point_names_its_position_and_nothing_is_written():
+    ts = datetime.now(UTC).timestamp()
+    with pytest.raises(IngestError, match=r"samples\[0\]\.points\[1\]\.value: must be a number"):
+        write_samples([{"metric": "grouped_bad", "points": [[ts, 1], [ts, "x"]]}])
+    with pytest.raises(
+        IngestError, match=r"samples\[0\]\.points\[0\]: must be a \[ts, value\] pair"
+    ):
+        write_samples([{"metric": "grouped_bad", "points": [[ts]]}])
+    assert _raw("grouped_bad") == []
+
+
+def test_grouped_points_count_towards_the_batch_limit():
+    ts = datetime.now(UTC).timestamp()
+    with pytest.raises(IngestError) as info:
+        write_samples([{"metric": "big", "points": [[ts - i * 0.001, 1] for i in range(10_001)]}])
+    assert info.value.status == 413
