@@ -1,5 +1,6 @@
 """Writes on incidents: create (from an alert or by hand), change status and fields, notes.
-Every change lands on the incident timeline and in the audit log."""
+Every change lands on the incident timeline and in the audit log. Deployments are recorded
+(started, or already finished) and finished here too."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.models import Incident, IncidentEvent
+from incidents.models import Deployment, Incident, IncidentEvent
 from penguinmon.audit import audit
 
 
@@ -25,6 +26,7 @@ def incident_create(
     summary: str = "",
     started_at=None,
     actor_label: str = "",
+    caused_by_deployment: Deployment | None = None,
 ) -> Incident:
     incident = Incident(
         title=(title or "").strip(),
@@ -33,6 +35,7 @@ def incident_create(
         summary=summary,
         started_at=started_at or timezone.now(),
         created_by=user if getattr(user, "is_authenticated", False) else None,
+        caused_by_deployment=caused_by_deployment,
     )
     incident.full_clean(exclude=["alerts"])
     actor, label = _actor(user, actor_label)
@@ -45,12 +48,23 @@ def incident_create(
             actor_label=label,
             message=f"opened: {incident.title}",
         )
+        changes = {"title": incident.title, "severity": incident.severity}
+        if caused_by_deployment is not None:
+            IncidentEvent.objects.create(
+                incident=incident,
+                kind=IncidentEvent.Kind.UPDATE,
+                actor=actor,
+                actor_label=label,
+                message=f"caused by deployment #{caused_by_deployment.pk}: "
+                f"{caused_by_deployment} ({caused_by_deployment.environment})",
+            )
+            changes["caused_by_deployment"] = caused_by_deployment.pk
         audit(
             actor=user,
             action="incident.create",
             target=incident,
             actor_label=label,
-            changes={"title": incident.title, "severity": incident.severity},
+            changes=changes,
         )
     return incident
 
@@ -170,3 +184,110 @@ def incident_update(
                 comment=note,
             )
     return incident
+
+
+def deployment_record(
+    *,
+    service: str,
+    user,
+    environment: str = "production",
+    version: str = "",
+    commit_sha: str = "",
+    commit_at=None,
+    started_at=None,
+    finished_at=None,
+    status: str = Deployment.Status.IN_PROGRESS,
+    deployed_by: str = "",
+    url: str = "",
+    notes: str = "",
+    actor_label: str = "",
+) -> Deployment:
+    """A CI pipeline reports a deployment: starting now (status in_progress), or one already
+    over (a finished status; finished_at defaults to now). Raises ValidationError on bad input
+    and then saves nothing."""
+    if status not in Deployment.Status.values:
+        raise ValidationError(
+            {
+                "status": f"unknown status {status!r}; use one of {', '.join(Deployment.Status.values)}"
+            }
+        )
+    now = timezone.now()
+    if status in Deployment.FINISHED and finished_at is None:
+        finished_at = now
+    real, label = _actor(user, actor_label)
+    deployment = Deployment(
+        service=(service or "").strip(),
+        environment=(environment or "").strip(),
+        version=(version or "").strip(),
+        commit_sha=(commit_sha or "").strip().lower(),
+        commit_at=commit_at,
+        started_at=started_at or now,
+        finished_at=finished_at,
+        status=status,
+        # Default: the account the pipeline's token belongs to (not the token prefix).
+        deployed_by=(deployed_by or "").strip() or (real.get_username() if real else label),
+        url=(url or "").strip(),
+        notes=notes or "",
+    )
+    deployment.full_clean()
+    deployment.save()
+    return deployment
+
+
+def deployment_finish(
+    *,
+    deployment: Deployment,
+    status: str,
+    user,
+    finished_at=None,
+    notes: str | None = None,
+    actor_label: str = "",
+) -> Deployment:
+    """Close a running deployment (succeeded / failed / rolled_back), or mark one that went out
+    as rolled back later. Raises ValidationError for a status change that cannot happen."""
+    if status not in Deployment.Status.values:
+        raise ValidationError(
+            {
+                "status": f"unknown status {status!r}; use one of {', '.join(Deployment.Status.values)}"
+            }
+        )
+    if status not in Deployment.TRANSITIONS[deployment.status]:
+        allowed = ", ".join(sorted(Deployment.TRANSITIONS[deployment.status])) or "nothing"
+        raise ValidationError(
+            {"status": f"cannot go from {deployment.status} to {status} (allowed: {allowed})"}
+        )
+    before = {
+        "status": deployment.status,
+        "finished_at": deployment.finished_at,
+        "notes": deployment.notes,
+    }
+    deployment.status = status
+    # A rollback of a deployment that had finished keeps the time it went out: lead time and
+    # duration are about that release; the rollback time goes in the notes.
+    if deployment.finished_at is None or finished_at is not None:
+        deployment.finished_at = finished_at or timezone.now()
+    if notes is not None and notes.strip():
+        deployment.notes = (deployment.notes + "\n" + notes.strip()).strip()
+    try:
+        deployment.full_clean()
+    except ValidationError:
+        for field, value in before.items():
+            setattr(deployment, field, value)
+        raise
+    _, label = _actor(user, actor_label)
+    with transaction.atomic():
+        deployment.save()
+        audit(
+            actor=user,
+            action="deployment.finish",
+            target=deployment,
+            actor_label=label,
+            changes={
+                "status": {"from": before["status"], "to": status},
+                "finished_at": {
+                    "from": str(before["finished_at"]) if before["finished_at"] else None,
+                    "to": str(deployment.finished_at),
+                },
+            },
+        )
+    return deployment

@@ -50,6 +50,7 @@ def test_no_incidents_means_no_mttr_or_mtbf(db):
     assert incident_stats(start=T0, end=T0 + timedelta(days=1)) == {
         "count": 0,
         "open": 0,
+        "resolved": 0,
         "mttr_hours": None,
         "mtbf_hours": None,
     }
