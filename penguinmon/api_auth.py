@@ -18,25 +18,30 @@ from penguinmon.models import ApiToken, hash_token
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
+def token_for(raw: str, scope: str) -> ApiToken | None:
+    """The active token ``raw`` if it has ``scope``; marks it used. None when unknown."""
+    api_token = (
+        ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(raw)).first()
+    )
+    if api_token is None:
+        return None
+    if not api_token.has_scope(scope):
+        raise HttpError(403, f"this token lacks the '{scope}' scope")
+    now = timezone.now()
+    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_GRANULARITY:
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+    return api_token
+
+
 class BearerToken(HttpBearer):
     def __init__(self, scope: str):
         super().__init__()
         self.scope = scope
 
     def authenticate(self, request, token: str):
-        api_token = (
-            ApiToken.objects.active()
-            .select_related("user")
-            .filter(token_hash=hash_token(token))
-            .first()
-        )
+        api_token = token_for(token, self.scope)
         if api_token is None:
             return None
-        if not api_token.has_scope(self.scope):
-            raise HttpError(403, f"this token lacks the '{self.scope}' scope")
-        now = timezone.now()
-        if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_GRANULARITY:
-            ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
         request.user = api_token.user
         request.api_token = api_token
         return api_token

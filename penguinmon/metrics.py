@@ -79,6 +79,29 @@ def _registry() -> CollectorRegistry:
 
 @require_GET
 def metrics_view(request):
+    """Prometheus exposition. Scrapers send a read-scoped token (`authorization: credentials:`
+    in the scrape config); a logged-in browser session works too."""
+    if not request.user.is_authenticated:
+        from ninja.errors import HttpError
+
+        from penguinmon.api_auth import token_for
+
+        header = request.headers.get("Authorization", "")
+        scheme, _, raw = header.partition(" ")
+        try:
+            allowed = (
+                scheme.lower() == "bearer" and raw and token_for(raw.strip(), "read") is not None
+            )
+        except HttpError as exc:
+            return HttpResponse(str(exc), status=exc.status_code, content_type="text/plain")
+        if not allowed:
+            response = HttpResponse(
+                "send Authorization: Bearer <token with the read scope>\n",
+                status=401,
+                content_type="text/plain",
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="penguinmon"'
+            return response
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 

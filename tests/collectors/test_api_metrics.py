@@ -126,6 +126,7 @@ def test_openapi_documents_the_ingest_body(client):
 
 def test_metrics_endpoint_counts_ingested_samples(api, client):
     api.post("/api/v1/samples", [{"metric": "counted", "value": 1}])
-    text = client.get("/metrics").content.decode()
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=api.headers).content.decode()
     assert "penguinmon_samples_ingested_total" in text
     assert "penguinmon_queue_length" in text
