@@ -1,5 +1,7 @@
-"""Demo incidents over the last ~30 days, so MTTR and MTBF have something to measure.
-Critical demo alerts become incidents (as on-call would open them), plus a few opened by hand."""
+"""Demo incidents and deployments over the last ~30 days, so MTTR, MTBF and the DORA figures
+have something to measure. Critical demo alerts become incidents (as on-call would open them),
+plus a few opened by hand; api, tracking and worker release several times a week, one release
+fails, one is rolled back after the incident it caused."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from incidents.models import Incident, IncidentEvent
+from incidents.models import Deployment, Incident, IncidentEvent
 
 HAND_OPENED = [
     ("Campaign sends delayed for EU tenants", "warning", "smtp"),
@@ -23,6 +25,7 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
 
     with transaction.atomic():
         Incident.objects.filter(is_demo=True).delete()
+        Deployment.objects.filter(is_demo=True).delete()
         made = 0
         for alert in Alert.objects.filter(is_demo=True, severity="critical").order_by("fired_at"):
             resolved = alert.resolved_at
@@ -56,7 +59,8 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
                 rng,
             )
             made += 1
-    return f"{made} incidents over {days} days"
+        deployed, linked = _deployments(days=days, now=now, rng=rng)
+    return f"{made + linked} incidents and {deployed} deployments over {days} days"
 
 
 def _make(title, severity, service, started, acked, resolved, now, rng) -> Incident:
@@ -109,3 +113,101 @@ def _make(title, severity, service, started, acked, resolved, now, rng) -> Incid
         )
     IncidentEvent.objects.bulk_create(events)
     return incident
+
+
+# Release habits per service: chance of a release on a weekday, and of a second one that day.
+RELEASES = {"api": (0.8, 0.25), "tracking": (0.5, 0.0), "worker": (0.45, 0.0)}
+
+
+def _deployments(*, days: int, now: datetime, rng: random.Random) -> tuple[int, int]:
+    """Weekday releases for api, tracking and worker; returns (deployments, incidents added)."""
+    rows: list[Deployment] = []
+    versions = {service: [1, rng.randint(2, 9), 0] for service in RELEASES}
+    start_day = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    for day in range(days + 1):
+        midnight = start_day + timedelta(days=day)
+        if midnight.weekday() >= 5:  # no releases at the weekend
+            continue
+        for service, (p_one, p_two) in RELEASES.items():
+            count = (rng.random() < p_one) + (rng.random() < p_two)
+            for _ in range(count):
+                started = midnight + timedelta(hours=rng.uniform(9, 17))
+                finished = started + timedelta(minutes=rng.uniform(3, 12))
+                if finished > now - timedelta(minutes=10):
+                    continue
+                v = versions[service]
+                v[2] += 1
+                run = rng.randint(1000, 99999)
+                rows.append(
+                    Deployment(
+                        service=service,
+                        version=f"v{v[0]}.{v[1]}.{v[2]}",
+                        commit_sha=f"{rng.getrandbits(160):040x}",
+                        # Changes wait a few hours to a day and a half for review and merge.
+                        commit_at=started - timedelta(hours=rng.uniform(1.5, 36)),
+                        started_at=started,
+                        finished_at=finished,
+                        status=Deployment.Status.SUCCEEDED,
+                        deployed_by="github-actions",
+                        url=f"https://ci.penguinmails.example/{service}/actions/runs/{run}",
+                        is_demo=True,
+                    )
+                )
+    # One release still running: what the page shows while CI is mid-deploy.
+    rows.append(
+        Deployment(
+            service="api",
+            version="v1.{}.{}".format(versions["api"][1], versions["api"][2] + 1),
+            commit_sha=f"{rng.getrandbits(160):040x}",
+            commit_at=now - timedelta(hours=5),
+            started_at=now - timedelta(minutes=4),
+            status=Deployment.Status.IN_PROGRESS,
+            deployed_by="github-actions",
+            is_demo=True,
+        )
+    )
+    Deployment.objects.bulk_create(rows)
+    linked = 0
+    finished = [d for d in rows if d.finished_at]
+    by_service = {s: [d for d in finished if d.service == s] for s in RELEASES}
+    # A worker release that failed its health check (never went out).
+    if len(by_service["worker"]) >= 2:
+        failed = by_service["worker"][len(by_service["worker"]) // 2]
+        failed.status = Deployment.Status.FAILED
+        failed.notes = "Health check failed on 2 of 3 pods; the old version kept serving."
+        failed.save(update_fields=["status", "notes"])
+    # A tracking release about nine days ago broke open tracking: incident, then rollback.
+    cutoff = now - timedelta(days=min(9, days // 2))
+    earlier = [d for d in by_service["tracking"] if d.finished_at <= cutoff]
+    if earlier:
+        bad = earlier[-1]
+        bad.status = Deployment.Status.ROLLED_BACK
+        bad.notes = "Rolled back: open-tracking pixel returned 502 for about an hour."
+        bad.save(update_fields=["status", "notes"])
+        opened = bad.finished_at + timedelta(minutes=rng.randint(8, 20))
+        incident = _make(
+            f"Open tracking returns 502 after {bad.version}",
+            "critical",
+            "tracking",
+            opened,
+            opened + timedelta(minutes=rng.randint(2, 6)),
+            opened + timedelta(minutes=rng.randint(60, 100)),
+            now,
+            rng,
+        )
+        incident.caused_by_deployment = bad
+        incident.save(update_fields=["caused_by_deployment"])
+        linked += 1
+    # The hand-opened worker backlog followed a worker release that day, if there was one.
+    backlog = Incident.objects.filter(is_demo=True, service="worker").first()
+    if backlog is not None:
+        before = [
+            d
+            for d in by_service["worker"]
+            if d.status == Deployment.Status.SUCCEEDED
+            and timedelta(0) < backlog.started_at - d.finished_at < timedelta(hours=24)
+        ]
+        if before:
+            backlog.caused_by_deployment = before[-1]
+            backlog.save(update_fields=["caused_by_deployment"])
+    return len(rows), linked

@@ -330,3 +330,26 @@ def test_api_incident_create_validation_and_roles(client, make_token, make_user)
     dev = make_token("write", user=make_user("development"))
     assert post(client, "/api/v1/incidents", {"title": "x"}, dev).status_code == 403
     assert not Incident.objects.exists()
+
+
+def test_demo_releases_several_times_a_week_with_one_failure_and_one_rollback(db):
+    import random
+
+    from alerts import demo as alerts_demo
+    from incidents import demo
+
+    now = datetime.now(UTC)
+    alerts_demo.load(days=30, now=now, rng=random.Random(3))
+    first = demo.load(days=30, now=now, rng=random.Random(3))
+    assert demo.load(days=30, now=now, rng=random.Random(3)) == first  # replaces its own rows
+    assert Deployment.objects.filter(status="failed").count() == 1
+    rolled_back = Deployment.objects.get(status="rolled_back")
+    assert rolled_back.caused_incidents.filter(severity="critical").exists()
+    stats = dora_stats(start=now - timedelta(days=30), end=now)
+    assert stats["deploy_frequency_per_week"] >= 5  # three services, several each a week
+    assert {"api", "tracking", "worker"} <= set(
+        Deployment.objects.values_list("service", flat=True)
+    )
+    assert 0 < stats["change_failure_rate_pct"] < 15
+    assert stats["lead_time_hours"] and stats["mttr_critical_hours"]
+    assert stats["in_progress"] == 1
