@@ -3,10 +3,12 @@ audited (AuditedModelAdmin), including escalation steps edited inline."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.db import models
 
 from alerts.models import (
+    WEEKDAYS,
     Alert,
     AlertEvent,
     AlertRule,
@@ -100,10 +102,48 @@ class EscalationPolicyAdmin(AuditedModelAdmin):
             audit(actor=request.user, action="admin.delete", target=obj, changes={"step": str(obj)})
 
 
+class SilenceAdminForm(forms.ModelForm):
+    """Weekdays as checkboxes instead of a raw JSON list."""
+
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=[(i, name.capitalize()) for i, name in enumerate(WEEKDAYS)],
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Weekly windows: the days they start on.",
+    )
+
+    class Meta:
+        model = Silence
+        fields = (
+            "matchers",
+            "everything",
+            "comment",
+            "repeat",
+            "starts_at",
+            "ends_at",
+            "weekdays",
+            "local_start",
+            "duration_minutes",
+            "timezone",
+        )
+
+
 @admin.register(Silence)
 class SilenceAdmin(AuditedModelAdmin):
-    list_display = ("__str__", "starts_at", "ends_at", "comment", "created_by")
+    form = SilenceAdminForm
+    list_display = ("__str__", "repeat", "starts_at", "ends_at", "comment", "created_by")
+    list_filter = ("repeat", "everything")
+    search_fields = ("comment",)
     readonly_fields = ("created_by",)
+    fieldsets = (
+        (None, {"fields": ("matchers", "everything", "comment", "created_by")}),
+        ("When", {"fields": ("repeat", "starts_at", "ends_at")}),
+        (
+            "Weekly schedule",
+            {"fields": ("weekdays", "local_start", "duration_minutes", "timezone")},
+        ),
+    )
 
     def save_model(self, request, obj, form, change):
         if not change:

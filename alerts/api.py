@@ -4,9 +4,11 @@ role capability (ack_alerts / manage_incidents)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from typing import Literal
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
@@ -14,7 +16,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from alerts import selectors, services
-from alerts.models import Alert, AlertRule
+from alerts.models import Alert, AlertRule, Silence, parse_weekdays
 from penguinmon.api_auth import actor_label, api_auth
 from penguinmon.roles import user_can
 
@@ -87,22 +89,82 @@ class NoteIn(Schema):
 
 class SilenceIn(Schema):
     matchers: dict[str, str] = Field(
-        ..., description='Label equality matchers, e.g. {"service": "smtp"}'
+        default_factory=dict, description='Label equality matchers, e.g. {"service": "smtp"}'
     )
+    everything: bool = Field(
+        False, description="Whole-platform maintenance: no matchers, matches every alert."
+    )
+    repeat: Literal["once", "weekly"] = "once"
+    starts_at: datetime | None = Field(
+        None, description="One-off: the start (default now). Weekly: first day it applies."
+    )
+    ends_at: datetime | None = Field(
+        None, description="One-off: the end. Weekly: repeat until (optional)."
+    )
+    duration_minutes: int | None = Field(
+        None,
+        ge=1,
+        le=60 * 24 * 90,
+        description="One-off: instead of ends_at. Weekly: length of each occurrence.",
+    )
+    weekdays: list[str | int] = Field(
+        default_factory=list, description='Weekly: e.g. ["sat", "sun"] or [5, 6] (0 = Monday).'
+    )
+    local_start: time | None = Field(None, description='Weekly: wall-clock start, e.g. "02:00".')
+    timezone: str = Field(
+        "UTC", max_length=64, description="Weekly: IANA zone, e.g. Europe/Berlin."
+    )
+    comment: str = Field(..., min_length=1, max_length=500)
+
+
+class SilencePatch(Schema):
+    """Only the fields given change; the result is validated as a whole."""
+
+    matchers: dict[str, str] | None = None
+    everything: bool | None = None
+    repeat: Literal["once", "weekly"] | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     duration_minutes: int | None = Field(None, ge=1, le=60 * 24 * 90)
-    comment: str = Field(..., min_length=1, max_length=500)
+    weekdays: list[str | int] | None = None
+    local_start: time | None = None
+    timezone: str | None = Field(None, max_length=64)
+    comment: str | None = Field(None, min_length=1, max_length=500)
+
+
+class WindowRef(Schema):
+    starts_at: datetime
+    ends_at: datetime
 
 
 class SilenceOut(Schema):
     id: int
     matchers: dict
+    everything: bool
+    repeat: str
     starts_at: datetime
-    ends_at: datetime
+    ends_at: datetime | None
+    weekdays: list[str]
+    local_start: str | None
+    duration_minutes: int | None
+    timezone: str
+    schedule: str
     comment: str
     created_by: str | None
     active: bool
+    next_window: WindowRef | None
+
+
+class WindowOut(Schema):
+    silence_id: int
+    starts_at: datetime
+    ends_at: datetime
+    matchers: dict
+    everything: bool
+    recurring: bool
+    schedule: str
+    comment: str
+    created_by: str | None
 
 
 class RuleOut(Schema):
@@ -279,50 +341,161 @@ def create_incident(request, alert_id: int):
 
 
 def silence_out(s) -> dict:
+    upcoming = s.next_window()
     return {
         "id": s.pk,
         "matchers": s.matchers,
+        "everything": s.everything,
+        "repeat": s.repeat,
         "starts_at": s.starts_at,
         "ends_at": s.ends_at,
+        "weekdays": s.weekday_names,
+        "local_start": f"{s.local_start:%H:%M}" if s.local_start else None,
+        "duration_minutes": s.duration_minutes,
+        "timezone": s.timezone,
+        "schedule": s.schedule,
         "comment": s.comment,
         "created_by": s.created_by.get_username() if s.created_by else None,
         "active": s.is_active(),
+        "next_window": (
+            {"starts_at": upcoming.starts_at, "ends_at": upcoming.ends_at} if upcoming else None
+        ),
     }
+
+
+def _validation_error(exc: ValidationError) -> HttpError:
+    if hasattr(exc, "message_dict"):
+        text = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
+    else:
+        text = "; ".join(exc.messages)
+    return HttpError(400, text)
+
+
+def _weekdays(values) -> list[int]:
+    try:
+        return parse_weekdays(values)
+    except ValueError as exc:
+        raise HttpError(400, f"weekdays: {exc}") from exc
 
 
 @router.get("/silences", response=list[SilenceOut], auth=api_auth("read"))
 def list_silences(request, include_expired: bool = False):
+    """Silences and maintenance windows, one-off and weekly (not yet ended unless asked)."""
     _require(request, "view_alerts")
-    from alerts.models import Silence
-
     qs = Silence.objects.select_related("created_by")
     if not include_expired:
-        qs = qs.filter(ends_at__gt=timezone.now())
+        qs = qs.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()))
     return [silence_out(s) for s in qs[:500]]
+
+
+@router.get("/silences/windows", response=list[WindowOut], auth=api_auth("read"))
+def list_windows(request, start: datetime | None = None, end: datetime | None = None):
+    """Every window in force between ``start`` (default now) and ``end`` (default 7 days
+    later), weekly ones expanded to their occurrences, in time order."""
+    _require(request, "view_alerts")
+    start = start or timezone.now()
+    end = end or start + timedelta(days=7)
+    if end <= start:
+        raise HttpError(400, "end must be after start")
+    if end - start > timedelta(days=400):
+        raise HttpError(400, "ask for at most 400 days at a time")
+    return [
+        {
+            "silence_id": w.pk,
+            "starts_at": w.starts_at,
+            "ends_at": w.ends_at,
+            "matchers": w.matchers,
+            "everything": w.everything,
+            "recurring": w.recurring,
+            "schedule": w.schedule,
+            "comment": w.comment,
+            "created_by": w.created_by.get_username() if w.created_by else None,
+        }
+        for w in selectors.silences_between(start=start, end=end)
+    ]
+
+
+@router.get("/silences/{silence_id}", response=SilenceOut, auth=api_auth("read"))
+def get_silence(request, silence_id: int):
+    _require(request, "view_alerts")
+    return silence_out(
+        get_object_or_404(Silence.objects.select_related("created_by"), pk=silence_id)
+    )
 
 
 @router.post("/silences", response={201: SilenceOut}, auth=api_auth("write"))
 def create_silence(request, payload: SilenceIn):
-    """A silence / maintenance window: give ``ends_at`` or ``duration_minutes``."""
+    """A silence / maintenance window. One-off: give ``ends_at`` or ``duration_minutes``.
+    Weekly: ``repeat="weekly"`` with ``weekdays``, ``local_start``, ``duration_minutes`` and
+    ``timezone`` (``ends_at`` = repeat until, optional)."""
     _require(request, "ack_alerts")
     start = payload.starts_at or timezone.now()
-    if payload.ends_at is None and payload.duration_minutes is None:
-        raise HttpError(400, "give ends_at or duration_minutes")
-    end = payload.ends_at or start + timedelta(minutes=payload.duration_minutes)
+    end = payload.ends_at
+    if payload.repeat == "once":
+        if payload.ends_at is None and payload.duration_minutes is None:
+            raise HttpError(400, "give ends_at or duration_minutes")
+        end = payload.ends_at or start + timedelta(minutes=payload.duration_minutes)
+        schedule = {}
+    else:
+        schedule = {
+            "repeat": "weekly",
+            "weekdays": _weekdays(payload.weekdays),
+            "local_start": payload.local_start,
+            "duration_minutes": payload.duration_minutes,
+            "timezone": payload.timezone,
+        }
     try:
         silence = services.silence_create(
             matchers=payload.matchers,
+            everything=payload.everything,
             starts_at=start,
             ends_at=end,
             comment=payload.comment,
             user=request.user,
             actor_label=actor_label(request),
+            **schedule,
         )
     except ValidationError as exc:
-        raise HttpError(
-            400, "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
-        ) from exc
+        raise _validation_error(exc) from exc
     return Status(201, silence_out(silence))
+
+
+@router.patch("/silences/{silence_id}", response={200: SilenceOut}, auth=api_auth("write"))
+def update_silence(request, silence_id: int, payload: SilencePatch):
+    """Edit a silence: only the fields given change (audited with before/after)."""
+    _require(request, "ack_alerts")
+    silence = get_object_or_404(Silence.objects.select_related("created_by"), pk=silence_id)
+    fields = payload.dict(exclude_unset=True)
+    if not fields:
+        raise HttpError(400, "nothing to change")
+    if "weekdays" in fields:
+        fields["weekdays"] = _weekdays(fields["weekdays"] or [])
+    for name in ("everything", "repeat", "timezone", "comment", "matchers", "starts_at"):
+        if name in fields and fields[name] is None:
+            raise HttpError(400, f"{name} cannot be null")
+    try:
+        services.silence_update(
+            silence=silence, user=request.user, actor_label=actor_label(request), **fields
+        )
+    except ValidationError as exc:
+        raise _validation_error(exc) from exc
+    return Status(200, silence_out(silence))
+
+
+@router.post(
+    "/silences/{silence_id}/expire", response={200: SilenceOut, 409: dict}, auth=api_auth("write")
+)
+def expire_silence(request, silence_id: int):
+    """End a silence now (a weekly one stops repeating)."""
+    _require(request, "ack_alerts")
+    silence = get_object_or_404(Silence.objects.select_related("created_by"), pk=silence_id)
+    try:
+        services.silence_expire(
+            silence=silence, user=request.user, actor_label=actor_label(request)
+        )
+    except services.AlertActionError as exc:
+        return Status(409, {"error": str(exc)})
+    return Status(200, silence_out(silence))
 
 
 @router.get("/rules", response=list[RuleOut], auth=api_auth("read"))

@@ -4,7 +4,7 @@ import json
 
 from django import forms
 
-from alerts.models import Alert
+from alerts.models import WEEKDAYS, Alert, valid_timezone
 from alerts.selectors import SEVERITY_ALIASES
 
 
@@ -39,6 +39,19 @@ class SilenceForm(forms.Form):
     )
     duration_minutes = forms.IntegerField(min_value=1, max_value=60 * 24 * 90, initial=60)
     comment = forms.CharField(max_length=500)
+    repeat = forms.ChoiceField(
+        choices=[("once", "Once, starting now"), ("weekly", "Every week")],
+        initial="once",
+        required=False,
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=[(i, name.capitalize()) for i, name in enumerate(WEEKDAYS)],
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    local_start = forms.TimeField(required=False, help_text="HH:MM on the zone's wall clock")
+    timezone = forms.CharField(max_length=64, required=False, initial="UTC")
 
     def clean_matchers(self) -> dict:
         raw = self.cleaned_data["matchers"].strip()
@@ -59,3 +72,14 @@ class SilenceForm(forms.Form):
         if not matchers:
             raise forms.ValidationError("give at least one label=value")
         return matchers
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("repeat") == "weekly":
+            if not data.get("weekdays"):
+                self.add_error("weekdays", "pick at least one day")
+            if data.get("local_start") is None and "local_start" not in self.errors:
+                self.add_error("local_start", "a weekly window needs a start time")
+            if not valid_timezone(data.get("timezone") or "UTC"):
+                self.add_error("timezone", "unknown time zone (e.g. Europe/Berlin)")
+        return data

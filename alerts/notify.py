@@ -53,8 +53,8 @@ def base_url() -> str:
 
 def active_silence(alert: Alert, at: datetime) -> Silence | None:
     labels = alert.match_labels()
-    for silence in Silence.objects.filter(starts_at__lte=at, ends_at__gt=at):
-        if silence.matches(labels):
+    for silence in Silence.objects.overlapping(at, at + timedelta(microseconds=1)):
+        if silence.matches(labels) and silence.is_active(at):
             return silence
     return None
 

@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from alerts.models import ERROR_RATIO, SEVERITY_LABELS, Alert, AlertRule, Delivery, Silence
+from alerts.models import (
+    ERROR_RATIO,
+    SEVERITY_LABELS,
+    Alert,
+    AlertRule,
+    Delivery,
+    Silence,
+    Window,
+)
 
 # The feed filter accepts the seed's words (ERROR/WARNING/INFO) as well as our severities.
 SEVERITY_ALIASES = {
@@ -80,9 +88,31 @@ def alert_deliveries(alert: Alert) -> QuerySet[Delivery]:
     ).select_related("channel")
 
 
-def active_silences(*, at: datetime | None = None) -> QuerySet[Silence]:
+def active_silences(*, at: datetime | None = None) -> list[Silence]:
+    """Silences in force at ``at`` (one-off, or a weekly one inside an occurrence)."""
     at = at or timezone.now()
-    return Silence.objects.filter(starts_at__lte=at, ends_at__gt=at)
+    return [w.silence for w in silences_between(start=at, end=at + timedelta(microseconds=1))]
+
+
+def silences_between(*, start: datetime, end: datetime) -> list[Window]:
+    """Every window overlapping [start, end) with its concrete start and end: one-off silences
+    and each occurrence of weekly ones, past, current and upcoming, in time order."""
+    out: list[Window] = []
+    for silence in Silence.objects.overlapping(start, end).select_related("created_by"):
+        out.extend(silence.occurrences(start, end))
+    out.sort(key=lambda w: (w.starts_at, w.ends_at, w.pk))
+    return out
+
+
+def maintenance_windows(
+    *, start: datetime, end: datetime, service: str | None = None
+) -> list[Window]:
+    """Windows overlapping [start, end); with ``service``, only those that take that whole
+    service out (matcher service=<name> alone, or whole-platform maintenance)."""
+    windows = silences_between(start=start, end=end)
+    if service is None:
+        return windows
+    return [w for w in windows if w.silence.covers_service(service)]
 
 
 @dataclass

@@ -83,21 +83,50 @@ def alert_mark_false_positive(
     return alert
 
 
+SILENCE_FIELDS = (
+    "matchers",
+    "everything",
+    "starts_at",
+    "ends_at",
+    "repeat",
+    "weekdays",
+    "local_start",
+    "duration_minutes",
+    "timezone",
+    "comment",
+)
+
+
+def _silence_snapshot(silence: Silence) -> dict:
+    return {f: _plain(getattr(silence, f)) for f in SILENCE_FIELDS}
+
+
+def _plain(value):
+    return value if isinstance(value, (str, int, bool, list, dict)) or value is None else str(value)
+
+
 def silence_create(
     *,
     matchers: dict,
-    ends_at: datetime,
     comment: str,
     user,
+    ends_at: datetime | None = None,
     starts_at: datetime | None = None,
     actor_label: str = "",
+    **schedule,
 ) -> Silence:
+    """A one-off silence (``ends_at``) or, with ``repeat="weekly"``, a recurring maintenance
+    window (``weekdays``, ``local_start``, ``duration_minutes``, ``timezone``)."""
+    unknown = set(schedule) - set(SILENCE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown silence fields: {', '.join(sorted(unknown))}")
     silence = Silence(
         matchers=matchers,
         starts_at=starts_at or timezone.now(),
         ends_at=ends_at,
         comment=(comment or "").strip(),
         created_by=user if getattr(user, "is_authenticated", False) else None,
+        **schedule,
     )
     silence.full_clean()
     with transaction.atomic():
@@ -107,19 +136,46 @@ def silence_create(
             action="silence.create",
             target=silence,
             actor_label=actor_label,
-            changes={
-                "matchers": matchers,
-                "starts_at": str(silence.starts_at),
-                "ends_at": str(silence.ends_at),
-            },
+            changes=_silence_snapshot(silence),
             comment=silence.comment,
         )
     return silence
 
 
+def silence_update(*, silence: Silence, user, actor_label: str = "", **fields) -> Silence:
+    """Change a silence's matchers, times, schedule or comment; validated, then audited with
+    before/after of what changed. Nothing is written when validation fails."""
+    unknown = set(fields) - set(SILENCE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown silence fields: {', '.join(sorted(unknown))}")
+    before = _silence_snapshot(silence)
+    for name, value in fields.items():
+        setattr(silence, name, value.strip() if name == "comment" and value else value)
+    try:
+        silence.full_clean()
+    except ValidationError:
+        silence.refresh_from_db()
+        raise
+    after = _silence_snapshot(silence)
+    changes = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    if not changes:
+        return silence
+    with transaction.atomic():
+        silence.save()
+        audit(
+            actor=user,
+            action="silence.update",
+            target=silence,
+            actor_label=actor_label,
+            changes=changes,
+        )
+    return silence
+
+
 def silence_expire(*, silence: Silence, user, actor_label: str = "") -> Silence:
+    """End a silence now; for a weekly window this also stops every future occurrence."""
     now = timezone.now()
-    if silence.ends_at <= now:
+    if silence.ends_at is not None and silence.ends_at <= now:
         raise AlertActionError("this silence has already ended")
     with transaction.atomic():
         old = silence.ends_at

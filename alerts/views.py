@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -156,14 +157,25 @@ def silences(request):
             return redirect("/alerts/silences/")
         form = SilenceForm(request.POST)
         if form.is_valid():
+            data = form.cleaned_data
             now = timezone.now()
+            if data.get("repeat") == "weekly":
+                when = {
+                    "starts_at": now,
+                    "repeat": "weekly",
+                    "weekdays": data["weekdays"],
+                    "local_start": data["local_start"],
+                    "duration_minutes": data["duration_minutes"],
+                    "timezone": data.get("timezone") or "UTC",
+                }
+            else:
+                when = {
+                    "starts_at": now,
+                    "ends_at": now + timedelta(minutes=data["duration_minutes"]),
+                }
             try:
                 services.silence_create(
-                    matchers=form.cleaned_data["matchers"],
-                    starts_at=now,
-                    ends_at=now + timedelta(minutes=form.cleaned_data["duration_minutes"]),
-                    comment=form.cleaned_data["comment"],
-                    user=request.user,
+                    matchers=data["matchers"], comment=data["comment"], user=request.user, **when
                 )
                 messages.success(request, "Silence created.")
                 return redirect("/alerts/silences/")
@@ -172,16 +184,22 @@ def silences(request):
                     form.add_error(field if field in form.fields else None, errs)
         status = 400
     now = timezone.now()
+    upcoming_days = 7
+    windows = selectors.silences_between(start=now, end=now + timedelta(days=upcoming_days))
     return render(
         request,
         "alerts/silences.html",
         {
             "form": form,
-            "active": selectors.active_silences(at=now).select_related("created_by"),
+            "active": [w for w in windows if w.starts_at <= now],
+            "upcoming": [w for w in windows if w.starts_at > now],
+            "upcoming_days": upcoming_days,
+            "recurring": Silence.objects.filter(repeat=Silence.Repeat.WEEKLY)
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+            .select_related("created_by"),
             "recent": Silence.objects.filter(
-                ends_at__lte=now, ends_at__gte=now - timedelta(days=7)
+                repeat=Silence.Repeat.ONCE, ends_at__lte=now, ends_at__gte=now - timedelta(days=7)
             ).select_related("created_by"),
-            "upcoming": Silence.objects.filter(starts_at__gt=now).select_related("created_by"),
             "can_ack": user_can(request.user, "ack_alerts"),
         },
         status=status,
