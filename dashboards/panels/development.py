@@ -4,13 +4,22 @@ queries, deployments and DORA figures."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from collectors.selectors_batch import HistogramWindow, histogram_quantile_lines, merged
 from dashboards import selectors, sources
 from dashboards.panels import figures as fg
-from dashboards.panels.base import Line, Panel, Table, line_figure, lines_table
+from dashboards.panels.base import (
+    Line,
+    Panel,
+    Table,
+    base_layout,
+    line_figure,
+    lines_table,
+    plot_time,
+    plot_times,
+)
 from dashboards.panels.charts import LinesData
 from dashboards.panels.feeds import Rows, RowsPanel
 from dashboards.timerange import TimeRange
@@ -97,6 +106,49 @@ class RouteData:
     routes: list[RouteStats]
     lines: list[Line]
     previous: list[Line]
+    deploys: list = field(default_factory=list)  # production deployments, marked on the chart
+
+
+def mark_deployments(fig: fg.Figure, deploys: list) -> None:
+    """A dotted vertical line at each deployment (red for one that failed, was rolled back or
+    caused an incident) and a marker at its foot that names it on hover: a latency step that
+    starts at a release is then plain to see."""
+    if not deploys:
+        return
+    times = plot_times(d.started_at for d in deploys)
+    shapes = fig.layout.setdefault("shapes", [])
+    bad = []
+    for d, x in zip(deploys, times, strict=True):
+        failure = d.status in ("failed", "rolled_back") or getattr(d, "caused_incident_count", 0)
+        bad.append(bool(failure))
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "x0": x,
+                "x1": x,
+                "yref": "paper",
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": "#d33a2c" if failure else "#8a93a6", "width": 1, "dash": "dot"},
+                "layer": "below",
+            }
+        )
+    fig.add_trace(
+        fg.Scatter(
+            x=times,
+            y=[0] * len(deploys),
+            mode="markers",
+            name="deployments",
+            marker={
+                "symbol": "triangle-up",
+                "size": 9,
+                "color": ["#d33a2c" if b else "#5c6b82" for b in bad],
+            },
+            hovertext=[deploy_hover(d) for d in deploys],
+            hoverinfo="text",
+        )
+    )
 
 
 class RouteLatencyPanel(Panel):
@@ -130,12 +182,19 @@ class RouteLatencyPanel(Panel):
             )
             if pts:
                 lines.append(Line(f"{r.name} p95", pts))
-        return RouteData(routes, lines, [])
+        deploys = [
+            d
+            for d in sources.deployments_in_range(start=tr.start, end=tr.end) or []
+            if d.environment == "production"
+        ]
+        return RouteData(routes, lines, [], deploys)
 
     def figure(self, data: RouteData, tr: TimeRange) -> fg.Figure:
-        return line_figure(
+        fig = line_figure(
             data.lines, data.previous, tr, unit="ms", thresholds=[(1000, "p95 alert 1 s")]
         )
+        mark_deployments(fig, data.deploys)
+        return fig
 
     def table(self, data: RouteData, tr: TimeRange) -> Table:
         rows = [
@@ -229,42 +288,186 @@ class SlowQueriesPanel(RowsPanel):
         return Rows(Table(columns, rows))
 
 
-class DeploymentsPanel(RowsPanel):
+# How each deployment status is drawn and badged: colour, marker symbol, css status word.
+DEPLOY_STYLE = {
+    "succeeded": ("#1e9e5a", "circle", "good"),
+    "failed": ("#d33a2c", "x", "critical"),
+    "rolled_back": ("#e06c1f", "triangle-down", "warning"),
+    "in_progress": ("#5c6b82", "circle-open", "unknown"),
+}
+DEPLOY_COLUMNS = [
+    "started",
+    "service",
+    "environment",
+    "version",
+    "status",
+    "lead time h",
+    "incidents caused",
+    "deployed by",
+]
+
+
+@dataclass
+class DoraTile:
+    key: str
+    label: str
+    display: str
+    status: str  # good / warning / critical / unknown (the kpi-tile css classes)
+    detail: str
+    target_text: str = ""
+
+
+@dataclass
+class DeploymentData:
+    available: bool
+    deploys: list = field(default_factory=list)
+    dora: dict | None = None
+    tiles: list[DoraTile] = field(default_factory=list)
+
+
+def _hours(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.1f} h"
+
+
+def dora_tiles(dora: dict) -> list[DoraTile]:
+    """The four DORA figures judged against the seed's targets, each with the counts behind it."""
+    targets = dora.get("targets") or {}
+    freq, cfr = dora.get("deploy_frequency_per_week"), dora.get("change_failure_rate_pct")
+    mttr_c = dora.get("mttr_critical_hours")
+    freq_goal = targets.get("deploy_frequency_per_week", 1.0)
+    cfr_goal = targets.get("change_failure_rate_pct", 5.0)
+    mttr_goal = targets.get("mttr_critical_hours", 4.0)
+    if cfr is None:
+        cfr_status = "unknown"
+    else:
+        cfr_status = "good" if cfr < cfr_goal else "warning" if cfr < 3 * cfr_goal else "critical"
+    return [
+        DoraTile(
+            "deploy_frequency",
+            "Deploy frequency",
+            "—" if freq is None else f"{freq:,.1f}/week",
+            "unknown" if freq is None else "good" if freq >= freq_goal else "warning",
+            f"{dora.get('released', 0)} released of {dora.get('deployments', 0)} deployments",
+            f"≥ {freq_goal:g}/week",
+        ),
+        DoraTile(
+            "lead_time",
+            "Lead time for changes",
+            _hours(dora.get("lead_time_hours")),
+            "unknown" if dora.get("lead_time_hours") is None else "good",
+            f"median, commit → live, of {dora.get('lead_time_samples', 0)} deployments",
+        ),
+        DoraTile(
+            "change_failure_rate",
+            "Change failure rate",
+            "—" if cfr is None else f"{cfr:,.1f}%",
+            cfr_status,
+            f"{dora.get('change_failures', 0)} of {dora.get('finished', 0)} finished: "
+            f"{dora.get('failed', 0)} failed, {dora.get('rolled_back', 0)} rolled back, "
+            f"{dora.get('caused_incident', 0)} caused an incident",
+            f"< {cfr_goal:g}%",
+        ),
+        DoraTile(
+            "mttr",
+            "MTTR (critical)",
+            _hours(mttr_c),
+            "unknown" if mttr_c is None else "good" if mttr_c < mttr_goal else "critical",
+            f"{dora.get('critical_incidents_resolved', 0)} critical resolved; all severities "
+            f"{_hours(dora.get('mttr_hours'))} over {dora.get('incidents_resolved', 0)}",
+            f"< {mttr_goal:g} h",
+        ),
+    ]
+
+
+def deploy_hover(d) -> str:
+    parts = [f"{d.service} {d.version or d.commit_sha[:10]}", d.status.replace("_", " ")]
+    if d.lead_time_hours is not None:
+        parts.append(f"lead time {d.lead_time_hours:,.1f} h")
+    if getattr(d, "caused_incident_count", 0):
+        parts.append(f"caused {d.caused_incident_count} incident(s)")
+    return " · ".join(parts)
+
+
+class DeploymentsPanel(Panel):
     key = "deployments"
     title = "Deployments and DORA"
-    description = "Deploy frequency, lead time, change failure rate (target < 5%) and MTTR."
-    empty_text = "No deployments were recorded in this range."
+    description = (
+        "Deploy frequency, lead time, change failure rate (target < 5%) and MTTR for critical "
+        "incidents (target < 4 h), from the deployments CI records; every deployment on a "
+        "timeline."
+    )
+    template = "dashboards/panels/deployments.html"
+    wide = True
 
-    def query(self, tr: TimeRange) -> Rows:
-        columns = ["deployed", "service", "version", "status", "lead time h", "caused failure"]
+    def query(self, tr: TimeRange) -> DeploymentData:
         deploys = sources.deployments_in_range(start=tr.start, end=tr.end)
         dora = sources.dora_stats(start=tr.start, end=tr.end)
         if deploys is None or dora is None:
-            return Rows(
-                Table(columns),
-                False,
-                "No deployment data yet: nothing records deployments, so there are no DORA figures to show.",
+            return DeploymentData(False)
+        return DeploymentData(True, deploys, dora, dora_tiles(dora))
+
+    def figure(self, data: DeploymentData, tr: TimeRange) -> fg.Figure | None:
+        if not data.deploys:
+            return None
+        services = sorted({d.service for d in data.deploys})
+        fig = fg.Figure(
+            layout=base_layout(
+                height=110 + 34 * len(services), hovermode="closest", margin=_TIMELINE_MARGIN
             )
-        rows = []
-        for d in deploys:
-            get = d.get if isinstance(d, dict) else lambda k, _d=d: getattr(_d, k, None)
-            rows.append(
-                [
-                    get("deployed_at"),
-                    get("service"),
-                    get("version"),
-                    get("status"),
-                    get("lead_time_hours"),
-                    "yes" if get("caused_failure") else "no",
-                ]
+        )
+        for status, (colour, symbol, _) in DEPLOY_STYLE.items():
+            group = [d for d in data.deploys if d.status == status]
+            if group:
+                fig.add_trace(
+                    fg.Scatter(
+                        x=plot_times(d.started_at for d in group),
+                        y=[d.service for d in group],
+                        mode="markers",
+                        name=status.replace("_", " "),
+                        marker={"color": colour, "symbol": symbol, "size": 10},
+                        hovertext=[deploy_hover(d) for d in group],
+                        hoverinfo="text+x",
+                    )
+                )
+        caused = [d for d in data.deploys if getattr(d, "caused_incident_count", 0)]
+        if caused:
+            fig.add_trace(
+                fg.Scatter(
+                    x=plot_times(d.started_at for d in caused),
+                    y=[d.service for d in caused],
+                    mode="markers",
+                    name="caused an incident",
+                    marker={"color": "#d33a2c", "symbol": "circle-open", "size": 18},
+                    hovertext=[deploy_hover(d) for d in caused],
+                    hoverinfo="text+x",
+                )
             )
-        summary = []
-        for key, label, unit in (
-            ("deploys_per_week", "deploys/week", ""),
-            ("lead_time_hours", "lead time", "h"),
-            ("change_failure_pct", "change failure", "%"),
-            ("mttr_hours", "MTTR", "h"),
-        ):
-            v = dora.get(key)
-            summary.append((label, "—" if v is None else f"{v:,.1f}{unit}"))
-        return Rows(Table(columns, rows), summary=summary)
+        fig.update_xaxes(range=[plot_time(tr.start), plot_time(tr.end)])
+        fig.update_yaxes(categoryorder="array", categoryarray=services, type="category")
+        return fig
+
+    def table(self, data: DeploymentData, tr: TimeRange) -> Table:
+        rows = [
+            [
+                d.started_at,
+                d.service,
+                d.environment,
+                d.version or d.commit_sha[:12],
+                d.status,
+                d.lead_time_hours,
+                getattr(d, "caused_incident_count", 0),
+                d.deployed_by,
+            ]
+            for d in data.deploys
+        ]
+        return Table(list(DEPLOY_COLUMNS), rows)
+
+    def context(self, data: DeploymentData, tr: TimeRange) -> dict:
+        return {
+            "available": data.available,
+            "tiles": data.tiles,
+            "status_css": {k: v[2] for k, v in DEPLOY_STYLE.items()},
+        }
+
+
+_TIMELINE_MARGIN = {"l": 72, "r": 12, "t": 8, "b": 36}

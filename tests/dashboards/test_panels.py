@@ -124,13 +124,6 @@ def test_errors_by_route_counts_only_5xx(demo_metrics, day):
     assert data.current == {"/v1/campaigns": 5.0}
 
 
-def test_deployments_panel_says_plainly_when_nothing_records_deployments(demo_metrics, day):
-    rendered = render(page_by_slug("development").panel("deployments"), day)
-    if not rendered.data.available:
-        assert "No deployment data" in rendered.data.unavailable_reason
-        assert rendered.table.rows == []
-
-
 def test_account_health_and_sla_per_tenant(demo_metrics, day):
     health = render(page_by_slug("customer-success").panel("account-health"), day).data
     assert [t.tenant for t in health][0] == "umbrella"  # critical first
