@@ -10,13 +10,17 @@ Rules (per enabled probe, then per service):
 - while the parent service is down, a down/degraded child is marked as suppressed by it.
 
 Uptime % over a window is the share of time not spent down, among the time whose status is
-known (a gap before monitoring started does not count against the service).
+known (a gap before monitoring started does not count against the service). Down time inside a
+maintenance window of the service (an alerts silence matching service=<name> alone, or a
+whole-platform window) is planned, so it does not count as down.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.utils import timezone
 
 from collectors.models import Health, Probe, Service, Status, StatusChange
@@ -94,8 +98,37 @@ def service_health(
     return Health(status, reason[:500], suppressed, {pk: s for pk, (s, _) in per_probe.items()})
 
 
+Span = tuple[datetime, datetime]
+
+
+def maintenance_spans(service: Service, start: datetime, end: datetime) -> list[Span]:
+    """Merged [from, to) spans in [start, end) when the service was in planned maintenance."""
+    if not apps.is_installed("alerts"):
+        return []
+    from alerts.selectors import maintenance_windows
+
+    spans = sorted(
+        (max(w.starts_at, start), min(w.ends_at, end))
+        for w in maintenance_windows(start=start, end=end, service=service.name)
+    )
+    merged: list[Span] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        elif lo < hi:
+            merged.append((lo, hi))
+    return merged
+
+
+def _overlap(lo: datetime, hi: datetime, spans: Sequence[Span]) -> float:
+    return sum(
+        max(0.0, (min(hi, b) - max(lo, a)).total_seconds()) for a, b in spans if a < hi and b > lo
+    )
+
+
 def uptime_pct(service: Service, window: timedelta, *, now: datetime | None = None) -> float | None:
-    """% of the known time in [now - window, now) that the service was not down."""
+    """% of the known time in [now - window, now) that the service was not down (outside
+    maintenance)."""
     now = now or timezone.now()
     start = now - window
     before = (
@@ -109,12 +142,18 @@ def uptime_pct(service: Service, window: timedelta, *, now: datetime | None = No
         .order_by("at")
         .values_list("at", "new_status")
     )
-    return uptime_from_changes(before or Status.UNKNOWN, changes, start, now)
+    maintenance = maintenance_spans(service, start, now)
+    return uptime_from_changes(before or Status.UNKNOWN, changes, start, now, maintenance)
 
 
 def uptime_from_changes(
-    initial: str, changes: list[tuple[datetime, str]], start: datetime, end: datetime
+    initial: str,
+    changes: list[tuple[datetime, str]],
+    start: datetime,
+    end: datetime,
+    maintenance: Sequence[Span] = (),
 ) -> float | None:
+    """Uptime % from status flips; down time overlapping ``maintenance`` spans counts as up."""
     known = down = 0.0
     status, cursor = initial, start
     for at, new_status in [*changes, (end, None)]:
@@ -122,7 +161,7 @@ def uptime_from_changes(
         if status != Status.UNKNOWN:
             known += span
             if status == Status.DOWN:
-                down += span
+                down += span - (_overlap(cursor, at, maintenance) if maintenance else 0.0)
         status, cursor = new_status, at
     if known <= 0:
         return None
@@ -144,6 +183,7 @@ def uptimes(service: Service, *, now: datetime | None = None) -> dict[str, float
         .order_by("at")
         .values_list("at", "new_status")
     )
+    maintenance = maintenance_spans(service, longest, now)
     result = {}
     for label, window in UPTIME_WINDOWS.items():
         start = now - window
@@ -153,6 +193,6 @@ def uptimes(service: Service, *, now: datetime | None = None) -> dict[str, float
                 break
             initial = new_status
         result[label] = uptime_from_changes(
-            initial, [c for c in changes if c[0] >= start], start, now
+            initial, [c for c in changes if c[0] >= start], start, now, maintenance
         )
     return result

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from werkzeug import Response
 
-from collectors.health import uptimes
+from collectors.health import uptime_pct, uptimes
 from collectors.models import Probe, Service, Status, StatusChange
 from collectors.services import refresh_service_status, run_due_probes
 from tests.collectors.servers import closed_port
@@ -146,3 +146,74 @@ def test_uptime_is_none_without_any_history():
         "30d": None,
         "90d": None,
     }
+
+
+def test_down_time_in_a_maintenance_window_of_the_service_is_not_counted():
+    from alerts import services as alert_services
+
+    service = make_service()
+    now = timezone.now().replace(microsecond=0)
+
+    def flip(ago, old, new):
+        StatusChange.objects.create(service=service, at=now - ago, old_status=old, new_status=new)
+
+    flip(timedelta(days=2), Status.UNKNOWN, Status.HEALTHY)
+    flip(timedelta(hours=6), Status.HEALTHY, Status.DOWN)  # down 2 h, 6 h ago ...
+    flip(timedelta(hours=4), Status.DOWN, Status.HEALTHY)
+    flip(timedelta(hours=1), Status.HEALTHY, Status.DOWN)  # ... and 30 min, 1 h ago
+    flip(timedelta(minutes=30), Status.DOWN, Status.HEALTHY)
+
+    def window(matchers, start_ago, end_ago, **extra):
+        alert_services.silence_create(
+            matchers=matchers,
+            starts_at=now - start_ago,
+            ends_at=now - end_ago,
+            comment="planned MTA upgrade",
+            user=None,
+            **extra,
+        )
+
+    assert uptimes(service, now=now)["24h"] == pytest.approx(100 * (1 - 150 / 1440), abs=0.001)
+    # Planned: 90 of the 120 minutes of the first outage fell inside the maintenance window.
+    window({"service": "mta"}, timedelta(hours=6, minutes=30), timedelta(hours=4, minutes=30))
+    # Silences that do not take the whole service out change nothing.
+    window({"service": "api"}, timedelta(hours=2), timedelta(minutes=1))
+    window({"service": "mta", "alertname": "Queue"}, timedelta(hours=2), timedelta(minutes=1))
+    got = uptimes(service, now=now)
+    assert got["24h"] == pytest.approx(100 * (1 - 60 / 1440), abs=0.001)
+    assert uptime_pct(service, timedelta(hours=24), now=now) == got["24h"]
+
+    # A whole-platform window covering the second outage: no unplanned down time is left
+    # except the 30 minutes of the first outage outside its window.
+    window({}, timedelta(hours=1), timedelta(minutes=20), everything=True)
+    assert uptimes(service, now=now)["24h"] == pytest.approx(100 * (1 - 30 / 1440), abs=0.001)
+
+
+def test_a_weekly_maintenance_window_excludes_every_occurrence():
+    from alerts import services as alert_services
+
+    service = make_service()
+    now = timezone.now().replace(microsecond=0)
+    began = now - timedelta(days=7, hours=2)  # the same weekday, a week ago, and today
+    StatusChange.objects.create(
+        service=service, at=now - timedelta(days=8), old_status="unknown", new_status="healthy"
+    )
+    for days in (7, 0):
+        at = now - timedelta(days=days, hours=2)
+        StatusChange.objects.create(service=service, at=at, old_status="healthy", new_status="down")
+        StatusChange.objects.create(
+            service=service, at=at + timedelta(hours=1), old_status="down", new_status="healthy"
+        )
+    alert_services.silence_create(
+        matchers={"service": "mta"},
+        starts_at=now - timedelta(days=30),
+        repeat="weekly",
+        weekdays=[began.weekday()],
+        local_start=began.time(),
+        duration_minutes=60,
+        timezone="UTC",
+        comment="weekly patching",
+        user=None,
+    )
+    assert uptimes(service, now=now)["7d"] == 100.0
+    assert uptime_pct(service, timedelta(days=8), now=now) == 100.0
