@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from incidents.models import Incident
+from incidents.models import Deployment, Incident
 
 
 class IncidentUpdateForm(forms.Form):
@@ -18,3 +18,22 @@ class IncidentUpdateForm(forms.Form):
         max_length=5000,
         help_text="Added to the timeline.",
     )
+
+
+RANGE_DAYS = [(7, "last 7 days"), (30, "last 30 days"), (90, "last 90 days")]
+
+
+class DeploymentFilterForm(forms.Form):
+    """Filters of the deployments page; service and environment choices come from the rows."""
+
+    service = forms.ChoiceField(required=False)
+    environment = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(
+        required=False, choices=[("", "All")] + list(Deployment.Status.choices)
+    )
+    days = forms.TypedChoiceField(choices=RANGE_DAYS, coerce=int, required=False, empty_value=30)
+
+    def __init__(self, *args, services: list[str], environments: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].choices = [("", "All")] + [(s, s) for s in services]
+        self.fields["environment"].choices = [("", "All")] + [(e, e) for e in environments]

@@ -172,3 +172,9 @@ def dora_stats(
 def deployment_services() -> list[str]:
     """Every service that has a deployment, for filter menus."""
     return list(Deployment.objects.order_by("service").values_list("service", flat=True).distinct())
+
+
+def deployment_environments() -> list[str]:
+    return list(
+        Deployment.objects.order_by("environment").values_list("environment", flat=True).distinct()
+    )

@@ -6,4 +6,5 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.incident_index, name="list"),
     path("<int:incident_id>/", views.incident_detail, name="detail"),
+    path("deployments/", views.deployment_index, name="deployments"),
 ]

@@ -1,4 +1,5 @@
-"""Incident pages: the list (with MTTR / MTBF for the last 30 days) and one incident."""
+"""Incident pages: the list (with MTTR / MTBF for the last 30 days), one incident, and the
+deployments list with its DORA figures."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from incidents.forms import IncidentUpdateForm
+from incidents.forms import DeploymentFilterForm, IncidentUpdateForm
 from incidents.models import Incident
-from incidents.selectors import incident_list, incident_stats
+from incidents.selectors import (
+    deployment_environments,
+    deployment_services,
+    deployments_in_range,
+    dora_stats,
+    incident_list,
+    incident_stats,
+)
 from incidents.services import incident_update
 from penguinmon.roles import capability_required, user_can
 
@@ -80,8 +88,58 @@ def incident_detail(request, incident_id: int):
             "incident": incident,
             "events": incident.events.all(),
             "alerts": incident.alerts.select_related("rule"),
+            "deployment": incident.caused_by_deployment,
             "form": form,
             "can_manage": can_manage,
+        },
+        status=status,
+    )
+
+
+DEPLOYMENT_ROWS = 500
+
+
+@require_GET
+@capability_required("view_alerts")
+def deployment_index(request):
+    form = DeploymentFilterForm(
+        request.GET or None,
+        services=deployment_services(),
+        environments=deployment_environments(),
+    )
+    filters = {"service": "", "environment": "", "status": "", "days": 30}
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            filters.update({k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
+        else:
+            status = 400
+    end = timezone.now()
+    start = end - timedelta(days=filters["days"])
+    rows = deployments_in_range(
+        start=start,
+        end=end,
+        service=filters["service"] or None,
+        environment=filters["environment"] or None,
+        status=filters["status"] or None,
+    ).prefetch_related("caused_incidents")
+    total = rows.count()
+    return render(
+        request,
+        "incidents/deployments.html",
+        {
+            "form": form,
+            "deployments": rows[:DEPLOYMENT_ROWS],
+            "total": total,
+            "limit": DEPLOYMENT_ROWS,
+            "days": filters["days"],
+            "dora": dora_stats(
+                start=start,
+                end=end,
+                service=filters["service"] or None,
+                environment=filters["environment"] or "production",
+            ),
+            "environment": filters["environment"] or "production",
         },
         status=status,
     )

@@ -353,3 +353,60 @@ def test_demo_releases_several_times_a_week_with_one_failure_and_one_rollback(db
     assert 0 < stats["change_failure_rate_pct"] < 15
     assert stats["lead_time_hours"] and stats["mttr_critical_hours"]
     assert stats["in_progress"] == 1
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def recent(service, version, status="succeeded", hours_ago=5, **kw):
+    started = datetime.now(UTC) - timedelta(hours=hours_ago)
+    return Deployment.objects.create(
+        service=service,
+        version=version,
+        status=status,
+        started_at=started,
+        finished_at=None if status == "in_progress" else started + timedelta(minutes=4),
+        commit_at=started - timedelta(hours=2),
+        **kw,
+    )
+
+
+def test_deployments_page_lists_filters_and_shows_dora(login_client, make_user):
+    recent("api", "v3.1.0", url="https://ci.example.com/runs/1")
+    bad = recent("tracking", "v1.9.0", status="rolled_back", notes="pixel 502s")
+    Incident.objects.create(title="Pixel 502s", severity="critical", caused_by_deployment=bad)
+    client = login_client(make_user("development"))
+    html = client.get("/incidents/deployments/").content.decode()
+    assert "v3.1.0" in html and "v1.9.0" in html and "pixel 502s" in html
+    assert 'href="https://ci.example.com/runs/1"' in html
+    assert "50.0%" in html and "above target" in html  # 1 rolled back of 2 finished
+    only = client.get("/incidents/deployments/", {"service": "api"}).content.decode()
+    assert "v3.1.0" in only and "v1.9.0" not in only
+    assert "0.0%" in only
+
+
+def test_deployments_page_rejects_a_bad_filter_as_a_form_error(login_client, make_user):
+    recent("api", "v3.1.0")
+    resp = login_client(make_user("operations")).get(
+        "/incidents/deployments/", {"status": "exploded"}
+    )
+    assert resp.status_code == 400
+    assert "Select a valid choice" in resp.content.decode()
+
+
+def test_deployments_page_needs_view_alerts(client, login_client, make_user):
+    assert client.get("/incidents/deployments/").status_code == 302  # to the login page
+    assert (
+        login_client(make_user("customer-success")).get("/incidents/deployments/").status_code
+        == 403
+    )
+
+
+def test_incident_pages_link_to_deployments(login_client, make_user):
+    d = recent("worker", "v0.9.3", url="https://ci.example.com/runs/9")
+    inc = Incident.objects.create(title="Bounce backlog", caused_by_deployment=d)
+    client = login_client(make_user("on-call"))
+    assert 'href="/incidents/deployments/"' in client.get("/incidents/").content.decode()
+    detail = client.get(f"/incidents/{inc.pk}/").content.decode()
+    assert f"deployment #{d.pk}: worker v0.9.3" in detail
+    assert 'href="https://ci.example.com/runs/9"' in detail
