@@ -54,8 +54,9 @@ def alerts_feed(*, since: datetime) -> list | None:
     return alert_selectors.alerts_feed(since=since)
 
 
-def maintenance_windows(*, now: datetime) -> list | None:
-    return list(alert_selectors.active_silences(at=now))
+def maintenance_windows(*, start: datetime, end: datetime) -> list | None:
+    """Every silence window overlapping [start, end), weekly ones expanded to occurrences."""
+    return alert_selectors.silences_between(start=start, end=end)
 
 
 def ip_reputation_table() -> list[dict] | None:

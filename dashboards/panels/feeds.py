@@ -94,25 +94,35 @@ class AlertsFeedPanel(RowsPanel):
 class MaintenancePanel(RowsPanel):
     key = "maintenance"
     title = "Maintenance windows"
-    description = "Silences in force now (alerts still change state but do not notify)."
-    empty_text = "No maintenance window or silence is in force."
+    description = (
+        "Silences and maintenance windows in the range and the next 7 days, recurring ones "
+        "by occurrence (alerts still change state but do not notify)."
+    )
+    empty_text = "No maintenance window or silence in this range or the next 7 days."
+    UPCOMING = timedelta(days=7)
 
     def query(self, tr: TimeRange) -> Rows:
-        columns = ["starts", "ends", "matches", "comment", "created by"]
-        windows = sources.maintenance_windows(now=timezone.now())
+        columns = ["starts", "ends", "matches", "comment", "created by", "when"]
+        now = timezone.now()
+        windows = sources.maintenance_windows(start=tr.start, end=max(tr.end, now) + self.UPCOMING)
         if windows is None:
             return Rows(Table(columns), False, "The alerts app is not installed.")
         rows = []
         for w in windows:
             matchers = _get(w, "matchers") or {}
             by = _get(w, "created_by")
+            starts, ends = _get(w, "starts_at"), _get(w, "ends_at")
+            state = "in force" if starts <= now < ends else ("ended" if ends <= now else "upcoming")
             rows.append(
                 [
-                    _get(w, "starts_at"),
-                    _get(w, "ends_at"),
-                    ", ".join(f"{k}={v}" for k, v in sorted(matchers.items())),
+                    starts,
+                    ends,
+                    "everything"
+                    if _get(w, "everything")
+                    else ", ".join(f"{k}={v}" for k, v in sorted(matchers.items())),
                     _get(w, "comment", ""),
                     by.get_username() if hasattr(by, "get_username") else (by or ""),
+                    state + (" · " + _get(w, "schedule") if _get(w, "recurring") else ""),
                 ]
             )
         return Rows(Table(columns, rows))
