@@ -31,7 +31,9 @@ class DeploymentFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "All")] + list(Deployment.Status.choices)
     )
-    days = forms.TypedChoiceField(choices=RANGE_DAYS, coerce=int, required=False, empty_value=30)
+    days = forms.TypedChoiceField(
+        choices=RANGE_DAYS, coerce=int, required=False, empty_value=30, initial=30
+    )
 
     def __init__(self, *args, services: list[str], environments: list[str], **kwargs):
         super().__init__(*args, **kwargs)

@@ -102,8 +102,13 @@ DEPLOYMENT_ROWS = 500
 @require_GET
 @capability_required("view_alerts")
 def deployment_index(request):
+    data = None
+    if request.GET:
+        # A link that names only a service still shows (and keeps) the default 30 days.
+        data = request.GET.copy()
+        data.setdefault("days", "30")
     form = DeploymentFilterForm(
-        request.GET or None,
+        data,
         services=deployment_services(),
         environments=deployment_environments(),
     )
