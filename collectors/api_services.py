@@ -1,12 +1,15 @@
 """Services, probes and hosts in the JSON API (mounted under /api/v1/ by the lead).
 
-Reads need the "read" scope; running a probe or editing thresholds/probes needs "write" and a
-role allowed to view services; edits are written to the audit log. Host snapshots pushed by
-``collect_host --push`` need "ingest".
+Reads need the "read" scope and a role allowed to view services; running a probe or editing
+thresholds needs "write" and that role; changing a probe's config or location needs a staff
+account too, because a config can name a command to run (smtp queue_command) or a DSN and URL
+to connect to; edits are written to the audit log. Secrets in probe configs are masked in
+answers. Host snapshots pushed by ``collect_host --push`` need "ingest".
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -145,8 +148,34 @@ class HostOut(Schema):
     disks: dict
 
 
+_SECRET_KEY = re.compile(r"pass|secret|token|api_?key", re.IGNORECASE)
+_SECRET_HEADER = re.compile(r"^(authorization|cookie|x-api-key)$", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_CONNINFO_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+MASK = "***"
+
+
+def masked_config(config: dict) -> dict:
+    """A probe config fit to show to any reader: passwords, tokens, auth headers and the
+    password part of URLs / DSNs replaced by ***."""
+    out: dict = {}
+    for key, value in config.items():
+        if isinstance(value, str) and _SECRET_KEY.search(key):
+            out[key] = MASK if value else value
+        elif key == "headers" and isinstance(value, dict):
+            out[key] = {h: MASK if _SECRET_HEADER.match(str(h)) else v for h, v in value.items()}
+        elif isinstance(value, str):
+            out[key] = _CONNINFO_PASSWORD.sub(
+                rf"\g<1>{MASK}", _URL_PASSWORD.sub(rf"\g<1>{MASK}@", value)
+            )
+        else:
+            out[key] = value
+    return out
+
+
 def _probe_out(probe: Probe, status: str | None = None) -> dict:
     data = {f: getattr(probe, f) for f in ProbeOut.model_fields if f not in ("service", "status")}
+    data["config"] = masked_config(probe.config or {})
     return {**data, "service": probe.service.name, "status": status}
 
 
@@ -179,12 +208,13 @@ def _service_or_404(name: str) -> Service:
 
 def _require_role(request: HttpRequest) -> None:
     if not user_can(request.user, "view_services"):
-        raise HttpError(403, "your role does not allow changing services")
+        raise HttpError(403, "your role does not allow viewing or running services' probes")
 
 
 @router.get("/services", auth=api_auth("read"), response=list[ServiceOut])
 def list_services(request):
     """Every service with status (healthy / degraded / down / unknown), uptime % and highlights."""
+    _require_role(request)
     return [_service_out(row) for row in services_overview()]
 
 
@@ -193,6 +223,7 @@ def list_services(request):
 )
 def get_service(request, name: str):
     """One service: status, uptime, its probes with their last result, and status changes (90 days)."""
+    _require_role(request)
     detail = service_detail(service=_service_or_404(name))
     statuses = {row.probe.pk: row.status for row in detail.row.probes}
     return {
@@ -243,6 +274,7 @@ def patch_service(request, name: str, body: ServicePatch):
 @router.get("/probes", auth=api_auth("read"), response=list[ProbeOut])
 def list_probes(request, filters: Query[ProbeFilter]):
     """Probes with their configuration and last result; filter by service, kind, enabled."""
+    _require_role(request)
     return [
         _probe_out(p)
         for p in probes_list(service=filters.service, kind=filters.kind, enabled=filters.enabled)
@@ -292,6 +324,10 @@ def patch_probe(request, probe_id: int, body: ProbePatch):
             400,
             "nothing to change: send enabled, interval_seconds, timeout_seconds, location or config",
         )
+    if {"config", "location"} & changes.keys() and not request.user.is_staff:
+        raise HttpError(
+            403, "changing a probe's config or location needs a staff account (or Django admin)"
+        )
     if "config" in changes and (errors := config_errors(probe.kind, changes["config"])):
         raise HttpError(400, "; ".join(errors))
     before = model_to_dict(probe, fields=list(changes))
@@ -328,6 +364,7 @@ def patch_probe(request, probe_id: int, body: ProbePatch):
 @router.get("/hosts", auth=api_auth("read"), response=list[HostOut])
 def list_hosts(request):
     """Sampled hosts with their latest CPU, memory, disks and top processes."""
+    _require_role(request)
     return hosts_list()
 
 

@@ -156,3 +156,67 @@ def test_a_bad_snapshot_is_refused(api):
     response = api.post("/api/v1/hosts/mx-2/snapshot", {"memory_percent": 140, "process_count": 1})
     assert response.status_code == 422
     assert not Host.objects.filter(name="mx-2").exists()
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_reading_services_needs_a_role_that_sees_them(client, make_token, make_user):
+    token = make_token("read", user=make_user("customer-success"))
+    for path in ("/api/v1/services", "/api/v1/services/api", "/api/v1/probes", "/api/v1/hosts"):
+        response = client.get(path, headers=bearer(token))
+        assert response.status_code == 403, path
+    operations = make_token("read", user=make_user("operations"))
+    assert client.get("/api/v1/services", headers=bearer(operations)).status_code == 200
+
+
+def test_only_staff_can_change_a_probe_config(client, make_token, make_user):
+    # A config can name a command to run (smtp queue_command): an operator's token must not
+    # be able to set one; enabling and intervals stay open to the role.
+    probe = Probe.objects.get(service__name="smtp")
+    token = make_token("read", "write", user=make_user("operations"))
+    response = client.patch(
+        f"/api/v1/probes/{probe.pk}",
+        {"config": {"host": "127.0.0.1", "queue_command": ["touch", "/tmp/owned"]}},
+        content_type="application/json",
+        headers=bearer(token),
+    )
+    assert response.status_code == 403
+    assert "staff" in response.json()["error"]
+    probe.refresh_from_db()
+    assert probe.config["queue_command"] == ["postqueue", "-j"]
+    response = client.patch(
+        f"/api/v1/probes/{probe.pk}",
+        {"interval_seconds": 120},
+        content_type="application/json",
+        headers=bearer(token),
+    )
+    assert response.status_code == 200
+
+
+def test_probe_secrets_are_masked_in_answers(api):
+    probe = Probe.objects.get(service__name="oltp-db")
+    probe.config = {
+        "dsn": "postgresql://app:s3cret@db:5432/app",
+        "statements": 5,
+    }
+    probe.save()
+    es = Probe.objects.get(service__name="elasticsearch")
+    es.config = {
+        "url": "http://es:9200",
+        "user": "elastic",
+        "password": "hunter2",
+        "headers": {"Authorization": "Bearer abc", "Accept": "application/json"},
+    }
+    es.save()
+    probes = {p["service"]: p for p in api.get("/api/v1/probes").json()}
+    assert probes["oltp-db"]["config"]["dsn"] == "postgresql://app:***@db:5432/app"
+    assert probes["oltp-db"]["config"]["statements"] == 5
+    assert probes["elasticsearch"]["config"]["password"] == "***"
+    assert probes["elasticsearch"]["config"]["user"] == "elastic"
+    assert probes["elasticsearch"]["config"]["headers"] == {
+        "Authorization": "***",
+        "Accept": "application/json",
+    }
+    assert "hunter2" not in api.get("/api/v1/services/elasticsearch").content.decode()
