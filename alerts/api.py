@@ -67,6 +67,8 @@ class DeliveryOut(Schema):
 
 
 class AlertDetailOut(AlertOut):
+    escalation_chain: list[dict]
+    escalation_step: int
     events: list[EventOut]
     deliveries: list[DeliveryOut]
 
@@ -248,6 +250,8 @@ def get_alert(request, alert_id: int):
     _require(request, "view_alerts")
     alert = _get_alert(alert_id)
     out = alert_out(alert)
+    out["escalation_chain"] = alert.escalation_chain
+    out["escalation_step"] = alert.escalation_step
     out["events"] = [
         {
             "at": e.at,

@@ -314,12 +314,13 @@ def _fire(alert: Alert, now: datetime) -> bool:
         "message": render_message(rule, alert.labels, alert.last_value),
     }
     if rule.severity == "critical" and rule.escalation_policy_id:
-        first = rule.escalation_policy.steps.order_by("order", "id").first()
-        if first is not None:
+        chain = rule.escalation_policy.snapshot()
+        if chain:
             extra.update(
                 escalation_step=0,
-                escalation_due_at=now + timedelta(minutes=first.wait_minutes),
+                escalation_due_at=now + timedelta(minutes=chain[0]["wait_minutes"]),
                 escalation_token=new_token(),
+                escalation_chain=chain,
             )
     return alert.transition(
         Alert.State.FIRING,

@@ -57,6 +57,17 @@ class EscalationPolicy(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def snapshot(self) -> list[dict]:
+        """The chain as plain data: one entry per step order (steps sharing an order notify
+        together), each with its wait and its channels."""
+        chain: dict[int, dict] = {}
+        for step in self.steps.select_related("channel").order_by("order", "id"):
+            entry = chain.setdefault(
+                step.order, {"wait_minutes": step.wait_minutes, "channels": []}
+            )
+            entry["channels"].append({"id": step.channel_id, "name": step.channel.name})
+        return list(chain.values())
+
 
 class Channel(models.Model):
     """Where notifications go. ``kind`` picks a transport from alerts.channels.TRANSPORTS;
@@ -266,6 +277,9 @@ class Alert(models.Model):
     escalation_step = models.PositiveSmallIntegerField(default=0)
     escalation_due_at = models.DateTimeField(null=True, blank=True)
     escalation_token = models.UUIDField(null=True, blank=True)
+    # The policy's steps copied when escalation starts, so later edits of the policy do not
+    # change an alert already escalating: [{"wait_minutes": 10, "channels": [{"id", "name"}]}].
+    escalation_chain = models.JSONField(default=list, blank=True)
     # Demo rows are tagged so the demo loader can replace them without touching real ones.
     is_demo = models.BooleanField(default=False, editable=False)
 

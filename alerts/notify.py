@@ -28,7 +28,7 @@ from alerts.models import (
     AlertRule,
     Channel,
     Delivery,
-    EscalationStep,
+    EscalationPolicy,
     Silence,
     new_token,
 )
@@ -278,30 +278,29 @@ def deliver(
 # --- periodic work: escalation, repeats, digest ---------------------------------------------
 
 
-def _step_groups(policy_id: int) -> list[list[EscalationStep]]:
-    groups: dict[int, list[EscalationStep]] = {}
-    for step in (
-        EscalationStep.objects.filter(policy_id=policy_id)
-        .select_related("channel")
-        .order_by("order", "id")
-    ):
-        groups.setdefault(step.order, []).append(step)
-    return list(groups.values())
+def escalation_chain(alert: Alert) -> list[dict]:
+    """The alert's snapshot of its chain. Alerts that started escalating before snapshots
+    existed take the policy as it is now, once, and keep that copy."""
+    if alert.escalation_chain or not alert.rule.escalation_policy_id:
+        return alert.escalation_chain or []
+    chain = EscalationPolicy.objects.get(pk=alert.rule.escalation_policy_id).snapshot()
+    Alert.objects.filter(pk=alert.pk, escalation_chain=[]).update(escalation_chain=chain)
+    alert.escalation_chain = chain
+    return chain
 
 
 def escalate_due(*, now: datetime | None = None) -> int:
     """Notify the next escalation step of every critical alert still unacknowledged past its
-    deadline. Each step is claimed with a compare-and-set on (step, token), so a duplicated
-    or retried run never notifies a step twice."""
+    deadline, following the chain copied onto the alert when it fired. Each step is claimed
+    with a compare-and-set on (step, token), so a duplicated or retried run never notifies a
+    step twice."""
     now = now or timezone.now()
     done = 0
     due = Alert.objects.filter(state=Alert.State.FIRING, escalation_due_at__lte=now).select_related(
         "rule"
     )
     for alert in due:
-        steps = (
-            _step_groups(alert.rule.escalation_policy_id) if alert.rule.escalation_policy_id else []
-        )
+        steps = escalation_chain(alert)
         index = alert.escalation_step
         claim = Alert.objects.filter(
             pk=alert.pk,
@@ -313,7 +312,7 @@ def escalate_due(*, now: datetime | None = None) -> int:
             claim.update(escalation_due_at=None)
             continue
         following = steps[index + 1] if index + 1 < len(steps) else None
-        next_due = now + timedelta(minutes=following[0].wait_minutes) if following else None
+        next_due = now + timedelta(minutes=following["wait_minutes"]) if following else None
         if (
             claim.update(
                 escalation_step=index + 1, escalation_due_at=next_due, escalation_token=new_token()
@@ -321,7 +320,10 @@ def escalate_due(*, now: datetime | None = None) -> int:
             != 1
         ):
             continue  # acknowledged, resolved or escalated by someone else meanwhile
-        channels = [s.channel for s in steps[index] if s.channel.enabled]
+        wanted = steps[index]["channels"]
+        found = Channel.objects.in_bulk([c["id"] for c in wanted])
+        channels = [found[c["id"]] for c in wanted if c["id"] in found and found[c["id"]].enabled]
+        gone = [c["name"] for c in wanted if c["id"] not in found]
         waited = int((now - (alert.fired_at or alert.started_at)).total_seconds() // 60)
         reason = suppression_reason(alert, now)
         if reason:
@@ -334,7 +336,8 @@ def escalate_due(*, now: datetime | None = None) -> int:
         alert.log(
             AlertEvent.Kind.ESCALATION,
             f"not acknowledged after {waited} min: step {index + 1} → "
-            + ", ".join(c.name for c in channels),
+            + (", ".join(c.name for c in channels) or "no enabled channel")
+            + (f" (deleted since: {', '.join(gone)})" if gone else ""),
             at=now,
         )
         queue_deliveries([c.pk for c in channels], "escalate", alert_id=alert.pk)
