@@ -432,6 +432,7 @@ async def _check_one(
     result = LookupResult(target=target, zone=spec.key, result=UNKNOWN)
     try:
         name = query_name(target, spec)
+        _encode_name(name)  # too long with the zone appended: unknown, not a crashed run
     except InvalidTarget as exc:
         result.detail = str(exc)
         return result

@@ -154,3 +154,13 @@ def test_a_truncated_answer_is_fetched_again_over_tcp():
         [result] = run(server, [("192.0.2.9", ZEN)])
     assert result.result == LISTED
     assert result.reason == " | ".join(["a" * 250, "b" * 250, "c" * 250])
+
+
+def test_a_name_too_long_with_the_zone_appended_is_unknown_and_the_run_goes_on():
+    # 240 characters of domain fit the model's field, but not with ".multi.surbl.org" after it
+    long_domain = ".".join(["a" * 59] * 4)
+    with DNSTestServer({"bad.example.multi.surbl.org": {"A": ["127.0.0.8"]}}) as server:
+        too_long, listed = run(server, [(long_domain, SURBL), ("bad.example", SURBL)])
+        assert all(long_domain not in name for name, _ in server.queries)
+    assert too_long.result == UNKNOWN and "too long" in too_long.detail
+    assert listed.result == LISTED
