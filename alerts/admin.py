@@ -58,7 +58,18 @@ class AlertRuleAdmin(AuditedModelAdmin):
                 )
             },
         ),
-        ("Response", {"fields": ("message_template", "runbook_url", "escalation_policy")}),
+        (
+            "Response",
+            {
+                "fields": (
+                    "message_template",
+                    "runbook_url",
+                    "escalation_policy",
+                    "repeat_interval_minutes",
+                    "notify_limit_minutes",
+                )
+            },
+        ),
     )
 
 

@@ -186,6 +186,9 @@ class RuleOut(Schema):
     runbook_url: str
     enabled: bool
     description: str
+    repeat_interval_minutes: int | None
+    repeat_interval_effective_minutes: int | None
+    notify_limit_minutes: int
 
 
 class IncidentRef(Schema):
@@ -526,6 +529,11 @@ def list_rules(request, enabled: bool | None = None):
             "runbook_url": r.runbook_url,
             "enabled": r.enabled,
             "description": r.description,
+            "repeat_interval_minutes": r.repeat_interval_minutes,
+            "repeat_interval_effective_minutes": (
+                int(r.repeat_interval().total_seconds() // 60) if r.repeat_interval() else None
+            ),
+            "notify_limit_minutes": r.notify_limit_minutes,
         }
         for r in qs
     ]

@@ -179,6 +179,20 @@ class AlertRule(models.Model):
     escalation_policy = models.ForeignKey(
         EscalationPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="rules"
     )
+    # Notification pacing lives on the rule (not on the escalation policy): warnings and most
+    # criticals have no policy, the warning limit is already per-rule state, and a rule is
+    # our unit of routing (Alertmanager sets repeat_interval per route).
+    repeat_interval_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Remind every N minutes while firing and unacknowledged. Blank: the "
+        "severity's default (critical 60, warning 240). 0: never remind.",
+    )
+    notify_limit_minutes = models.PositiveIntegerField(
+        default=60,
+        help_text="Warnings: at most one chat notification per rule per N minutes "
+        "(0: no limit). Resolutions always go out.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -212,6 +226,17 @@ class AlertRule(models.Model):
 
     def condition(self, value: float) -> bool:
         return COMPARATORS[self.comparator](value, self.threshold)
+
+    def repeat_interval(self, severity: str | None = None) -> timedelta | None:
+        """How long after the last notification a still-firing alert is sent again (None:
+        never)."""
+        if self.repeat_interval_minutes is not None:
+            return timedelta(minutes=self.repeat_interval_minutes) or None
+        return REPEAT_INTERVAL.get(severity or self.severity)
+
+    @property
+    def notify_limit(self) -> timedelta:
+        return timedelta(minutes=self.notify_limit_minutes)
 
     def describe(self) -> str:
         agg = f"{self.aggregation}({self.metric})"
@@ -720,5 +745,5 @@ def new_token() -> uuid.UUID:
     return uuid.uuid4()
 
 
-WARNING_RATE_LIMIT = timedelta(hours=1)
+# A rule without its own repeat_interval_minutes repeats at its severity's interval.
 REPEAT_INTERVAL = {Severity.CRITICAL: timedelta(hours=1), Severity.WARNING: timedelta(hours=4)}

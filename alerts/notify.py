@@ -22,7 +22,6 @@ from alerts.channels import TRANSPORTS, Notification, TransportError
 from alerts.models import (
     REPEAT_INTERVAL,
     SEVERITY_LABELS,
-    WARNING_RATE_LIMIT,
     Alert,
     AlertEvent,
     AlertRule,
@@ -99,12 +98,13 @@ def channels_for(alert: Alert, event: str) -> list[Channel]:
 
 
 def _claim_warning_slot(rule: AlertRule, at: datetime) -> bool:
-    """Compare-and-set on the rule: True for the one caller that may notify this hour."""
+    """Compare-and-set on the rule: True for the one caller that may notify within the
+    rule's limit (notify_limit_minutes, default an hour)."""
     return (
         AlertRule.objects.filter(pk=rule.pk)
         .filter(
             Q(last_warning_notified_at__isnull=True)
-            | Q(last_warning_notified_at__lte=at - WARNING_RATE_LIMIT)
+            | Q(last_warning_notified_at__lte=at - rule.notify_limit)
         )
         .update(last_warning_notified_at=at)
         == 1
@@ -140,7 +140,8 @@ def on_transition(alert: Alert, event: str, *, now: datetime | None = None) -> l
     ):
         alert.log(
             AlertEvent.Kind.SUPPRESSED,
-            f"{event} not sent: rule {alert.rule.name} already notified within the hour",
+            f"{event} not sent: rule {alert.rule.name} already notified within "
+            f"{alert.rule.notify_limit_minutes} min",
             at=now,
         )
         return []
@@ -349,25 +350,27 @@ def send_repeats(*, now: datetime | None = None) -> int:
     """Remind about alerts still firing and unacknowledged (an ack stops reminders)."""
     now = now or timezone.now()
     sent = 0
-    for severity, interval in REPEAT_INTERVAL.items():
-        stale = Alert.objects.filter(
-            state=Alert.State.FIRING,
-            severity=severity,
-            notified=True,
-            last_notified_at__lte=now - interval,
-        ).select_related("rule")
-        for alert in stale:
-            # Claim the reminder so a second beat run does not send it again.
-            if (
-                Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
-                    last_notified_at=now
-                )
-                != 1
-            ):
-                continue
-            alert.last_notified_at = now
-            if on_transition(alert, "repeat", now=now):
-                sent += 1
+    stale = Alert.objects.filter(
+        state=Alert.State.FIRING,
+        severity__in=list(REPEAT_INTERVAL),
+        notified=True,
+        last_notified_at__isnull=False,
+    ).select_related("rule")
+    for alert in stale:
+        interval = alert.rule.repeat_interval(alert.severity)
+        if interval is None or alert.last_notified_at > now - interval:
+            continue
+        # Claim the reminder so a second beat run does not send it again.
+        if (
+            Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
+                last_notified_at=now
+            )
+            != 1
+        ):
+            continue
+        alert.last_notified_at = now
+        if on_transition(alert, "repeat", now=now):
+            sent += 1
     return sent
 
 
