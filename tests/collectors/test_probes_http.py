@@ -52,7 +52,8 @@ def test_a_hanging_server_times_out_within_the_timeout():
         result = run_check("http", {"url": silent.url}, timeout=0.5)
     assert not result.ok
     assert result.message == "timed out after 0.5 s"
-    assert time.monotonic() - began < 2
+    # Without the timeout this would wait forever; the bound is generous for a loaded box.
+    assert time.monotonic() - began < 10
 
 
 def test_bad_config_is_a_failed_result_not_an_exception():
