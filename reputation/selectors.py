@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from reputation.models import Listing, ListingCheck, ReputationSnapshot, RotationEvent, SendingIP
+from reputation.models import (
+    Listing,
+    ListingCheck,
+    ReputationSnapshot,
+    RotationEvent,
+    SendingDomain,
+    SendingIP,
+)
 
 SORT_KEYS = {
     "ip": lambda r: r["_ip_sort"],
@@ -93,6 +100,20 @@ def ip_reputation_table(
 
 def providers() -> list[str]:
     return sorted(set(SendingIP.objects.values_list("provider", flat=True)), key=str.lower)
+
+
+def sending_domains() -> list[SendingDomain]:
+    """Every sending domain with its open blocklist listings (``open_listings_now``, zone
+    loaded), in two queries whatever the number of domains."""
+    return list(
+        SendingDomain.objects.prefetch_related(
+            Prefetch(
+                "listings",
+                queryset=Listing.objects.filter(delisted_at__isnull=True).select_related("zone"),
+                to_attr="open_listings_now",
+            )
+        )
+    )
 
 
 def score_history(

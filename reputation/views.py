@@ -3,6 +3,8 @@ the CSV history export, and the POST actions "check now" and "rotate to backup p
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import plotly.graph_objects as go
 from django import forms
 from django.contrib import messages
@@ -14,7 +16,7 @@ from penguinmon.api_auth import actor_label
 from penguinmon.roles import capability_required, user_can
 from reputation import scoring, selectors, services
 from reputation.dnsbl import LISTED
-from reputation.models import SendingDomain, SendingIP
+from reputation.models import SendingIP
 
 COLUMNS = [
     ("ip", "IP address"),
@@ -64,7 +66,7 @@ def index(request):
     rows = selectors.ip_reputation_table(
         sort=sort, descending=descending, **{k: v or None for k, v in filters.items()}
     )
-    base_query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    base_query = urlencode({k: v for k, v in filters.items() if v})
     columns = [
         {
             "key": key,
@@ -86,7 +88,7 @@ def index(request):
             "providers": selectors.providers(),
             "pools": SendingIP.Pool.choices,
             "statuses": SendingIP.Status.choices,
-            "domains": SendingDomain.objects.all(),
+            "domains": selectors.sending_domains(),
             "formula": scoring.FORMULA,
             "can_manage": user_can(request.user, "manage_reputation"),
         },

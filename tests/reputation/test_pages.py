@@ -173,3 +173,37 @@ def test_rotate_form_moves_traffic_and_logs_who_and_why(login_client, make_user,
     assert (event.actor_label, event.reason) == ("olga", "SBL listing, opens down 20%")
     assert resp.request["PATH_INFO"] == f"/reputation/ips/{event.to_ip_id}/"
     assert "SBL listing, opens down 20%" in html  # the rotation log on the new IP's page
+
+
+def test_the_page_costs_the_same_queries_for_one_domain_or_many(login_client, make_user, fleet):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reputation.models import SendingDomain
+
+    client = login_client(make_user("operations"))
+    dbl = BlocklistZone.objects.get(zone="dbl.spamhaus.org")
+
+    def add_listed_domain(name: str) -> None:
+        domain = SendingDomain.objects.create(domain=name)
+        Listing.objects.create(
+            domain=domain, zone=dbl, listed_at=timezone.now(), last_seen_at=timezone.now()
+        )
+
+    add_listed_domain("mail0.example")
+    with CaptureQueriesContext(connection) as one:
+        client.get("/reputation/")
+    for i in range(1, 6):
+        add_listed_domain(f"mail{i}.example")
+    with CaptureQueriesContext(connection) as six:
+        html = client.get("/reputation/").content.decode()
+    assert len(six.captured_queries) == len(one.captured_queries)
+    assert html.count(">Listed</span>") == 6
+
+
+def test_sort_links_keep_the_filters_url_encoded(login_client, make_user, make_ip):
+    make_ip("192.0.2.9", provider="AT&T Mail")
+    client = login_client(make_user("operations"))
+    html = client.get("/reputation/", {"provider": "AT&T Mail"}).content.decode()
+    assert "provider=AT%26T+Mail" in html
+    assert "192.0.2.9" in html
