@@ -55,6 +55,7 @@ class AlertRuleAdmin(AuditedModelAdmin):
                     "for_seconds",
                     "k_of_n_k",
                     "k_of_n_n",
+                    "on_no_data",
                 )
             },
         ),

@@ -189,6 +189,7 @@ class RuleOut(Schema):
     repeat_interval_minutes: int | None
     repeat_interval_effective_minutes: int | None
     notify_limit_minutes: int
+    on_no_data: str
 
 
 class IncidentRef(Schema):
@@ -534,6 +535,7 @@ def list_rules(request, enabled: bool | None = None):
                 int(r.repeat_interval().total_seconds() // 60) if r.repeat_interval() else None
             ),
             "notify_limit_minutes": r.notify_limit_minutes,
+            "on_no_data": r.on_no_data,
         }
         for r in qs
     ]

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.models import ERROR_RATIO, Alert, AlertRule, label_key, new_token
+from alerts.models import ERROR_RATIO, Alert, AlertRule, NoData, label_key, new_token
 from collectors.selectors import window_values
 from collectors.store import QueryError
 
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # Samples written "now" must fall inside the window [start, end).
 END_SLACK = timedelta(seconds=1)
+# For on_no_data=alerting: a series that reported within this long before the rule's window
+# and has nothing inside it has stopped reporting. Older silence is a series that went away.
+NO_DATA_LOOKBACK = timedelta(hours=1)
 
 
 @dataclass
@@ -37,6 +40,7 @@ class EvalSummary:
     fired: int = 0
     resolved: int = 0
     dropped: int = 0
+    no_data: int = 0
     queries: int = 0
     errors: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
@@ -109,6 +113,41 @@ def fetch_values(
     return out
 
 
+def recently_reporting(
+    rules: list[AlertRule], now: datetime, summary: EvalSummary
+) -> dict[int, list[dict]]:
+    """Per rule id: label sets of series (or services, for error_ratio) that reported in the
+    NO_DATA_LOOKBACK before the rule's window. Only asked for rules with on_no_data=alerting."""
+    groups: dict[tuple, list[AlertRule]] = defaultdict(list)
+    for rule in rules:
+        groups[(rule.metric, rule.window_seconds)].append(rule)
+    out: dict[int, list[dict]] = {}
+    for (metric, window), members in groups.items():
+        end = now - timedelta(seconds=window)
+        common = _common_filters([_filters_for_store(r) for r in members])
+        try:
+            rows = window_values(
+                metric=metric,
+                labels=common or None,
+                start=end - NO_DATA_LOOKBACK,
+                end=end,
+                agg="count",
+            )
+            summary.queries += 1
+        except QueryError as exc:
+            summary.errors.append(f"no-data check of {metric}: {exc}")
+            continue
+        index = _PairIndex(rows)
+        for rule in members:
+            picked = index.select(_filters_for_store(rule))
+            if rule.aggregation == ERROR_RATIO:
+                services = {labels.get("service", "") for labels, _ in picked}
+                out[rule.id] = [{"service": s} if s else {} for s in sorted(services)]
+            else:
+                out[rule.id] = [labels for labels, _ in picked]
+    return out
+
+
 class _PairIndex:
     """Rows of one store read indexed by (label, value), so each of many rules sharing the
     read finds its series by lookup instead of scanning every row."""
@@ -157,6 +196,11 @@ def format_value(value: float | None) -> str:
     if abs(value) >= 100:
         return f"{value:.0f}"
     return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def no_data_message(rule: AlertRule, labels: dict) -> str:
+    series = label_key(labels) or rule.metric
+    return f"{rule.name}: no data from {series} for {rule.window_seconds}s"[:500]
 
 
 def render_message(rule: AlertRule, labels: dict, value: float | None) -> str:
@@ -224,10 +268,33 @@ def evaluate_rules(*, now: datetime | None = None, rules=None) -> EvalSummary:
                 continue
             _step(alert, rule, holds, value, now, touched, fired, resolved)
     for key, alert in open_alerts.items():
-        if key not in seen and alert.rule_id in values:
-            # The series has no data in the window any more: the condition no longer holds.
-            _step(alert, alert.rule, False, None, now, touched, fired, resolved)
-
+        if key in seen or alert.rule_id not in values:
+            continue
+        # The series has no data in the window any more: the rule's on_no_data decides.
+        policy = alert.rule.on_no_data
+        summary.no_data += 1
+        if policy == NoData.KEEP_STATE:
+            alert.last_evaluated_at = now
+            touched.append(alert)
+        else:
+            alert.no_data = policy == NoData.ALERTING
+            _step(alert, alert.rule, alert.no_data, None, now, touched, fired, resolved)
+    silent = [r for r in rules if r.on_no_data == NoData.ALERTING and r.id in values]
+    if silent:
+        for rule_id, label_sets in recently_reporting(silent, now, summary).items():
+            rule = by_id[rule_id]
+            for labels in label_sets:
+                key = (rule_id, label_key(labels))
+                if key in seen or key in open_alerts:
+                    continue
+                seen.add(key)
+                summary.no_data += 1
+                alert = _create_pending(rule, labels, key[1], None, now)
+                if alert is not None:
+                    alert.no_data = True
+                    summary.created += 1
+                    if _ready_to_fire(alert, rule, now):
+                        fired.append(alert)
     if touched:
         Alert.objects.bulk_update(
             touched, ["last_value", "last_evaluated_at", "history"], batch_size=500
@@ -251,7 +318,7 @@ def evaluate_rules(*, now: datetime | None = None, rules=None) -> EvalSummary:
 
 
 def _create_pending(
-    rule: AlertRule, labels: dict, key: str, value: float, now: datetime
+    rule: AlertRule, labels: dict, key: str, value: float | None, now: datetime
 ) -> Alert | None:
     try:
         with transaction.atomic():
@@ -262,7 +329,11 @@ def _create_pending(
                 state=Alert.State.PENDING,
                 severity=rule.severity,
                 service=labels.get("service") or rule.service,
-                message=render_message(rule, labels, value),
+                message=(
+                    render_message(rule, labels, value)
+                    if value is not None
+                    else no_data_message(rule, labels)
+                ),
                 value=value,
                 last_value=value,
                 started_at=now,
@@ -309,9 +380,14 @@ def _step(
 
 def _fire(alert: Alert, now: datetime) -> bool:
     rule = alert.rule
+    no_data = getattr(alert, "no_data", False)
     extra = {
         "value": alert.last_value,
-        "message": render_message(rule, alert.labels, alert.last_value),
+        "message": (
+            no_data_message(rule, alert.labels)
+            if no_data
+            else render_message(rule, alert.labels, alert.last_value)
+        ),
     }
     if rule.severity == "critical" and rule.escalation_policy_id:
         chain = rule.escalation_policy.snapshot()
@@ -326,7 +402,11 @@ def _fire(alert: Alert, now: datetime) -> bool:
         Alert.State.FIRING,
         at=now,
         extra=extra,
-        message=f"value {format_value(alert.last_value)} {rule.comparator} {rule.threshold:g}",
+        message=(
+            f"no data for {rule.window_seconds}s (on no data: alerting)"
+            if no_data
+            else f"value {format_value(alert.last_value)} {rule.comparator} {rule.threshold:g}"
+        ),
     )
 
 

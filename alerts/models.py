@@ -133,6 +133,12 @@ class EscalationStep(models.Model):
         return f"{self.policy}: step {self.order} after {self.wait_minutes} min → {self.channel}"
 
 
+class NoData(models.TextChoices):
+    OK = "ok", "ok (resolve)"
+    ALERTING = "alerting", "alerting (fire)"
+    KEEP_STATE = "keep_state", "keep state"
+
+
 class AlertRule(models.Model):
     name = models.CharField(max_length=150, unique=True)
     description = models.TextField(blank=True)
@@ -159,6 +165,14 @@ class AlertRule(models.Model):
         help_text="Condition true in at least k of the last n evaluations (1 of 1 = plain).",
     )
     k_of_n_n = models.PositiveSmallIntegerField(default=1)
+    on_no_data = models.CharField(
+        max_length=10,
+        choices=NoData.choices,
+        default=NoData.OK,
+        help_text="When a series stops reporting: ok = the condition is false (resolves), "
+        "alerting = the condition is true (a silent series fires), keep_state = leave the "
+        "alert as it is until data returns.",
+    )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
     service = models.CharField(
         max_length=100,

@@ -141,7 +141,11 @@ def on_transition(alert: Alert, event: str, *, now: datetime | None = None) -> l
         alert.log(
             AlertEvent.Kind.SUPPRESSED,
             f"{event} not sent: rule {alert.rule.name} already notified within "
-            f"{alert.rule.notify_limit_minutes} min",
+            + (
+                "the hour"
+                if alert.rule.notify_limit_minutes == 60
+                else f"{alert.rule.notify_limit_minutes} min"
+            ),
             at=now,
         )
         return []

@@ -66,7 +66,7 @@ def test_warning_limit_per_rule(make_rule, make_channel, hook, write, now, run_d
             assert second.notified  # 11 minutes later is past its 10-minute limit
         else:
             assert not second.notified
-            assert "already notified within 60 min" in (
+            assert "already notified within the hour" in (
                 second.events.get(kind=AlertEvent.Kind.SUPPRESSED).message
             )
 
