@@ -34,6 +34,22 @@ def cert_days_left(cert: dict | None) -> float | None:
     return round((expires - time.time()) / 86400, 2)
 
 
+def _read_body(response: http.client.HTTPResponse, limit: int, deadline: float) -> bytes:
+    """Read up to ``limit`` bytes by ``deadline`` (perf_counter). The socket timeout applies
+    to each read, so a server trickling its body a byte at a time would never trip it and
+    would hold the probe's thread for as long as it likes."""
+    chunks, size = [], 0
+    while size < limit:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the body did not arrive within the timeout")
+        chunk = response.read1(min(65536, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
     url = str(need(config, "url"))
     parts = urlsplit(url)
@@ -64,7 +80,9 @@ def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
             cert = conn.sock.getpeercert()
         conn.request(method, path, headers=headers)
         response = conn.getresponse()
-        body = response.read(int(config.get("max_body_bytes", 1 << 20)))
+        body = _read_body(
+            response, int(config.get("max_body_bytes", 1 << 20)), watch.start + timeout
+        )
         latency = watch.ms
     finally:
         conn.close()

@@ -36,6 +36,44 @@ class SilentServer:
         self.sock.close()
 
 
+class TricklingServer:
+    """Answers HTTP 200 with its headers at once, then sends the body one byte per ``every``
+    seconds: each read succeeds, so only a deadline on the whole exchange stops a client."""
+
+    def __init__(self, *, length: int = 50, every: float = 0.1) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.length, self.every = length, every
+        self.stop = threading.Event()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return  # closed before anyone connected
+        with conn:
+            conn.recv(65536)
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {self.length}\r\n\r\n"
+            conn.sendall(head.encode())
+            for _ in range(self.length):
+                if self.stop.wait(self.every):
+                    return
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return  # the client gave up
+
+    def __enter__(self) -> TricklingServer:
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
 def make_certificate(directory: Path, *, days: int) -> tuple[Path, Path, Path]:
     """A CA and a certificate for 127.0.0.1 valid ``days`` days; returns (ca, cert, key)."""
     ca_key, ca = directory / "ca.key", directory / "ca.pem"

@@ -7,7 +7,13 @@ import time
 import pytest
 
 from collectors.probes import run_check
-from tests.collectors.servers import HttpsServer, SilentServer, closed_port, make_certificate
+from tests.collectors.servers import (
+    HttpsServer,
+    SilentServer,
+    TricklingServer,
+    closed_port,
+    make_certificate,
+)
 
 
 def test_it_reports_status_and_latency(httpserver):
@@ -54,6 +60,14 @@ def test_a_hanging_server_times_out_within_the_timeout():
     assert result.message == "timed out after 0.5 s"
     # Without the timeout this would wait forever; the bound is generous for a loaded box.
     assert time.monotonic() - began < 10
+
+
+def test_a_body_trickling_in_past_the_timeout_fails():
+    # 50 bytes at one per 0.1 s: every read is quick, the whole answer takes 5 s.
+    with TricklingServer(length=50, every=0.1) as slow:
+        result = run_check("http", {"url": slow.url}, timeout=0.5)
+    assert not result.ok
+    assert result.message == "timed out after 0.5 s"
 
 
 def test_bad_config_is_a_failed_result_not_an_exception():
