@@ -301,19 +301,23 @@ def refresh_service_status(
             if reason != service.status_reason:
                 Service.objects.filter(pk=service.pk).update(status_reason=reason[:500])
             continue
-        won = Service.objects.filter(pk=service.pk, status=service.status).update(
-            status=health.status, status_since=now, status_reason=reason[:500]
-        )
-        if won:
-            changes.append(
-                StatusChange.objects.create(
-                    service=service,
-                    at=now,
-                    old_status=service.status,
-                    new_status=health.status,
-                    reason=reason[:500],
-                )
+        # The new status and its StatusChange row land together or not at all: uptime % is
+        # computed from the changes, so a status without its change would skew it.
+        with transaction.atomic():
+            won = Service.objects.filter(pk=service.pk, status=service.status).update(
+                status=health.status, status_since=now, status_reason=reason[:500]
             )
+            if won:
+                changes.append(
+                    StatusChange.objects.create(
+                        service=service,
+                        at=now,
+                        old_status=service.status,
+                        new_status=health.status,
+                        reason=reason[:500],
+                    )
+                )
+        if won:
             service.status = health.status
     return changes
 

@@ -89,8 +89,11 @@ def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
             cur.execute("SELECT 1")
             cur.fetchone()
             select_ms = query_watch.ms
+            # Only client backends count against max_connections: autovacuum, the checkpointer,
+            # WAL writer and other background processes are listed too but use no slot.
             cur.execute(
-                "SELECT count(*), current_setting('max_connections')::int, "
+                "SELECT count(*) FILTER (WHERE backend_type = 'client backend'), "
+                "current_setting('max_connections')::int, "
                 "pg_database_size(current_database()) FROM pg_stat_activity"
             )
             used, max_connections, size_bytes = cur.fetchone()
