@@ -149,6 +149,12 @@ def rotations_for(ip: SendingIP, *, limit: int = 20) -> list[RotationEvent]:
     return list(RotationEvent.objects.filter(Q(from_ip=ip) | Q(to_ip=ip))[:limit])
 
 
+def _text_cell(value: str) -> str:
+    """Reasons come from the lists' TXT records, i.e. from outside: a cell starting with
+    = + - @ would run as a formula in a spreadsheet, so it is quoted as text."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def history_csv(ip: SendingIP, *, days: int = 90) -> str:
     """The IP's reputation history: one row per check run (score and status) followed by
     one row per listing period."""
@@ -189,9 +195,9 @@ def history_csv(ip: SendingIP, *, days: int = 90) -> str:
                 lst.zone.zone,
                 lst.listed_at.isoformat(),
                 lst.delisted_at.isoformat() if lst.delisted_at else "",
-                " ".join(lst.codes),
-                "; ".join(lst.meanings),
-                lst.reason,
+                _text_cell(" ".join(lst.codes)),
+                _text_cell("; ".join(lst.meanings)),
+                _text_cell(lst.reason),
             ]
         )
     return out.getvalue()

@@ -207,3 +207,18 @@ def test_sort_links_keep_the_filters_url_encoded(login_client, make_user, make_i
     html = client.get("/reputation/", {"provider": "AT&T Mail"}).content.decode()
     assert "provider=AT%26T+Mail" in html
     assert "192.0.2.9" in html
+
+
+def test_csv_export_quotes_a_reason_that_would_run_as_a_formula(login_client, make_user, make_ip):
+    ip = make_ip("192.0.2.50")
+    Listing.objects.create(
+        ip=ip,
+        zone=BlocklistZone.objects.get(zone="bl.spamcop.net"),
+        listed_at=timezone.now(),
+        last_seen_at=timezone.now(),
+        reason='=HYPERLINK("http://evil.example","delist here")',
+    )
+    resp = login_client(make_user("operations")).get(f"/reputation/ips/{ip.pk}/history.csv")
+    rows = list(csv.reader(io.StringIO(resp.content.decode())))
+    [listing] = [r for r in rows if len(r) > 1 and r[1] == "bl.spamcop.net"]
+    assert listing[6] == '\'=HYPERLINK("http://evil.example","delist here")'
