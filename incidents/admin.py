@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from incidents.models import Deployment, Incident, IncidentEvent
 from penguinmon.audit import AuditedModelAdmin
@@ -52,3 +53,5 @@ class DeploymentAdmin(AuditedModelAdmin):
     search_fields = ("service", "version", "commit_sha", "deployed_by")
     date_hierarchy = "started_at"
     inlines = [CausedIncidentInline]
+    # CI links are https; a bare host typed in the form should become one too.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

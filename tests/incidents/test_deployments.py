@@ -410,3 +410,33 @@ def test_incident_pages_link_to_deployments(login_client, make_user):
     detail = client.get(f"/incidents/{inc.pk}/").content.decode()
     assert f"deployment #{d.pk}: worker v0.9.3" in detail
     assert 'href="https://ci.example.com/runs/9"' in detail
+
+
+def test_admin_edits_a_deployment_and_the_change_is_audited(admin_user, login_client):
+    d = recent("api", "v3.1.0")
+    client = login_client(admin_user)
+    assert client.get("/admin/incidents/deployment/").status_code == 200
+    page = client.get(f"/admin/incidents/deployment/{d.pk}/change/")
+    assert page.status_code == 200 and "Incidents this deployment caused" in page.content.decode()
+    form = {
+        "service": "api",
+        "environment": "production",
+        "version": "v3.1.0",
+        "commit_sha": "",
+        "started_at_0": d.started_at.strftime("%Y-%m-%d"),
+        "started_at_1": d.started_at.strftime("%H:%M:%S"),
+        "finished_at_0": d.finished_at.strftime("%Y-%m-%d"),
+        "finished_at_1": d.finished_at.strftime("%H:%M:%S"),
+        "commit_at_0": "",
+        "commit_at_1": "",
+        "status": "rolled_back",
+        "deployed_by": "",
+        "url": "",
+        "notes": "rolled back by hand",
+        "caused_incidents-TOTAL_FORMS": "0",
+        "caused_incidents-INITIAL_FORMS": "0",
+    }
+    resp = client.post(f"/admin/incidents/deployment/{d.pk}/change/", form)
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    entry = AuditLog.objects.get(action="admin.change", target_id=str(d.pk))
+    assert entry.changes["status"] == {"from": "succeeded", "to": "rolled_back"}
