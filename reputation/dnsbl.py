@@ -33,7 +33,8 @@ LISTED, CLEAN, UNKNOWN = "listed", "clean", "unknown"
 TYPE_A, TYPE_TXT = 1, 16
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-_SPAMHAUS_ERRORS = {
+# Also the default error_codes of the Spamhaus zones (reputation.zones).
+SPAMHAUS_ERRORS = {
     "127.255.255.252": "typo in the DQS key",
     "127.255.255.254": "query via a public/open resolver (Spamhaus refuses them; use DQS or your own resolver)",
     "127.255.255.255": "excessive number of queries (rate limited)",
@@ -130,7 +131,7 @@ def classify(addresses: list[str], spec: ZoneSpec) -> tuple[str, list[str], list
         if addr in spec.error_codes:
             problems.append(f"{addr}: {spec.error_codes[addr]}")
         elif addr.startswith("127.255.255."):
-            problems.append(f"{addr}: {_SPAMHAUS_ERRORS.get(addr, 'query refused by the list')}")
+            problems.append(f"{addr}: {SPAMHAUS_ERRORS.get(addr, 'query refused by the list')}")
         elif addr == "127.0.0.1":
             problems.append(f"{addr}: query refused by the list (127.0.0.1 is never a listing)")
         elif not addr.startswith("127."):

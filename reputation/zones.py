@@ -6,11 +6,7 @@ providers act on, so a listing there is an emergency (the seed: "Spamhaus, Barra
 
 from __future__ import annotations
 
-SPAMHAUS_ERRORS = {
-    "127.255.255.252": "typo in the DQS key",
-    "127.255.255.254": "query via a public/open resolver (use DQS or your own resolver)",
-    "127.255.255.255": "excessive number of queries (rate limited)",
-}
+from reputation.dnsbl import SPAMHAUS_ERRORS
 
 DEFAULT_ZONES: list[dict] = [
     {
