@@ -19,7 +19,15 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.models import ERROR_RATIO, Alert, AlertRule, NoData, label_key, new_token
+from alerts.models import (
+    ERROR_RATIO,
+    Alert,
+    AlertRule,
+    EvaluatorState,
+    NoData,
+    label_key,
+    new_token,
+)
 from collectors.selectors import window_values
 from collectors.store import QueryError
 
@@ -30,6 +38,9 @@ END_SLACK = timedelta(seconds=1)
 # For on_no_data=alerting: a series that reported within this long before the rule's window
 # and has nothing inside it has stopped reporting. Older silence is a series that went away.
 NO_DATA_LOOKBACK = timedelta(hours=1)
+# More than this many missed intervals means the evaluator itself was down: the next cycle
+# summarises its transitions instead of replaying them one notification each (healthchecks #664).
+GAP_INTERVALS = 3
 
 
 @dataclass
@@ -41,6 +52,8 @@ class EvalSummary:
     resolved: int = 0
     dropped: int = 0
     no_data: int = 0
+    gap_seconds: float | None = None  # set when this cycle came after an evaluation gap
+    summaries: int = 0  # summary notifications queued (one per channel) after a gap
     queries: int = 0
     errors: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
@@ -236,6 +249,17 @@ def evaluate_rules(*, now: datetime | None = None, rules=None) -> EvalSummary:
     t0 = time.perf_counter()
     now = now or timezone.now()
     everything = rules is None
+    # Only a full cycle says whether the loop ran on time (a partial one, e.g. from a test or
+    # a single rule's check, proves nothing about the beat).
+    gap = record_cycle(now) if everything else None
+    batch = notify.GapSummary(gap=gap, now=now) if gap is not None else None
+
+    def announce(alert: Alert, event: str) -> None:
+        if batch is not None:
+            batch.add(alert, event)
+        else:
+            notify.on_transition(alert, event, now=now)
+
     rules = list(AlertRule.objects.filter(enabled=True) if everything else rules)
     summary = EvalSummary(rules=len(rules))
     by_id = {r.id: r for r in rules}
@@ -302,7 +326,7 @@ def evaluate_rules(*, now: datetime | None = None, rules=None) -> EvalSummary:
     for alert in fired:
         if _fire(alert, now):
             summary.fired += 1
-            notify.on_transition(alert, "trigger", now=now)
+            announce(alert, "trigger")
     for alert in resolved:
         if alert.state == Alert.State.PENDING:
             # A pending alert never notified anyone: drop it rather than count a firing.
@@ -310,11 +334,41 @@ def evaluate_rules(*, now: datetime | None = None, rules=None) -> EvalSummary:
             summary.dropped += 1
         elif alert.transition(Alert.State.RESOLVED, at=now, message="condition no longer holds"):
             summary.resolved += 1
-            notify.on_transition(alert, "resolve", now=now)
+            announce(alert, "resolve")
     if everything:
-        summary.resolved += _resolve_disabled(now)
+        summary.resolved += _resolve_disabled(now, announce)
+    if batch is not None:
+        summary.gap_seconds = gap.total_seconds()
+        summary.summaries = batch.send()
     summary.duration_ms = (time.perf_counter() - t0) * 1000
     return summary
+
+
+def evaluation_interval() -> float:
+    from alerts.schedule import BEAT_SCHEDULE
+
+    return float(BEAT_SCHEDULE["alerts-evaluate"]["schedule"])
+
+
+def record_cycle(now: datetime) -> timedelta | None:
+    """Store ``now`` as the last full cycle; return the gap since the previous one if the loop
+    missed more than three intervals (the monitor itself was down), else None."""
+    with transaction.atomic():
+        state, _ = EvaluatorState.objects.select_for_update().get_or_create(pk=1)
+        previous = state.last_cycle_at
+        if previous is not None and now <= previous:
+            return None  # an older cycle finishing late: the newer one already counted
+        state.last_cycle_at = now
+        gap = now - previous if previous is not None else None
+        if gap is None or gap.total_seconds() <= GAP_INTERVALS * evaluation_interval():
+            state.save(update_fields=["last_cycle_at"])
+            return None
+        state.last_gap_at, state.last_gap_seconds = now, gap.total_seconds()
+        state.save()
+    log.warning(
+        "alert evaluation resumes after a %.0f s gap: summarising transitions", gap.total_seconds()
+    )
+    return gap
 
 
 def _create_pending(
@@ -410,13 +464,11 @@ def _fire(alert: Alert, now: datetime) -> bool:
     )
 
 
-def _resolve_disabled(now: datetime) -> int:
-    from alerts import notify
-
+def _resolve_disabled(now: datetime, announce) -> int:
     count = 0
     for alert in Alert.objects.active().filter(rule__enabled=False).select_related("rule"):
         if alert.transition(Alert.State.RESOLVED, at=now, message="rule disabled"):
-            notify.on_transition(alert, "resolve", now=now)
+            announce(alert, "resolve")
             count += 1
     Alert.objects.filter(state=Alert.State.PENDING, rule__enabled=False).delete()
     return count

@@ -732,6 +732,7 @@ class Delivery(models.Model):
         RESOLVE = "resolve"
         ESCALATE = "escalate"
         DIGEST = "digest"
+        SUMMARY = "summary"  # one message for many transitions after an evaluation gap
 
     alert = models.ForeignKey(
         Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
@@ -753,6 +754,23 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.channel.name}: {self.status} (attempt {self.attempt})"
+
+
+class EvaluatorState(models.Model):
+    """One row: when the evaluation loop last ran a full cycle, so the next cycle can tell
+    that the monitor itself was down (workers stopped, beat dead) and for how long."""
+
+    last_cycle_at = models.DateTimeField(null=True, blank=True)
+    last_gap_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last cycle that came after a gap."
+    )
+    last_gap_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "evaluator state"
+
+    def __str__(self) -> str:
+        return f"evaluator: last cycle {self.last_cycle_at}"
 
 
 def new_token() -> uuid.UUID:

@@ -157,6 +157,77 @@ def on_transition(alert: Alert, event: str, *, now: datetime | None = None) -> l
     return [c.pk for c in channels]
 
 
+class GapSummary:
+    """Transitions of the first cycle after the evaluator was down, sent as one summary per
+    channel instead of one notification per alert. Routing, silences and parent suppression
+    apply per alert as usual; PagerDuty still gets per-alert resolves (they page nobody and
+    close the incidents it holds under each alert's dedup key)."""
+
+    def __init__(self, *, gap: timedelta, now: datetime):
+        self.gap, self.now = gap, now
+        self.changes: list[tuple[Alert, str]] = []
+
+    def add(self, alert: Alert, event: str) -> None:
+        self.changes.append((alert, event))
+
+    def send(self) -> int:
+        """Queue the summaries; returns how many (one per channel that has something)."""
+        now = self.now
+        gap_text = _duration(self.gap)
+        per_channel: dict[int, list[int]] = {}
+        names: dict[int, str] = {}
+        for alert, event in self.changes:
+            if event == "trigger":
+                reason = suppression_reason(alert, now)
+                if reason:
+                    alert.log(AlertEvent.Kind.SUPPRESSED, f"trigger not sent: {reason}", at=now)
+                    continue
+                if alert.severity == "info":
+                    alert.log(AlertEvent.Kind.NOTIFY, "queued for the daily info digest", at=now)
+                    continue
+            elif not alert.notified:
+                continue  # nobody was told it fired
+            channels = channels_for(alert, event)
+            if not channels:
+                continue
+            if event == "trigger":
+                Alert.objects.filter(pk=alert.pk).update(notified=True, last_notified_at=now)
+                alert.notified, alert.last_notified_at = True, now
+                if alert.severity == "warning":  # the summary uses up the rule's warning slot
+                    AlertRule.objects.filter(pk=alert.rule_id).update(last_warning_notified_at=now)
+            for channel in channels:
+                if event == "resolve" and channel.kind == Channel.Kind.PAGERDUTY:
+                    queue_deliveries([channel.pk], "resolve", alert_id=alert.pk)
+                    continue
+                per_channel.setdefault(channel.pk, []).append(alert.pk)
+                names[channel.pk] = channel.name
+            alert.log(
+                AlertEvent.Kind.NOTIFY,
+                f"{event} → in the summary after a {gap_text} evaluation gap: "
+                + ", ".join(c.name for c in channels),
+                at=now,
+            )
+        for channel_id, alert_ids in per_channel.items():
+            queue_deliveries([channel_id], "summary", alert_ids=alert_ids)
+        if per_channel:
+            log.warning(
+                "evaluation gap of %s: %d transition(s) summarised to %s",
+                gap_text,
+                len(self.changes),
+                ", ".join(names.values()),
+            )
+        return len(per_channel)
+
+
+def _duration(gap: timedelta) -> str:
+    minutes = int(gap.total_seconds() // 60)
+    if minutes < 1:
+        return f"{int(gap.total_seconds())} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
 def queue_deliveries(
     channel_ids: list[int],
     event: str,
@@ -228,6 +299,37 @@ def note_for_digest(alerts: list[Alert]) -> Notification:
     )
 
 
+def note_for_summary(alerts: list[Alert]) -> Notification:
+    """Many alerts' changes in one message, worst first: firing ones, then the resolved."""
+    firing = [a for a in alerts if a.state != Alert.State.RESOLVED]
+    resolved = [a for a in alerts if a.state == Alert.State.RESOLVED]
+    order = {"critical": 0, "warning": 1, "info": 2}
+    firing.sort(key=lambda a: (order.get(a.severity, 3), a.pk))
+    lines = tuple(
+        f"- [{'RESOLVED' if a.state == Alert.State.RESOLVED else 'FIRING'}] {a.severity_label} "
+        f"{a.service or '-'}: {a.message}  {base_url()}/alerts/{a.pk}/"
+        for a in [*firing, *resolved]
+    )
+    worst = firing[0].severity if firing else "info"
+    return Notification(
+        event="summary",
+        alert_id=None,
+        title=(
+            f"PenguinMon resumed after an evaluation gap: {len(firing)} firing, "
+            f"{len(resolved)} resolved"
+        ),
+        severity=worst,
+        severity_label=SEVERITY_LABELS.get(worst, worst.upper()),
+        service="",
+        state="firing" if firing else "resolved",
+        message=f"{len(firing)} alert(s) firing, {len(resolved)} resolved while evaluation was down",
+        lines=lines,
+        url=f"{base_url()}/alerts/",
+        dedup_key=f"penguinmon-summary-{min(a.pk for a in alerts)}" if alerts else "",
+        at=timezone.now().isoformat(),
+    )
+
+
 def deliver(
     *,
     channel_id: int,
@@ -242,13 +344,12 @@ def deliver(
     if alert is not None:
         note = note_for_alert(alert, event)
     else:
-        note = note_for_digest(
-            list(
-                Alert.objects.filter(pk__in=alert_ids or [])
-                .select_related("rule")
-                .order_by("started_at")
-            )
+        listed = list(
+            Alert.objects.filter(pk__in=alert_ids or [])
+            .select_related("rule")
+            .order_by("started_at")
         )
+        note = note_for_summary(listed) if event == "summary" else note_for_digest(listed)
     final = attempt >= MAX_ATTEMPTS
     code, error, status = None, "", Delivery.Status.SENT
     t0 = time.perf_counter()

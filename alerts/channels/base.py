@@ -25,7 +25,7 @@ class TransportError(Exception):
 class Notification:
     """A channel-neutral description of what happened to an alert (or, for the digest, many)."""
 
-    event: str  # trigger | repeat | acknowledge | resolve | escalate | digest
+    event: str  # trigger | repeat | acknowledge | resolve | escalate | digest | summary
     alert_id: int | None
     title: str
     severity: str
@@ -41,11 +41,11 @@ class Notification:
     url: str = ""
     dedup_key: str = ""
     at: str = ""
-    lines: tuple[str, ...] = ()  # digest: one line per alert
+    lines: tuple[str, ...] = ()  # digest and summary: one line per alert
 
     def text(self) -> str:
         """The plain-text body used by chat, SMS and email."""
-        if self.event == "digest":
+        if self.event in ("digest", "summary"):
             return self.title + "\n" + "\n".join(self.lines)
         head = {
             "trigger": "FIRING",

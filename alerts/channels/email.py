@@ -20,7 +20,7 @@ def validate(config: dict) -> list[str]:
 
 
 def subject(note: Notification) -> str:
-    if note.event == "digest":
+    if note.event in ("digest", "summary"):
         return note.title
     return (
         f"[PenguinMon {note.event.upper()}] {note.severity_label} {note.service}: {note.message}"[
