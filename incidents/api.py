@@ -59,6 +59,9 @@ class IncidentUpdateIn(Schema):
     severity: str | None = Field(None, description="critical, warning or info")
     summary: str | None = Field(None, max_length=20000)
     note: str = Field("", max_length=5000)
+    caused_by_deployment_id: int | None = Field(
+        None, description="the deployment that caused it; null clears it; omit to leave it"
+    )
 
 
 def incident_out(incident: Incident) -> dict:
@@ -99,6 +102,15 @@ def _bad_request(exc: ValidationError) -> HttpError:
     return HttpError(400, "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items()))
 
 
+def _deployment_or_400(deployment_id: int | None) -> Deployment | None:
+    if deployment_id is None:
+        return None
+    deployment = Deployment.objects.filter(pk=deployment_id).first()
+    if deployment is None:
+        raise HttpError(400, f"caused_by_deployment_id: no deployment #{deployment_id}")
+    return deployment
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """CI scripts often send times without an offset; those are read as UTC."""
     if value is not None and timezone.is_naive(value):
@@ -128,13 +140,7 @@ def create_incident(request, payload: IncidentCreateIn):
             f"severity: unknown severity {payload.severity!r}; "
             f"use one of {', '.join(Incident.Severity.values)}",
         )
-    deployment = None
-    if payload.caused_by_deployment_id is not None:
-        deployment = Deployment.objects.filter(pk=payload.caused_by_deployment_id).first()
-        if deployment is None:
-            raise HttpError(
-                400, f"caused_by_deployment_id: no deployment #{payload.caused_by_deployment_id}"
-            )
+    deployment = _deployment_or_400(payload.caused_by_deployment_id)
     try:
         incident = incident_create(
             title=payload.title,
@@ -167,6 +173,9 @@ def get_incident(request, incident_id: int):
 def update_incident(request, incident_id: int, payload: IncidentUpdateIn):
     _require(request, "manage_incidents")
     incident = get_object_or_404(Incident, pk=incident_id)
+    extra = {}
+    if "caused_by_deployment_id" in payload.model_fields_set:
+        extra["caused_by_deployment"] = _deployment_or_400(payload.caused_by_deployment_id)
     try:
         incident_update(
             incident=incident,
@@ -177,6 +186,7 @@ def update_incident(request, incident_id: int, payload: IncidentUpdateIn):
             summary=payload.summary,
             note=payload.note,
             actor_label=actor_label(request),
+            **extra,
         )
     except ValidationError as exc:
         raise _bad_request(exc) from exc

@@ -11,6 +11,9 @@ from django.utils import timezone
 from incidents.models import Deployment, Incident, IncidentEvent
 from penguinmon.audit import audit
 
+# "Leave as it is", as distinct from None ("no deployment caused it").
+_UNCHANGED = object()
+
 
 def _actor(user, actor_label: str) -> tuple:
     real = user if getattr(user, "is_authenticated", False) else None
@@ -117,10 +120,21 @@ def incident_update(
     summary: str | None = None,
     note: str = "",
     actor_label: str = "",
+    caused_by_deployment: Deployment | None | object = _UNCHANGED,
 ) -> Incident:
+    """Change status (along ``Incident.TRANSITIONS``), fields, the deployment that caused the
+    incident (None clears it), and/or add a note; all on the timeline, changes audited."""
     actor, label = _actor(user, actor_label)
     now = timezone.now()
     changes: dict = {}
+    if caused_by_deployment is not _UNCHANGED:
+        new_id = getattr(caused_by_deployment, "pk", None)
+        if new_id != incident.caused_by_deployment_id:
+            changes["caused_by_deployment"] = {
+                "from": incident.caused_by_deployment_id,
+                "to": new_id,
+            }
+            incident.caused_by_deployment = caused_by_deployment
     if status is not None and status != incident.status:
         if status not in Incident.Status.values:
             raise ValidationError({"status": f"unknown status {status!r}"})

@@ -440,3 +440,26 @@ def test_admin_edits_a_deployment_and_the_change_is_audited(admin_user, login_cl
     assert resp.status_code == 302, resp.content.decode()[:2000]
     entry = AuditLog.objects.get(action="admin.change", target_id=str(d.pk))
     assert entry.changes["status"] == {"from": "succeeded", "to": "rolled_back"}
+
+
+def test_api_links_an_existing_incident_to_its_deployment_and_clears_it(
+    client, make_token, make_user
+):
+    d = deploy("api", day=0)
+    inc = incident(hours=1, at_day=0)
+    token = make_token("write", user=make_user("operations"))
+    resp = patch(client, f"/api/v1/incidents/{inc.pk}", {"caused_by_deployment_id": d.pk}, token)
+    assert resp.status_code == 200 and resp.json()["caused_by_deployment_id"] == d.pk
+    assert dora_stats(start=T0, end=T0 + timedelta(days=1))["caused_incident"] == 1
+    # other fields leave the link alone; null removes it
+    patch(client, f"/api/v1/incidents/{inc.pk}", {"note": "checked"}, token)
+    assert Incident.objects.get(pk=inc.pk).caused_by_deployment_id == d.pk
+    patch(client, f"/api/v1/incidents/{inc.pk}", {"caused_by_deployment_id": None}, token)
+    assert Incident.objects.get(pk=inc.pk).caused_by_deployment_id is None
+    assert list(inc.events.values_list("message", flat=True)) == [
+        "changed caused_by_deployment",
+        "checked",
+        "changed caused_by_deployment",
+    ]
+    bad = patch(client, f"/api/v1/incidents/{inc.pk}", {"caused_by_deployment_id": 9999999}, token)
+    assert bad.status_code == 400 and "no deployment #9999999" in bad.json()["error"]
