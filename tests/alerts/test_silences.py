@@ -277,3 +277,23 @@ def test_weekday_names_and_numbers(names):
     from alerts.models import parse_weekdays
 
     assert parse_weekdays(names) == [0, 1]
+
+
+def test_services_page_marks_a_service_in_maintenance(admin_user, login_client, db):
+    from collectors.models import Service
+
+    Service.objects.create(name="mx-relay", display_name="MX relay", kind="smtp")
+    Service.objects.create(name="billing-api", display_name="Billing API", kind="http")
+    now = datetime.now(UTC)
+    services.silence_create(
+        matchers={"service": "mx-relay"},
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=1),
+        comment="relay upgrade",
+        user=None,
+    )
+    page = login_client(admin_user).get("/services/").content.decode()
+    relay = page.split('data-service="mx-relay"')[1].split("</header>")[0]
+    billing = page.split('data-service="billing-api"')[1].split("</header>")[0]
+    assert ">maintenance<" in relay and "relay upgrade" in relay
+    assert ">maintenance<" not in billing
