@@ -1,31 +1,18 @@
 """What the dashboards read from the other apps, through those apps' own selectors.
 
-Deployments (DORA) have no selector yet in the incidents app; for those the functions return
-``None`` until one exists, and the panel says plainly that the data is not available instead of
-showing an invented number. Slow statements come from the Postgres probes' last results
+Deployments and DORA figures come from ``incidents.selectors``. Slow statements come from the Postgres probes' last results
 (``pg_stat_statements``, collected by ``collectors.probes.postgres``).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from alerts import selectors as alert_selectors
 from collectors import selectors_services as service_selectors
 from incidents import selectors as incident_selectors
 from reputation import selectors as reputation_selectors
-
-
-def _selector(module: str, name: str) -> Callable[..., Any] | None:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
 
 
 def incident_stats(*, start: datetime, end: datetime) -> dict | None:
@@ -36,14 +23,12 @@ def incidents_in_range(*, start: datetime, end: datetime) -> list | None:
     return list(incident_selectors.incidents_in_range(start=start, end=end))
 
 
-def deployments_in_range(*, start: datetime, end: datetime) -> list | None:
-    fn = _selector("incidents.selectors", "deployments_in_range")
-    return None if fn is None else list(fn(start=start, end=end))
+def deployments_in_range(*, start: datetime, end: datetime) -> list:
+    return list(incident_selectors.deployments_in_range(start=start, end=end))
 
 
-def dora_stats(*, start: datetime, end: datetime) -> dict | None:
-    fn = _selector("incidents.selectors", "dora_stats")
-    return None if fn is None else fn(start=start, end=end)
+def dora_stats(*, start: datetime, end: datetime) -> dict:
+    return incident_selectors.dora_stats(start=start, end=end)
 
 
 def active_alerts() -> list | None:

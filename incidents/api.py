@@ -281,9 +281,7 @@ def deployment_out(d: Deployment) -> dict:
 
 def _require_deployer(request) -> None:
     # Whoever ships or runs the services records releases: development, operations, on-call.
-    if not (
-        user_can(request.user, "view_development") or user_can(request.user, "manage_incidents")
-    ):
+    if not user_can(request.user, "record_deployments"):
         raise HttpError(
             403,
             "this user's role does not allow recording deployments (development, "

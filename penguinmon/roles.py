@@ -26,6 +26,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "view_alerts": frozenset({OPERATIONS, ON_CALL, DEVELOPMENT}),
     "ack_alerts": frozenset({OPERATIONS, ON_CALL}),
     "manage_incidents": frozenset({OPERATIONS, ON_CALL}),
+    "record_deployments": frozenset({DEVELOPMENT, OPERATIONS, ON_CALL}),
     "view_reputation": frozenset({OPERATIONS, ON_CALL, CUSTOMER_SUCCESS}),
     "manage_reputation": frozenset({OPERATIONS, ON_CALL}),
     "view_services": frozenset({OPERATIONS, ON_CALL, DEVELOPMENT}),
