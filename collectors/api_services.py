@@ -211,6 +211,11 @@ def _require_role(request: HttpRequest) -> None:
         raise HttpError(403, "your role does not allow viewing or running services' probes")
 
 
+def _require_manager(request: HttpRequest) -> None:
+    if not user_can(request.user, "manage_services"):
+        raise HttpError(403, "changing services and probes needs the operations or on-call role")
+
+
 @router.get("/services", auth=api_auth("read"), response=list[ServiceOut])
 def list_services(request):
     """Every service with status (healthy / degraded / down / unknown), uptime % and highlights."""
@@ -243,7 +248,7 @@ def get_service(request, name: str):
 )
 def patch_service(request, name: str, body: ServicePatch):
     """Change a service's thresholds (down after N failures, degraded latency); audited."""
-    _require_role(request)
+    _require_manager(request)
     service = _service_or_404(name)
     changes = body.model_dump(exclude_unset=True, exclude={"comment"})
     if not changes:
@@ -316,7 +321,7 @@ def run_probe_now(request, probe_id: int):
 )
 def patch_probe(request, probe_id: int, body: ProbePatch):
     """Enable/disable a probe or change its interval, timeout, location or config; audited."""
-    _require_role(request)
+    _require_manager(request)
     probe = _probe_or_404(probe_id)
     changes = body.model_dump(exclude_unset=True, exclude={"comment"})
     if not changes:

@@ -30,6 +30,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "view_reputation": frozenset({OPERATIONS, ON_CALL, CUSTOMER_SUCCESS}),
     "manage_reputation": frozenset({OPERATIONS, ON_CALL}),
     "view_services": frozenset({OPERATIONS, ON_CALL, DEVELOPMENT}),
+    "manage_services": frozenset({OPERATIONS, ON_CALL}),
 }
 
 

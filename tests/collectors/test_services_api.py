@@ -132,6 +132,22 @@ def test_a_role_without_view_services_cannot_edit(client, make_token, make_user)
     assert response.status_code == 403
 
 
+def test_development_sees_services_but_cannot_change_thresholds(client, make_token, make_user):
+    token = make_token("read", "write", user=make_user("development"))
+    assert (
+        client.get("/api/v1/services", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
+    response = client.patch(
+        "/api/v1/services/smtp",
+        {"down_after_failures": 4},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 403
+    assert Service.objects.get(name="smtp").down_after_failures == 3
+
+
 def test_no_credentials_get_401(client):
     assert client.get("/api/v1/services").status_code == 401
 
