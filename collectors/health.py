@@ -101,16 +101,8 @@ def service_health(
 Span = tuple[datetime, datetime]
 
 
-def maintenance_spans(service: Service, start: datetime, end: datetime) -> list[Span]:
-    """Merged [from, to) spans in [start, end) when the service was in planned maintenance."""
-    if not apps.is_installed("alerts"):
-        return []
-    from alerts.selectors import maintenance_windows
-
-    spans = sorted(
-        (max(w.starts_at, start), min(w.ends_at, end))
-        for w in maintenance_windows(start=start, end=end, service=service.name)
-    )
+def _merge_spans(windows, start: datetime, end: datetime) -> list[Span]:
+    spans = sorted((max(w.starts_at, start), min(w.ends_at, end)) for w in windows)
     merged: list[Span] = []
     for lo, hi in spans:
         if merged and lo <= merged[-1][1]:
@@ -118,6 +110,31 @@ def maintenance_spans(service: Service, start: datetime, end: datetime) -> list[
         elif lo < hi:
             merged.append((lo, hi))
     return merged
+
+
+def maintenance_spans(service: Service, start: datetime, end: datetime) -> list[Span]:
+    """Merged [from, to) spans in [start, end) when the service was in planned maintenance."""
+    if not apps.is_installed("alerts"):
+        return []
+    from alerts.selectors import maintenance_windows
+
+    return _merge_spans(maintenance_windows(start=start, end=end, service=service.name), start, end)
+
+
+def maintenance_spans_by_service(
+    names: Sequence[str], start: datetime, end: datetime
+) -> dict[str, list[Span]]:
+    """``maintenance_spans`` for many services from one read of the windows: the same rule
+    (a silence on service=<name> alone, or whole-platform) applied to each name."""
+    if not apps.is_installed("alerts"):
+        return {name: [] for name in names}
+    from alerts.selectors import maintenance_windows
+
+    windows = maintenance_windows(start=start, end=end)
+    return {
+        name: _merge_spans([w for w in windows if w.silence.covers_service(name)], start, end)
+        for name in names
+    }
 
 
 def _overlap(lo: datetime, hi: datetime, spans: Sequence[Span]) -> float:
@@ -168,22 +185,9 @@ def uptime_from_changes(
     return round(100.0 * (known - down) / known, 3)
 
 
-def uptimes(service: Service, *, now: datetime | None = None) -> dict[str, float | None]:
-    """Uptime % over 24 h, 7 d, 30 d and 90 d, from one read of the status changes."""
-    now = now or timezone.now()
-    longest = now - max(UPTIME_WINDOWS.values())
-    before = (
-        StatusChange.objects.filter(service=service, at__lt=longest)
-        .order_by("-at")
-        .values_list("new_status", flat=True)
-        .first()
-    ) or Status.UNKNOWN
-    changes = list(
-        StatusChange.objects.filter(service=service, at__gte=longest, at__lt=now)
-        .order_by("at")
-        .values_list("at", "new_status")
-    )
-    maintenance = maintenance_spans(service, longest, now)
+def _window_uptimes(
+    before: str, changes: list[tuple[datetime, str]], maintenance: Sequence[Span], now: datetime
+) -> dict[str, float | None]:
     result = {}
     for label, window in UPTIME_WINDOWS.items():
         start = now - window
@@ -196,3 +200,41 @@ def uptimes(service: Service, *, now: datetime | None = None) -> dict[str, float
             initial, [c for c in changes if c[0] >= start], start, now, maintenance
         )
     return result
+
+
+def uptimes(service: Service, *, now: datetime | None = None) -> dict[str, float | None]:
+    """Uptime % over 24 h, 7 d, 30 d and 90 d, from one read of the status changes."""
+    return uptimes_for([service], now=now)[service.pk]
+
+
+def uptimes_for(
+    services: Sequence[Service], *, now: datetime | None = None
+) -> dict[int, dict[str, float | None]]:
+    """``uptimes`` of many services keyed by id, in three queries whatever their number: the
+    status before the longest window (DISTINCT ON per service), the changes inside it, and
+    the maintenance windows (read once, matched to each service in Python)."""
+    now = now or timezone.now()
+    if not services:
+        return {}
+    longest = now - max(UPTIME_WINDOWS.values())
+    ids = [s.pk for s in services]
+    before = dict(
+        StatusChange.objects.filter(service_id__in=ids, at__lt=longest)
+        .order_by("service_id", "-at")
+        .distinct("service_id")
+        .values_list("service_id", "new_status")
+    )
+    changes: dict[int, list[tuple[datetime, str]]] = {pk: [] for pk in ids}
+    for service_id, at, new_status in (
+        StatusChange.objects.filter(service_id__in=ids, at__gte=longest, at__lt=now)
+        .order_by("service_id", "at")
+        .values_list("service_id", "at", "new_status")
+    ):
+        changes[service_id].append((at, new_status))
+    maintenance = maintenance_spans_by_service([s.name for s in services], longest, now)
+    return {
+        s.pk: _window_uptimes(
+            before.get(s.pk) or Status.UNKNOWN, changes[s.pk], maintenance[s.name], now
+        )
+        for s in services
+    }

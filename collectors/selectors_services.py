@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from collectors.health import probe_status, uptimes
+from collectors.health import probe_status, uptimes, uptimes_for
 from collectors.models import Host, Probe, Service, StatusChange
 from collectors.selectors import series_query
 
@@ -99,14 +99,16 @@ class ServiceRow:
     highlights: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _row(service: Service, now: datetime) -> ServiceRow:
+def _row(
+    service: Service, now: datetime, uptime: dict[str, float | None] | None = None
+) -> ServiceRow:
     probes = [p for p in service.probes.all() if p.enabled]
     rows = [ProbeRow(p, *probe_status(p, service, now=now), highlights(p)) for p in probes]
     runs = [p.last_run_at for p in probes if p.last_run_at]
     latencies = [p.last_latency_ms for p in probes if p.last_latency_ms is not None]
     return ServiceRow(
         service=service,
-        uptime=uptimes(service, now=now),
+        uptime=uptime if uptime is not None else uptimes(service, now=now),
         probes=rows,
         last_run_at=max(runs) if runs else None,
         latency_ms=max(latencies) if latencies else None,
@@ -124,7 +126,10 @@ def services_overview(*, now: datetime | None = None) -> list[ServiceRow]:
     services = Service.objects.select_related("parent").prefetch_related(
         Prefetch("probes", queryset=Probe.objects.order_by("name"))
     )
-    return [_row(s, now) for s in services]
+    services = list(services)
+    # One batch for every service's uptime: per-service reads made the page N+1.
+    uptime = uptimes_for(services, now=now)
+    return [_row(s, now, uptime[s.pk]) for s in services]
 
 
 def service_by_name(name: str) -> Service | None:

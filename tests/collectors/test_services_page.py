@@ -164,3 +164,51 @@ def test_admin_refuses_a_probe_config_without_its_required_keys_and_audits_edits
     assert response.status_code == 302
     entry = AuditLog.objects.get(target_type="collectors.Probe", target_id=str(probe.pk))
     assert entry.changes["enabled"] == {"from": False, "to": True}
+
+
+def _add_services_with_history(first: int, last: int) -> None:
+    """Services svc-<first>..svc-<last-1>, each with a probe, a day of history (down for the
+    last 6 hours) and a maintenance window over the first 3 of those hours."""
+    from alerts import services as alert_services
+
+    now = timezone.now()
+    for i in range(first, last):
+        service = Service.objects.create(name=f"svc-{i}", display_name=f"Service {i}", kind="api")
+        Probe.objects.create(service=service, name="tcp", kind="tcp", enabled=True, config={})
+        for ago, old, new in (
+            (timedelta(hours=24), Status.UNKNOWN, Status.HEALTHY),
+            (timedelta(hours=6), Status.HEALTHY, Status.DOWN),
+        ):
+            StatusChange.objects.create(
+                service=service, at=now - ago, old_status=old, new_status=new
+            )
+        alert_services.silence_create(
+            matchers={"service": service.name},
+            starts_at=now - timedelta(hours=6),
+            ends_at=now - timedelta(hours=3),
+            comment="planned upgrade",
+            user=None,
+        )
+
+
+def test_the_grid_and_the_api_read_the_same_number_of_queries_for_3_or_10_services(ops, api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Service.objects.all().delete()
+    # The first call records the token's last use and the session: one-off writes.
+    ops.get("/services/")
+    api.get("/api/v1/services")
+    counts = []
+    for first, last in ((0, 3), (3, 10)):
+        _add_services_with_history(first, last)
+        with CaptureQueriesContext(connection) as page:
+            html = ops.get("/services/").content.decode()
+        with CaptureQueriesContext(connection) as listing:
+            rows = api.get("/api/v1/services").json()
+        counts.append((len(page), len(listing)))
+        assert len(rows) == last
+        # 6 h down, 3 of them in planned maintenance: 3 h of 24 count against the service.
+        assert {r["uptime_pct"]["24h"] for r in rows} == {87.5}
+        assert html.count("87.50 %") >= last
+    assert counts[0] == counts[1], counts
