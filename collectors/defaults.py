@@ -136,7 +136,8 @@ DEFAULT_SERVICES: list[dict] = [
                 "kind": "redis",
                 "interval_seconds": 15,
                 "timeout_seconds": 3,
-                "config": {"url": "", "backlog_degraded": 1000},
+                # Naming the queues puts the redis probe in its queue role (see probes/redis.py).
+                "config": {"url": "", "queues": "auto", "backlog_degraded": 1000},
             }
         ],
     },

@@ -53,12 +53,12 @@ def highlights(probe: Probe) -> list[tuple[str, str]]:
                 ("Query latency", _fmt(d.get("select1_ms"), " ms", 1)),
                 ("Size", _bytes(d.get("size_bytes"))),
             ]
+        case "redis" if "queues" in d:
+            return [("Queued tasks", _fmt(sum(d["queues"].values())))]
         case "redis":
-            queues = d.get("queues") or {}
             return [
                 ("Hit rate", _fmt(d.get("hit_rate_pct"), " %", 1)),
                 ("Memory", _fmt(d.get("memory_pct"), " %", 2)),
-                ("Queued tasks", _fmt(sum(queues.values()))),
             ]
         case "elasticsearch":
             return [

@@ -1,8 +1,14 @@
-"""Redis probe: used memory vs maxmemory, keyspace hit rate, clients, ops/s, Celery queues.
+"""Redis probe, in one of two roles chosen by its config.
 
-config: url (blank = PenguinMon's own Redis), queues (Celery queue names to measure; default
-"celery" plus every "host-*" list), memory_degraded_pct (90), backlog_degraded (1000 messages
-waiting in one queue marks the probe degraded).
+- Cache (the default): used memory vs maxmemory, keyspace hit rate, clients, ops/s;
+  memory_degraded_pct (90) marks the probe degraded.
+- Celery queues: a config naming ``queues`` (a list of queue names, or "auto" for "celery"
+  plus every "host-*" list) or a ``backlog_degraded`` limit (1000 messages waiting in one
+  queue marks the probe degraded) measures the queue lengths only.
+
+The roles are separate so a Celery backlog degrades the Celery Queue service, not the Redis
+Cache that merely stores the queues, and celery_queue_length is written by one probe only.
+config: url (blank = PenguinMon's own Redis).
 """
 
 from __future__ import annotations
@@ -29,6 +35,17 @@ def queue_lengths(client: redis_lib.Redis, names: list[str] | None) -> dict[str,
     return dict(zip(ordered, pipe.execute(), strict=True))
 
 
+def queue_names(value: object) -> list[str] | None:
+    """Queue names from the config (a list, or a comma-separated string); None = discover."""
+    if isinstance(value, str):
+        value = [] if value.strip().lower() == "auto" else value.split(",")
+    return [str(n).strip() for n in value or [] if str(n).strip()] or None
+
+
+def measures_queues(config: dict) -> bool:
+    return bool(config.get("queues")) or config.get("backlog_degraded") not in (None, "")
+
+
 def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
     url = str(config.get("url") or settings.REDIS_URL)
     client = redis_lib.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
@@ -36,14 +53,29 @@ def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
         watch = Stopwatch()
         client.ping()
         latency = watch.ms
+        if measures_queues(config):
+            queues = queue_lengths(client, queue_names(config.get("queues")))
+            return _queue_result(config, latency, queues)
         info = client.info()
-        queues = queue_lengths(client, config.get("queues"))
-        # The queue reads above are keyspace hits/misses of our own: the counters for the next
-        # run start after them, so the probe does not skew the hit rate it reports.
-        after = client.info("stats")
     finally:
         client.close()
+    return _cache_result(config, latency, info, state)
 
+
+def _queue_result(config: dict, latency: float, queues: dict[str, int]) -> ProbeResult:
+    result = ProbeResult(ok=True, latency_ms=latency, details={"queues": queues})
+    for queue, length in queues.items():
+        result.add("celery_queue_length", length, queue=queue)
+    result.message = f"PING {latency:.1f} ms, {sum(queues.values())} tasks waiting"
+    backlog_limit = int(config.get("backlog_degraded") or 1000)
+    long_queues = {q: n for q, n in queues.items() if n > backlog_limit}
+    if long_queues:
+        result.degraded = True
+        result.message = "queue backlog: " + ", ".join(f"{q} {n}" for q, n in long_queues.items())
+    return result
+
+
+def _cache_result(config: dict, latency: float, info: dict, state: dict) -> ProbeResult:
     used = info.get("used_memory", 0)
     ceiling = info.get("maxmemory") or info.get("total_system_memory") or 0
     memory_pct = 100.0 * used / ceiling if ceiling else None
@@ -55,20 +87,11 @@ def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
     else:
         hit_rate = 100.0 * hits / (hits + misses) if hits + misses else None
 
-    result = ProbeResult(
-        ok=True,
-        latency_ms=latency,
-        state={
-            "hits": after.get("keyspace_hits", hits),
-            "misses": after.get("keyspace_misses", misses),
-        },
-    )
+    result = ProbeResult(ok=True, latency_ms=latency, state={"hits": hits, "misses": misses})
     result.add("redis_memory_used_pct", memory_pct)
     result.add("redis_hit_rate_pct", None if hit_rate is None else round(hit_rate, 2))
     result.add("redis_connected_clients", info.get("connected_clients"))
     result.add("redis_ops_per_s", info.get("instantaneous_ops_per_sec"))
-    for queue, length in queues.items():
-        result.add("celery_queue_length", length, queue=queue)
     result.details = {
         "used_memory_bytes": used,
         "maxmemory_bytes": info.get("maxmemory", 0),
@@ -77,17 +100,10 @@ def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
         "clients": info.get("connected_clients"),
         "ops_per_s": info.get("instantaneous_ops_per_sec"),
         "version": info.get("redis_version"),
-        "queues": queues,
     }
-    result.message = (
-        f"PING {latency:.1f} ms, memory {memory_pct}%, queues {sum(queues.values())} waiting"
-    )
-    backlog_limit = int(config.get("backlog_degraded", 1000))
-    long_queues = {q: n for q, n in queues.items() if n > backlog_limit}
-    if long_queues:
-        result.degraded = True
-        result.message = "queue backlog: " + ", ".join(f"{q} {n}" for q, n in long_queues.items())
-    elif memory_pct is not None and memory_pct >= float(config.get("memory_degraded_pct", 90)):
+    memory_text = "unknown" if memory_pct is None else f"{memory_pct:.1f}%"
+    result.message = f"PING {latency:.1f} ms, memory {memory_text}"
+    if memory_pct is not None and memory_pct >= float(config.get("memory_degraded_pct", 90)):
         result.degraded = True
         result.message = f"memory {memory_pct:.0f}% of the limit"
     return result

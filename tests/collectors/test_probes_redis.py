@@ -26,15 +26,29 @@ def queues():
     client.delete("celery", "host-probe-test")
 
 
-def test_it_reports_memory_hit_rate_clients_and_queues(queues):
+def test_the_cache_probe_reports_memory_hit_rate_clients_and_ops_but_no_queues(queues):
     result = run_check("redis", {"url": settings.REDIS_URL}, timeout=2)
+    assert result.ok, result.message
+    got = {m.name: m.value for m in result.metrics}
+    assert set(got) == {
+        "redis_memory_used_pct",
+        "redis_hit_rate_pct",
+        "redis_connected_clients",
+        "redis_ops_per_s",
+    } or set(got) == {"redis_memory_used_pct", "redis_connected_clients", "redis_ops_per_s"}
+    assert 0 < got["redis_memory_used_pct"] < 100
+    assert got["redis_connected_clients"] >= 1
+    assert "queues" not in result.details
+
+
+def test_the_queue_probe_reports_every_celery_queue_and_nothing_else(queues):
+    result = run_check("redis", {"url": settings.REDIS_URL, "queues": "auto"}, timeout=2)
     assert result.ok, result.message
     got = {(m.name, m.labels.get("queue")): m.value for m in result.metrics}
     assert got[("celery_queue_length", "celery")] == 3
     assert got[("celery_queue_length", "host-probe-test")] == 1
-    assert 0 < got[("redis_memory_used_pct", None)] < 100
-    assert got[("redis_connected_clients", None)] >= 1
-    assert ("redis_ops_per_s", None) in got
+    assert {name for name, _ in got} == {"celery_queue_length"}
+    assert result.details["queues"]["celery"] == 3
 
 
 @pytest.fixture
@@ -102,3 +116,26 @@ def test_a_server_that_never_answers_times_out():
         result = run_check("redis", {"url": f"redis://127.0.0.1:{silent.port}/0"}, timeout=0.5)
     assert not result.ok
     assert result.message == "timed out after 0.5 s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_celery_backlog_degrades_the_celery_queue_service_not_the_redis_cache(queues):
+    from collectors.models import Probe, Service, Status
+    from collectors.selectors import latest_values
+    from collectors.services import ensure_default_services, run_due_probes
+
+    ensure_default_services()
+    Probe.objects.exclude(service__name__in=["redis", "celery-queue"]).update(enabled=False)
+    backlog = Probe.objects.get(service__name="celery-queue")
+    backlog.config = {**backlog.config, "backlog_degraded": 2}
+    backlog.save()
+    Probe.objects.update(next_run_at=None)
+    run_due_probes()
+
+    cache, queue = Service.objects.get(name="redis"), Service.objects.get(name="celery-queue")
+    assert cache.status == Status.HEALTHY, cache.status_reason
+    assert queue.status == Status.DEGRADED
+    assert "queue backlog: celery 3" in queue.status_reason
+    # One series per queue, written by the queue probe alone.
+    celery = latest_values(metric="celery_queue_length", labels={"queue": "celery"})
+    assert [v.value for v in celery] == [3.0]
