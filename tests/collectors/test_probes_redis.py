@@ -30,12 +30,14 @@ def test_the_cache_probe_reports_memory_hit_rate_clients_and_ops_but_no_queues(q
     result = run_check("redis", {"url": settings.REDIS_URL}, timeout=2)
     assert result.ok, result.message
     got = {m.name: m.value for m in result.metrics}
-    assert set(got) == {
+    # The hit rate is absent only while the shared Redis has served no reads at all.
+    assert {"redis_memory_used_pct", "redis_connected_clients", "redis_ops_per_s"} <= set(got)
+    assert set(got) <= {
         "redis_memory_used_pct",
         "redis_hit_rate_pct",
         "redis_connected_clients",
         "redis_ops_per_s",
-    } or set(got) == {"redis_memory_used_pct", "redis_connected_clients", "redis_ops_per_s"}
+    }
     assert 0 < got["redis_memory_used_pct"] < 100
     assert got["redis_connected_clients"] >= 1
     assert "queues" not in result.details
