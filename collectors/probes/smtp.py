@@ -5,6 +5,10 @@ require_starttls (false: when true, a server that does not offer STARTTLS fails 
 queue_command (e.g. ["postqueue", "-j"]: one JSON object per queued message, as Postfix prints),
 queue_url (an HTTP endpoint answering a number, or JSON with "count" / "queue_size"),
 queue_degraded (10000: a bigger backlog marks the probe degraded; the seed's alert threshold).
+
+The timeout bounds the whole conversation (connect, banner, EHLO, QUIT), not each socket read:
+smtplib's timeout applies per read, so a server trickling its banner a byte at a time would
+otherwise hold the probe's thread for as long as it liked.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import json
 import smtplib
+import socket
 import subprocess
+import time
 import urllib.request
 
 from collectors.probes.base import ProbeConfigError, ProbeResult, Stopwatch, need
@@ -68,6 +74,52 @@ def queue_backlog(config: dict, timeout: float) -> int | None:
     return None
 
 
+class _DeadlineSocket(socket.socket):
+    """A socket whose every read and write may only use the time left before ``deadline``
+    (time.monotonic()): the socket timeout is set to what remains before each call."""
+
+    deadline: float
+
+    def _arm(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the SMTP conversation did not finish within the timeout")
+        self.settimeout(left)
+
+    def recv(self, *args, **kwargs):
+        self._arm()
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        self._arm()
+        return super().recv_into(*args, **kwargs)
+
+    def sendall(self, *args, **kwargs):
+        self._arm()
+        return super().sendall(*args, **kwargs)
+
+    def send(self, *args, **kwargs):
+        self._arm()
+        return super().send(*args, **kwargs)
+
+
+class _DeadlineSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose connection lives on a _DeadlineSocket ending at ``deadline``."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(timeout=max(0.001, deadline - time.monotonic()))
+
+    def _get_socket(self, host, port, timeout):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no time left to connect")
+        plain = socket.create_connection((host, port), left, self.source_address)
+        sock = _DeadlineSocket(plain.family, plain.type, plain.proto, fileno=plain.detach())
+        sock.deadline = self.deadline
+        return sock
+
+
 def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
     host = str(need(config, "host"))
     try:
@@ -75,7 +127,7 @@ def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
     except (TypeError, ValueError) as exc:
         raise ProbeConfigError("port must be a number") from exc
     watch = Stopwatch()
-    client = smtplib.SMTP(timeout=timeout)
+    client = _DeadlineSMTP(time.monotonic() + timeout)
     try:
         code, banner = client.connect(host, port)
         if code != 220:

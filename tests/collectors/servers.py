@@ -74,6 +74,44 @@ class TricklingServer:
         self.sock.close()
 
 
+class TricklingBannerServer:
+    """An SMTP-like server that sends its "220 ..." banner one byte per ``every`` seconds:
+    every read succeeds, so only a deadline on the whole conversation stops a client.
+    ``sent_all`` is set once the whole banner has gone out."""
+
+    def __init__(self, *, banner: bytes = b"220 " + b"m" * 60 + b" ESMTP\r\n", every: float = 0.1):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.banner, self.every = banner, every
+        self.stop = threading.Event()
+        self.sent_all = threading.Event()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return  # closed before anyone connected
+        with conn:
+            for i in range(len(self.banner)):
+                if self.stop.wait(self.every):
+                    return
+                try:
+                    conn.sendall(self.banner[i : i + 1])
+                except OSError:
+                    return  # the client gave up
+            self.sent_all.set()
+
+    def __enter__(self) -> TricklingBannerServer:
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
 def make_certificate(directory: Path, *, days: int) -> tuple[Path, Path, Path]:
     """A CA and a certificate for 127.0.0.1 valid ``days`` days; returns (ca, cert, key)."""
     ca_key, ca = directory / "ca.key", directory / "ca.pem"

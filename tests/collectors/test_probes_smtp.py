@@ -11,7 +11,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
 from collectors.probes import run_check
-from tests.collectors.servers import SilentServer, closed_port, make_certificate
+from tests.collectors.servers import (
+    SilentServer,
+    TricklingBannerServer,
+    closed_port,
+    make_certificate,
+)
 
 
 @pytest.fixture
@@ -115,3 +120,13 @@ def test_a_server_that_never_sends_a_banner_times_out():
         result = run_check("smtp", {"host": "127.0.0.1", "port": silent.port}, timeout=0.5)
     assert not result.ok
     assert result.message == "timed out after 0.5 s"
+
+
+def test_a_server_trickling_its_banner_times_out_before_it_finishes():
+    # Each byte arrives well within the timeout; the whole banner takes 7 s.
+    with TricklingBannerServer(every=0.1) as trickle:
+        result = run_check("smtp", {"host": "127.0.0.1", "port": trickle.port}, timeout=0.5)
+        finished_first = trickle.sent_all.is_set()
+    assert not result.ok
+    assert result.message == "timed out after 0.5 s"
+    assert not finished_first
