@@ -8,6 +8,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import time
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -43,18 +44,27 @@ def test_slack_gets_the_alert_text(httpserver, make_channel, firing_alert):
     assert f"/alerts/{firing_alert.pk}/" in text
 
 
-def test_webhook_body_is_signed_with_hmac_sha256(httpserver, make_channel, firing_alert):
+def test_webhook_signs_timestamp_and_body_with_hmac_sha256(httpserver, make_channel, firing_alert):
     httpserver.expect_request("/hook", method="POST").respond_with_data("", status=204)
     channel = make_channel(
         "webhook", config={"url": httpserver.url_for("/hook"), "secret": "s3cret"}
     )
 
+    before = int(time.time())
     notify.deliver(channel_id=channel.pk, event="trigger", alert_id=firing_alert.pk)
 
     request = httpserver.log[0][0]
     body = request.get_data()
-    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    # What a receiver does: recompute over "{timestamp}.{body}", and check the timestamp is
+    # fresh so a captured request cannot be replayed later.
+    timestamp = request.headers["X-PenguinMon-Timestamp"]
+    assert before <= int(timestamp) <= int(time.time())
+    signed = timestamp.encode() + b"." + body
+    expected = "sha256=" + hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
     assert request.headers["X-PenguinMon-Signature"] == expected
+    # The body alone no longer verifies: the signature is bound to its timestamp.
+    body_only = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert request.headers["X-PenguinMon-Signature"] != body_only
     payload = json.loads(body)
     assert payload["alert_id"] == firing_alert.pk
     assert payload["event"] == "trigger"
