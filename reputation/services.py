@@ -1,4 +1,12 @@
-"""Writes of the reputation app: check runs, sender-DNS checks, rotation, retention."""
+"""Writes of the reputation app: check runs, sender-DNS checks, rotation, retention.
+
+The rotation webhook is always signed, Stripe-style: the request carries
+``X-PenguinMon-Timestamp: <unix seconds>`` and ``X-PenguinMon-Signature: sha256=<hex>``, the
+HMAC-SHA256 with REPUTATION_ROTATION_WEBHOOK_SECRET of ``"{timestamp}.{body}"`` (the header's
+digits, a dot, the exact body bytes). Receivers recompute it, compare in constant time and
+refuse a timestamp more than a few minutes from their clock, so a captured call cannot be
+replayed. With a URL but no secret the webhook is not called at all.
+"""
 
 from __future__ import annotations
 
@@ -284,8 +292,16 @@ def backup_candidates(ip: SendingIP):
     )
 
 
-def sign_payload(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+SIGNATURE_HEADER = "X-PenguinMon-Signature"
+TIMESTAMP_HEADER = "X-PenguinMon-Timestamp"
+
+
+def sign_payload(body: bytes, secret: str, timestamp: int) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256(secret, "{timestamp}.{body}") (Stripe-style): the
+    receiver recomputes it and refuses a stale timestamp, so a captured call cannot be
+    replayed to flip the sending IPs again later."""
+    signed = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def _call_webhook(event: RotationEvent, payload: dict) -> None:
@@ -294,11 +310,22 @@ def _call_webhook(event: RotationEvent, payload: dict) -> None:
     if not url:
         event.webhook_error = "no rotation webhook configured (REPUTATION_ROTATION_WEBHOOK_URL)"
         return
-    body = json.dumps(payload, sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": "PenguinMon reputation"}
     secret = conf.rotation_webhook_secret()
-    if secret:
-        headers["X-PenguinMon-Signature"] = sign_payload(body, secret)
+    if not secret:
+        # An unsigned call would let anyone who can reach the receiver move traffic: refuse it.
+        event.webhook_error = (
+            "webhook not called: REPUTATION_ROTATION_WEBHOOK_SECRET is not set, and the "
+            "rotation webhook is only ever called signed"
+        )
+        return
+    body = json.dumps(payload, sort_keys=True).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "PenguinMon reputation",
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign_payload(body, secret, timestamp),
+    }
     try:
         resp = requests.post(
             url, data=body, headers=headers, timeout=conf.rotation_webhook_timeout()
@@ -318,7 +345,13 @@ def rotate_to_backup(*, ip: SendingIP, actor, reason: str, actor_label: str = ""
     The swap is one transaction (the backup takes over the rotated IP's pool, the rotated IP
     goes to the backup pool, inactive); then the signed webhook tells the sending
     infrastructure, outside the transaction so no lock is held during HTTP. Its answer is
-    recorded on the event. Raises RotationRefused with a user-facing message."""
+    recorded on the event (without a secret the webhook is not called and the event says so).
+    Raises RotationRefused with a user-facing message.
+
+    The webhook request carries ``X-PenguinMon-Timestamp: <unix seconds>`` and
+    ``X-PenguinMon-Signature: sha256=<hex>``, the HMAC-SHA256 with
+    REPUTATION_ROTATION_WEBHOOK_SECRET of ``"{timestamp}.{body}"``; receivers should refuse a
+    timestamp more than a few minutes old."""
     reason = (reason or "").strip()
     if not reason:
         raise RotationRefused("Give a reason for the rotation; it is recorded with your name.")

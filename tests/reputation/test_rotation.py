@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 
 import pytest
 from werkzeug import Response
@@ -47,7 +48,11 @@ def test_rotation_swaps_to_a_backup_of_the_same_provider_and_signs_the_webhook(
 
     [(request, _)] = webhook.log
     body = request.get_data()
-    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    # What the receiver checks: a fresh timestamp, and the HMAC of "{timestamp}.{body}".
+    timestamp = request.headers["X-PenguinMon-Timestamp"]
+    assert abs(int(timestamp) - time.time()) < 60
+    signed = timestamp.encode() + b"." + body
+    expected = "sha256=" + hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
     assert request.headers["X-PenguinMon-Signature"] == expected
     payload = json.loads(body)
     assert payload["from_ip"] == "192.0.2.1" and payload["to_ip"] == "192.0.2.200"
@@ -90,10 +95,26 @@ def test_a_failing_webhook_is_recorded_but_the_rotation_stands(webhook, make_ip,
     assert not ip.active
 
 
+def test_without_a_secret_the_rotation_happens_but_the_webhook_is_not_called_unsigned(
+    webhook, settings, make_ip, make_user
+):
+    settings.REPUTATION_ROTATION_WEBHOOK_SECRET = ""
+    ip = make_ip("192.0.2.1")
+    make_ip("192.0.2.2", pool="backup", active=False)
+    event = services.rotate_to_backup(ip=ip, actor=make_user("operations"), reason="listed")
+    ip.refresh_from_db()
+    assert not ip.active and event.to_address == "192.0.2.2"
+    assert webhook.log == []
+    event.refresh_from_db()
+    assert event.webhook_status is None and not event.webhook_ok
+    assert "REPUTATION_ROTATION_WEBHOOK_SECRET is not set" in event.webhook_error
+
+
 def test_an_unreachable_webhook_times_out_into_an_error(settings, make_ip, make_user):
     from tests.support.dns_server import _free_port
 
     settings.REPUTATION_ROTATION_WEBHOOK_URL = f"http://127.0.0.1:{_free_port()}/rotate"
+    settings.REPUTATION_ROTATION_WEBHOOK_SECRET = "s3cret"
     settings.REPUTATION_ROTATION_WEBHOOK_TIMEOUT = 1
     ip = make_ip("192.0.2.1")
     make_ip("192.0.2.2", pool="backup", active=False)
