@@ -4,59 +4,24 @@ without a reload. Screenshots in test-artifacts/."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection
-from django.test import Client
 
 from alerts.evaluation import evaluate_rules
 from alerts.models import Alert, AlertRule
 from collectors.store import write_samples
+from tests.support.browser import ARTIFACTS, logged_in_page
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
 def page(live_server, make_user, transactional_db, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop sits on this thread
     monkeypatch.setattr("alerts.views.REFRESH_SECONDS", 1)
-    client = Client()
-    client.force_login(make_user("on-call", username="olive"))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-        ctx.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        page = ctx.new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.base = live_server.url
+    user = make_user("on-call", username="olive")
+    with logged_in_page(live_server.url, user, height=800) as page:
         yield page
-        browser.close()
-        assert errors == []
-    with connection.cursor() as cur:  # store tables are not models, so the flush leaves them
-        cur.execute("TRUNCATE collectors_sample, collectors_rollup_1m, collectors_rollup_1h")
+        assert page.errors == []
 
 
 def _fire(rule: AlertRule, service: str) -> None:

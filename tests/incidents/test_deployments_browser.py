@@ -5,65 +5,24 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from django.test import Client
+
+from tests.support.browser import ARTIFACTS, logged_in_page
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
-def page(transactional_db, live_server, make_user, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
+def page(transactional_db, live_server, make_user):
     from alerts import demo as alerts_demo
     from incidents import demo
 
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
     now = datetime.now(UTC)
     alerts_demo.load(days=30, now=now, rng=random.Random(5))
     demo.load(days=30, now=now, rng=random.Random(5))
-    client = Client()
-    client.force_login(make_user(staff=True))
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls here are sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-        ctx.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        pg = ctx.new_page()
-        pg.errors = []
-        pg.on(
-            "console",
-            lambda m: (
-                pg.errors.append(m.text)
-                if m.type == "error" and "favicon" not in (m.location or {}).get("url", "")
-                else None
-            ),
-        )
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-        yield pg
-        ctx.close()
-        browser.close()
+    with logged_in_page(live_server.url, make_user(staff=True)) as page:
+        yield page
 
 
 def test_demo_deployments_draw_on_the_page_and_the_dashboard(page, live_server):
