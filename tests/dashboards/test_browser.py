@@ -5,55 +5,32 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
-from django.db import connection
-from django.test import Client
 from openpyxl import load_workbook
 
 from dashboards.pages import PAGES
 from tests.dashboards.conftest import write_known_world
+from tests.support.browser import ARTIFACTS, allow_sync_orm, launch, session_cookie
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-STORE_TABLES = (
-    "collectors_sample, collectors_rollup_1m, collectors_rollup_1h, "
-    "collectors_histogram_1m, collectors_histogram_1h, collectors_dirty_range"
-)
 
 
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
-    # Playwright's sync API keeps an event loop on this thread, which Django's ORM takes for
-    # async code; the test's own database calls are plain synchronous ones.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield b
-            b.close()
+    with allow_sync_orm(), sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
 
 
 @pytest.fixture
 def world(transactional_db, store, now):
     """The same data as the view tests, committed so the live server thread sees it."""
     write_known_world(store, now)
-    yield now
-    with connection.cursor() as cur:  # store tables are not models: flush leaves them
-        cur.execute(f"TRUNCATE {STORE_TABLES}")
+    return now  # tests/conftest.py empties the store tables after transactional tests
 
 
 @pytest.fixture
@@ -61,33 +38,14 @@ def page_for(browser, live_server, make_user):
     contexts = []
 
     def open_page(width: int = 1280, height: int = 900):
-        user = make_user(staff=True)
-        client = Client()
-        client.force_login(user)
         ctx = browser.new_context(
             viewport={"width": width, "height": height}, accept_downloads=True
         )
-        ctx.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
+        ctx.add_cookies([session_cookie(make_user(staff=True), live_server.url)])
         contexts.append(ctx)
         page = ctx.new_page()
         page.errors = []
-        # Browsers ask for /favicon.ico on their own; that 404 is no error of the page.
-        page.on(
-            "console",
-            lambda m: (
-                page.errors.append(m.text)
-                if m.type == "error" and "favicon" not in (m.location or {}).get("url", "")
-                else None
-            ),
-        )
+        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
         page.on("pageerror", lambda e: page.errors.append(str(e)))
         return page
 
