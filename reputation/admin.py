@@ -5,6 +5,7 @@ from django.contrib import admin
 from penguinmon.audit import AuditedModelAdmin
 from reputation.models import (
     BlocklistZone,
+    CheckRun,
     Listing,
     ListingCheck,
     ReputationSnapshot,
@@ -105,3 +106,9 @@ class RotationEventAdmin(ReadOnlyAdmin):
         "webhook_status",
         "webhook_error",
     )
+
+
+@admin.register(CheckRun)
+class CheckRunAdmin(ReadOnlyAdmin):
+    list_display = ("requested_at", "requested_by", "status", "started_at", "finished_at", "error")
+    list_filter = ("status",)

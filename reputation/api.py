@@ -6,14 +6,14 @@ import ipaddress
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
 from penguinmon.api_auth import actor_label, api_auth
 from penguinmon.roles import user_can
 from reputation import selectors, services
-from reputation.models import SendingIP
+from reputation.models import CheckRun, SendingIP
 
 router = Router(tags=["reputation"])
 
@@ -132,19 +132,54 @@ def ip_history(request, address: str, days: int = Query(30, ge=1, le=90)):
     }
 
 
-@router.post("/reputation/checks", auth=api_auth("write"))
+def _run_out(run: CheckRun) -> dict:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "task_id": run.task_id,
+        "requested_at": run.requested_at,
+        "requested_by": run.requested_by,
+        "ips": run.ip_ids or "all",
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "summary": run.summary or None,
+        "error": run.error,
+        "url": f"/api/v1/reputation/checks/{run.pk}",
+    }
+
+
+@router.post("/reputation/checks", auth=api_auth("write"), response={200: dict, 202: dict})
 def trigger_check(request, body: CheckRequest):
-    """Run the look-ups now (bounded by the per-query timeout) and return the run summary."""
+    """One IP: run its look-ups now (bounded by the per-query timeout) and return the
+    summary. Several IPs, or none named (every IP and domain): queue the check for a worker
+    and answer 202 with the run, whose progress GET /reputation/checks/{id} shows; 503 when
+    the queue (Redis) is unreachable."""
     _require(request, "manage_reputation")
-    if body.ips is None:
-        summary = services.run_reputation_check()
-        services.check_sender_dns()
-    else:
+    ip_ids = None
+    if body.ips is not None:
         if not body.ips:
             raise HttpError(400, "ips must name at least one address, or be omitted to check all")
-        ips = [_ip_or_404(a) for a in body.ips]
-        summary = services.run_reputation_check(ip_ids=[ip.pk for ip in ips])
-    return summary.as_dict()
+        ip_ids = list(dict.fromkeys(_ip_or_404(a).pk for a in body.ips))
+        if len(ip_ids) == 1:
+            return Status(200, services.run_reputation_check(ip_ids=ip_ids).as_dict())
+    try:
+        run = services.queue_check(ip_ids=ip_ids, requested_by=actor_label(request))
+    except services.QueueUnavailable as exc:
+        raise HttpError(503, str(exc)) from None
+    out = _run_out(run)
+    return Status(
+        202, {**out, "message": f"check #{run.pk} queued; GET {out['url']} shows when it finishes"}
+    )
+
+
+@router.get("/reputation/checks/{run_id}", auth=api_auth("read"))
+def check_run(request, run_id: int):
+    """A queued check: queued, running, done (with its summary), skipped or failed."""
+    _require(request, "view_reputation")
+    run = CheckRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise HttpError(404, f"no check run {run_id}")
+    return _run_out(run)
 
 
 @router.post("/reputation/ips/{address}/rotate", auth=api_auth("write"))

@@ -256,3 +256,32 @@ class RotationEvent(models.Model):
     @property
     def webhook_ok(self) -> bool:
         return self.webhook_status is not None and 200 <= self.webhook_status < 300
+
+
+class CheckRun(models.Model):
+    """A check asked for from the page or the API and run by a worker: its identity is what
+    the 202 answer returns, and the worker records here how it went."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        SKIPPED = "skipped"  # another full run held the lock
+        FAILED = "failed"
+
+    requested_at = models.DateTimeField(auto_now_add=True)
+    requested_by = models.CharField(max_length=200)
+    # Empty: every IP and sending domain (and their SPF/DKIM/DMARC); else these IP ids.
+    ip_ids = models.JSONField(default=list, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"check #{self.pk} ({self.status})"

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from penguinmon.audit import audit
 from reputation import conf, dnsbl, sender_dns
 from reputation.models import (
     BlocklistZone,
+    CheckRun,
     Listing,
     ListingCheck,
     ReputationSnapshot,
@@ -267,6 +269,82 @@ def check_sender_dns(*, domain_ids: list[int] | None = None, now: datetime | Non
         domain.save()
         count += 1
     return count
+
+
+# --- queued checks ----------------------------------------------------------------------------
+
+
+class QueueUnavailable(Exception):
+    """The check could not be queued (Redis, the Celery broker, is unreachable)."""
+
+
+def queue_check(*, ip_ids: list[int] | None = None, requested_by: str) -> CheckRun:
+    """Record a check run and hand it to a worker; returns the queued run.
+
+    A whole-fleet check takes as long as the slowest of thousands of look-ups, too long for a
+    web request. The run row is committed before publishing so the worker always finds it; if
+    publishing fails the row is deleted again and QueueUnavailable raised: nothing is left
+    half-written."""
+    from kombu.exceptions import OperationalError
+
+    from reputation.tasks import check_reputation
+
+    run = CheckRun.objects.create(
+        requested_by=requested_by[:200], ip_ids=ip_ids or [], task_id=str(uuid.uuid4())
+    )
+    try:
+        # A connection of its own and no publish retries: with the broker down the user hears
+        # so now, not after a minute of retrying a pooled connection.
+        with check_reputation.app.connection_for_write() as connection:
+            check_reputation.apply_async(
+                kwargs={"ip_ids": ip_ids, "run_id": run.pk},
+                task_id=run.task_id,
+                connection=connection,
+                retry=False,
+            )
+    except (OperationalError, OSError) as exc:
+        run.delete()
+        raise QueueUnavailable(
+            f"the check could not be queued: the task queue (Redis) is unreachable ({exc})"
+        ) from exc
+    return run
+
+
+def run_queued_check(*, run_id: int | None, ip_ids: list[int] | None) -> dict:
+    """What the worker does for a run: the look-ups (and, for a full run, sender DNS), with
+    the run's status, times and summary recorded on its row."""
+    started = timezone.now()
+    if run_id is not None:
+        CheckRun.objects.filter(pk=run_id).update(
+            status=CheckRun.Status.RUNNING, started_at=started
+        )
+    try:
+        summary = run_reputation_check(ip_ids=ip_ids).as_dict()
+        if ip_ids is None:
+            summary["sender_domains"] = check_sender_dns()
+    except Exception as exc:
+        if run_id is not None:
+            CheckRun.objects.filter(pk=run_id).update(
+                status=CheckRun.Status.FAILED,
+                finished_at=timezone.now(),
+                error=f"{exc.__class__.__name__}: {exc}"[:500],
+            )
+        raise
+    if run_id is not None:
+        CheckRun.objects.filter(pk=run_id).update(
+            status=CheckRun.Status.DONE, finished_at=timezone.now(), summary=summary
+        )
+    return summary
+
+
+def skip_queued_check(run_id: int | None) -> None:
+    """Another full run holds the lock: this one is recorded as skipped, not left queued."""
+    if run_id is not None:
+        CheckRun.objects.filter(pk=run_id).update(
+            status=CheckRun.Status.SKIPPED,
+            finished_at=timezone.now(),
+            error="another full check was already running",
+        )
 
 
 # --- rotation ---------------------------------------------------------------------------------

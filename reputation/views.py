@@ -49,6 +49,10 @@ class RotateForm(forms.Form):
 @require_GET
 @capability_required("view_reputation")
 def index(request):
+    return _index(request)
+
+
+def _index(request, *, status: int = 200):
     sort = request.GET.get("sort", "score")
     if sort not in selectors.SORT_KEYS:
         sort = "score"
@@ -92,6 +96,7 @@ def index(request):
             "formula": scoring.FORMULA,
             "can_manage": user_can(request.user, "manage_reputation"),
         },
+        status=status,
     )
 
 
@@ -179,9 +184,15 @@ def ip_check(request, pk: int):
 @require_POST
 @capability_required("manage_reputation")
 def check_all(request):
-    summary = services.run_reputation_check()
-    domains = services.check_sender_dns()
-    messages.success(request, f"{summary}; {domains} sending domains checked.")
+    # Thousands of look-ups outlast a web request: a worker runs them.
+    try:
+        run = services.queue_check(requested_by=actor_label(request))
+    except services.QueueUnavailable as exc:
+        messages.error(request, f"Check not started: {exc}. Try again when Redis is back.")
+        return _index(request, status=503)
+    messages.success(
+        request, f"Check #{run.pk} queued; results appear on this page when it finishes."
+    )
     return redirect("reputation:index")
 
 
