@@ -25,3 +25,9 @@ for _page in PAGES:
             name=f"{_page.slug}-export",
         ),
     ]
+
+urlpatterns += [
+    path("dashboard/reports/", views.reports_page, name="reports"),
+    path("dashboard/reports/sla.<str:fmt>", views.sla_export, name="sla-export"),
+    path("dashboard/reports/<int:pk>/download", views.report_download, name="report-download"),
+]

@@ -13,7 +13,8 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dashboards import exports, memo
+from dashboards import exports, memo, reports
+from dashboards.models import ScheduledReport
 from dashboards.pages import PAGES, Page, page_by_slug
 from dashboards.panels.base import render as render_panel
 from dashboards.timerange import DEFAULT_RANGE, PRESETS, RangeError, parse_range
@@ -111,4 +112,85 @@ def panel_export(request: HttpRequest, slug: str, key: str, fmt: str) -> HttpRes
         raise Http404("exports are csv or xlsx")
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports: the scheduled reports a user may see, their files on demand, and the SLA table.
+
+SLA_CAPABILITIES = ("view_operations", "view_executive", "view_infrastructure")
+
+
+def _can_see_sla(user) -> bool:
+    return any(user_can(user, cap) for cap in SLA_CAPABILITIES)
+
+
+def _report_range(request: HttpRequest, *, default: str = "30d"):
+    """(TimeRange, None) for ``?range=`` (24h, 7d, 30d, previous-month), or (None, message)."""
+    key = (request.GET.get("range") or default).strip()
+    try:
+        return reports.report_range(key, now=timezone.now()), None
+    except reports.ReportError as exc:
+        return None, str(exc)
+
+
+def reports_page(request: HttpRequest) -> HttpResponse:
+    visible = [p.slug for p in PAGES if user_can(request.user, p.capability)]
+    show_sla = _can_see_sla(request.user)
+    if not visible:
+        raise PermissionDenied("Your role does not allow any dashboard.")
+    tr, range_error = _report_range(request)
+    sla_rendered = None
+    if show_sla and tr is not None:
+        sla_rendered = render_panel(reports.SLA_PANEL, tr)
+    now = timezone.now()
+    rows = [
+        {"report": r, "next": r.next_occurrence(now) if r.enabled else None}
+        for r in ScheduledReport.objects.filter(page__in=visible)
+    ]
+    context = {
+        "rows": rows,
+        "range_choices": ScheduledReport.Range.choices,
+        "range_key": request.GET.get("range") or "30d",
+        "range_error": range_error,
+        "tr": tr,
+        "sla": sla_rendered,
+        "sla_target": reports.SLA_TARGET_PCT,
+        "show_sla": show_sla,
+        "can_admin": request.user.has_perm("dashboards.change_scheduledreport"),
+    }
+    return render(request, "dashboards/reports.html", context, status=400 if range_error else 200)
+
+
+def sla_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    if not _can_see_sla(request.user):
+        raise PermissionDenied("Your role does not allow the SLA report.")
+    tr, range_error = _report_range(request)
+    if tr is None:
+        return HttpResponse(f"range: {range_error}", status=400, content_type="text/plain")
+    table = render_panel(reports.SLA_PANEL, tr).table
+    if fmt == "csv":
+        body, content_type = exports.to_csv(table), "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        body = exports.to_xlsx(table, title=reports.SLA_PANEL.title, subtitle=tr.label)
+        content_type = exports.XLSX_CONTENT_TYPE
+    else:
+        raise Http404("exports are csv or xlsx")
+    response = HttpResponse(body, content_type=content_type)
+    name = f"penguinmon-sla-{tr.start:%Y%m%d}-{tr.end:%Y%m%d}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def report_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The file a scheduled report would attach if it were sent now (nothing is sent)."""
+    report = ScheduledReport.objects.filter(pk=pk).first()
+    if report is None:
+        raise Http404("no such report")
+    if report.dashboard is None:
+        raise Http404("the report's dashboard no longer exists")
+    _page_for(request, report.page)  # the page's capability (or staff) opens its report
+    built = reports.build_report(report, now=timezone.now())
+    response = HttpResponse(built.content, content_type=built.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{built.filename}"'
     return response
