@@ -14,6 +14,7 @@ NAV = [
     ("Alerts", "/alerts/", "view_alerts"),
     ("Incidents", "/incidents/", "view_alerts"),
     ("Reputation", "/reputation/", "view_reputation"),
+    ("Reports", "/dashboard/reports/", "view_reports"),
 ]
 
 
