@@ -16,7 +16,6 @@ DEVELOPMENT = "development"
 CUSTOMER_SUCCESS = "customer-success"
 ON_CALL = "on-call"
 ROLES = [EXECUTIVE, OPERATIONS, DEVELOPMENT, CUSTOMER_SUCCESS, ON_CALL]
-ROLES_WITH_DASHBOARDS = ROLES
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     "view_executive": frozenset({EXECUTIVE}),
@@ -32,7 +31,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "manage_reputation": frozenset({OPERATIONS, ON_CALL}),
     "view_services": frozenset({OPERATIONS, ON_CALL, DEVELOPMENT}),
     # Every role has at least one dashboard; the reports page lists only those it may see.
-    "view_reports": frozenset(ROLES_WITH_DASHBOARDS),
+    "view_reports": frozenset(ROLES),
     "manage_services": frozenset({OPERATIONS, ON_CALL}),
 }
 
