@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
+from django.utils.html import format_html_join
 
 from collectors.models import Host, Probe, Series, Service, StatusChange
-from collectors.services import run_probe
+from collectors.services import ProbeNotHere, run_probe
 from penguinmon.audit import AuditedModelAdmin, audit
 
 
@@ -55,6 +56,7 @@ class ServiceAdmin(AuditedModelAdmin):
         "parent",
         "down_after_failures",
         "degraded_latency_ms",
+        "fail_locations_k",
         "position",
     ]
     list_filter = ["kind", "status"]
@@ -68,6 +70,7 @@ class ServiceAdmin(AuditedModelAdmin):
         "parent",
         "down_after_failures",
         "degraded_latency_ms",
+        "fail_locations_k",
         "position",
         "status",
         "status_since",
@@ -84,13 +87,13 @@ class ProbeAdmin(AuditedModelAdmin):
         "enabled",
         "interval_seconds",
         "timeout_seconds",
-        "location",
+        "locations",
         "last_ok",
         "last_latency_ms",
         "last_message",
         "last_run_at",
     ]
-    list_filter = ["kind", "enabled", "location", "service"]
+    list_filter = ["kind", "enabled", "service"]
     search_fields = ["name", "service__name"]
     list_select_related = ["service"]
     readonly_fields = [
@@ -102,6 +105,7 @@ class ProbeAdmin(AuditedModelAdmin):
         "last_message",
         "last_details",
         "consecutive_failures",
+        "results_by_location",
     ]
     fields = [
         "service",
@@ -111,15 +115,34 @@ class ProbeAdmin(AuditedModelAdmin):
         "enabled",
         "interval_seconds",
         "timeout_seconds",
-        "location",
+        "locations",
+        "location_overrides",
+        "fail_locations_k",
         *readonly_fields,
     ]
+
+    @admin.display(description="Last result by location")
+    def results_by_location(self, obj: Probe) -> str:
+        # Read-only text rather than an inline: the rows are written by each location's worker.
+        if obj.pk is None or not obj.multi_location:
+            return "–"
+        lines = []
+        for location, r in obj.results_by_location().items():
+            when = f"{r.last_run_at:%Y-%m-%d %H:%M:%S} UTC" if r.last_run_at else "never run"
+            outcome = {True: "ok", False: "failed", None: "–"}[r.last_ok]
+            lines.append(f"{location}: {outcome}, {r.last_message or '–'} ({when})")
+        return format_html_join("", "<div>{}</div>", ((line,) for line in lines))
+
     actions = ["run_now", "enable", "disable"]
 
     @admin.action(description="Run the selected probes now")
     def run_now(self, request, queryset):
         for probe in queryset.select_related("service"):
-            outcome = run_probe(probe=probe)
+            try:
+                outcome = run_probe(probe=probe)
+            except ProbeNotHere as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+                continue
             level = messages.SUCCESS if outcome.result.ok else messages.ERROR
             self.message_user(request, f"{probe}: {outcome.result.message}", level)
 

@@ -5,6 +5,10 @@ thresholds needs "write" and that role; changing a probe's config or location ne
 account too, because a config can name a command to run (smtp queue_command) or a DSN and URL
 to connect to; edits are written to the audit log. Secrets in probe configs are masked in
 answers. Host snapshots pushed by ``collect_host --push`` need "ingest".
+
+A probe tagged with locations shows each location's last result (``location_results``) and its
+"k of n" rule; running it "now" from a server at another location answers 409 and makes it due
+at its own locations instead (a result from here would be from the wrong vantage point).
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
+from collectors.locations import location_errors
 from collectors.models import Host, Probe, Service
 from collectors.probes import config_errors
 from collectors.selectors_services import (
+    ProbeRow,
     ServiceRow,
     hosts_list,
     probes_list,
@@ -33,7 +39,7 @@ from collectors.selectors_services import (
     service_row,
     services_overview,
 )
-from collectors.services import run_probe
+from collectors.services import ProbeNotHere, run_probe
 from penguinmon.api_auth import actor_label, api_auth
 from penguinmon.audit import audit
 from penguinmon.roles import user_can
@@ -45,17 +51,36 @@ class ErrorOut(Schema):
     error: str
 
 
+class LocationResultOut(Schema):
+    location: str
+    status: str  # healthy / degraded / down / unknown, or "stale" (no result for 3 intervals)
+    reason: str
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_ok: bool | None
+    last_degraded: bool
+    last_latency_ms: float | None
+    last_message: str
+    consecutive_failures: int
+
+
 class ProbeOut(Schema):
     id: int
     service: str
     name: str
     kind: str
     enabled: bool
-    location: str
+    locations: list[str]
+    location_overrides: dict
+    fail_locations_k: int | None
     interval_seconds: int
     timeout_seconds: float
     config: dict
     status: str | None = None
+    status_reason: str | None = None
+    # For a probe tagged with locations: "k of n" and each location's last result.
+    k_of_n: str | None = None
+    location_results: list[LocationResultOut] = []
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_ok: bool | None
@@ -77,6 +102,7 @@ class ServiceOut(Schema):
     status_reason: str
     down_after_failures: int
     degraded_latency_ms: float
+    fail_locations_k: int
     uptime_pct: dict[str, float | None]
     last_run_at: datetime | None
     latency_ms: float | None
@@ -107,6 +133,7 @@ class RunOut(Schema):
 class ServicePatch(Schema):
     down_after_failures: int | None = Field(None, ge=1, le=100)
     degraded_latency_ms: float | None = Field(None, gt=0)
+    fail_locations_k: int | None = Field(None, ge=1, le=100)
     description: str | None = None
     comment: str = ""
 
@@ -115,7 +142,9 @@ class ProbePatch(Schema):
     enabled: bool | None = None
     interval_seconds: int | None = Field(None, ge=5, le=86_400)
     timeout_seconds: float | None = Field(None, ge=0.1, le=120)
-    location: str | None = Field(None, min_length=1, max_length=64)
+    locations: list[str] | None = Field(None, max_length=20)
+    location_overrides: dict[str, dict[str, Any]] | None = None
+    fail_locations_k: int | None = Field(None, ge=1, le=100)
     config: dict[str, Any] | None = None
     comment: str = ""
 
@@ -173,10 +202,33 @@ def masked_config(config: dict) -> dict:
     return out
 
 
-def _probe_out(probe: Probe, status: str | None = None) -> dict:
-    data = {f: getattr(probe, f) for f in ProbeOut.model_fields if f not in ("service", "status")}
+_COMPUTED = ("service", "status", "status_reason", "k_of_n", "location_results")
+
+
+def _probe_out(probe: Probe, row: ProbeRow | None = None) -> dict:
+    data = {f: getattr(probe, f) for f in ProbeOut.model_fields if f not in _COMPUTED}
     data["config"] = masked_config(probe.config or {})
-    return {**data, "service": probe.service.name, "status": status}
+    data["location_overrides"] = {
+        loc: masked_config(changes) if isinstance(changes, dict) else changes
+        for loc, changes in (probe.location_overrides or {}).items()
+    }
+    computed: dict[str, Any] = {"status": None, "status_reason": None, "k_of_n": None}
+    if row is not None:
+        computed = {"status": row.status, "status_reason": row.reason, "k_of_n": row.k_of_n or None}
+        computed["location_results"] = [
+            {
+                "location": loc.location,
+                "status": loc.status,
+                "reason": loc.reason,
+                **{
+                    f: getattr(loc.result, f)
+                    for f in LocationResultOut.model_fields
+                    if f not in ("location", "status", "reason")
+                },
+            }
+            for loc in row.locations
+        ]
+    return {**data, **computed, "service": probe.service.name}
 
 
 def _service_out(row: ServiceRow) -> dict:
@@ -192,6 +244,7 @@ def _service_out(row: ServiceRow) -> dict:
         "status_reason": s.status_reason,
         "down_after_failures": s.down_after_failures,
         "degraded_latency_ms": s.degraded_latency_ms,
+        "fail_locations_k": s.fail_locations_k,
         "uptime_pct": row.uptime,
         "last_run_at": row.last_run_at,
         "latency_ms": row.latency_ms,
@@ -230,10 +283,10 @@ def get_service(request, name: str):
     """One service: status, uptime, its probes with their last result, and status changes (90 days)."""
     _require_role(request)
     detail = service_detail(service=_service_or_404(name))
-    statuses = {row.probe.pk: row.status for row in detail.row.probes}
+    rows = {row.probe.pk: row for row in detail.row.probes}
     return {
         **_service_out(detail.row),
-        "probes": [_probe_out(p, statuses.get(p.pk)) for p in detail.all_probes],
+        "probes": [_probe_out(p, rows.get(p.pk)) for p in detail.all_probes],
         "status_changes": [
             {"at": c.at, "old_status": c.old_status, "new_status": c.new_status, "reason": c.reason}
             for c in detail.changes
@@ -247,13 +300,16 @@ def get_service(request, name: str):
     response={200: ServiceOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
 )
 def patch_service(request, name: str, body: ServicePatch):
-    """Change a service's thresholds (down after N failures, degraded latency); audited."""
+    """Change a service's thresholds (down after N failures, degraded latency, k of n
+    locations); audited."""
     _require_manager(request)
     service = _service_or_404(name)
     changes = body.model_dump(exclude_unset=True, exclude={"comment"})
     if not changes:
         raise HttpError(
-            400, "nothing to change: send down_after_failures, degraded_latency_ms or description"
+            400,
+            "nothing to change: send down_after_failures, degraded_latency_ms, "
+            "fail_locations_k or description",
         )
     diff = {
         k: {"from": getattr(service, k), "to": v}
@@ -296,13 +352,17 @@ def _probe_or_404(probe_id: int) -> Probe:
 @router.post(
     "/probes/{probe_id}/run",
     auth=api_auth("write"),
-    response={200: RunOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: RunOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
 )
 def run_probe_now(request, probe_id: int):
-    """Run a probe now (also when disabled) and record its result like a scheduled run."""
+    """Run a probe now (also when disabled) and record its result like a scheduled run. A
+    probe that does not run at this server's location is made due at its own locations: 409."""
     _require_role(request)
     probe = _probe_or_404(probe_id)
-    outcome = run_probe(probe=probe)
+    try:
+        outcome = run_probe(probe=probe)
+    except ProbeNotHere as exc:
+        raise HttpError(409, str(exc)) from exc
     r = outcome.result
     return {
         "ok": r.ok,
@@ -320,20 +380,26 @@ def run_probe_now(request, probe_id: int):
     response={200: ProbeOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
 )
 def patch_probe(request, probe_id: int, body: ProbePatch):
-    """Enable/disable a probe or change its interval, timeout, location or config; audited."""
+    """Enable/disable a probe or change its interval, timeout, locations (and their config
+    overrides and k of n) or config; audited."""
     _require_manager(request)
     probe = _probe_or_404(probe_id)
     changes = body.model_dump(exclude_unset=True, exclude={"comment"})
     if not changes:
         raise HttpError(
             400,
-            "nothing to change: send enabled, interval_seconds, timeout_seconds, location or config",
+            "nothing to change: send enabled, interval_seconds, timeout_seconds, locations, "
+            "location_overrides, fail_locations_k or config",
         )
-    if {"config", "location"} & changes.keys() and not request.user.is_staff:
+    if {"config", "locations", "location_overrides"} & changes.keys() and not request.user.is_staff:
         raise HttpError(
-            403, "changing a probe's config or location needs a staff account (or Django admin)"
+            403,
+            "changing a probe's config, locations or overrides needs a staff account "
+            "(or Django admin)",
         )
     if "config" in changes and (errors := config_errors(probe.kind, changes["config"])):
+        raise HttpError(400, "; ".join(errors))
+    if "locations" in changes and (errors := location_errors(changes["locations"])):
         raise HttpError(400, "; ".join(errors))
     before = model_to_dict(probe, fields=list(changes))
     for key, value in changes.items():

@@ -9,6 +9,13 @@ Rules (per enabled probe, then per service):
   any is degraded, healthy when all known probes are healthy, unknown when none is known;
 - while the parent service is down, a down/degraded child is marked as suppressed by it.
 
+A probe tagged with locations is judged per location by the same rules (each location keeps
+its own run of failures), then across them: down when at least k of its n locations are down
+(``fail_locations_k``, per probe or per service, default 1), degraded when some are down but
+fewer than k, or any is degraded. A location with no result for three intervals is "stale": it
+is named in the reason and counts neither as failed nor as healthy (its worker stopped; the
+target may be fine).
+
 Uptime % over a window is the share of time not spent down, among the time whose status is
 known (a gap before monitoring started does not count against the service). Down time inside a
 maintenance window of the service (an alerts silence matching service=<name> alone, or a
@@ -18,12 +25,13 @@ whole-platform window) is planned, so it does not count as down.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.utils import timezone
 
-from collectors.models import Health, Probe, Service, Status, StatusChange
+from collectors.models import Health, Probe, RunResult, Service, Status, StatusChange
 
 UPTIME_WINDOWS = {
     "24h": timedelta(hours=24),
@@ -33,35 +41,108 @@ UPTIME_WINDOWS = {
 }
 
 
-def probe_status(probe: Probe, service: Service, *, now: datetime | None = None) -> tuple[str, str]:
-    """(status, reason) of one probe from the result stored on its row."""
-    now = now or timezone.now()
-    if probe.last_run_at is None:
-        return Status.UNKNOWN, f"{probe.name}: not run yet"
+STALE = "stale"  # a location's status when its worker stopped reporting (not a Status)
+
+
+@dataclass
+class LocationResult:
+    """One location's verdict on a probe, with the row its numbers come from."""
+
+    location: str
+    status: str  # a Status, or STALE
+    reason: str
+    result: RunResult
+
+
+@dataclass
+class ProbeVerdict:
+    status: str
+    reason: str
+    locations: list[LocationResult]
+    k: int = 1
+    n: int = 1
+
+    @property
+    def failing(self) -> list[str]:
+        return [r.location for r in self.locations if r.status == Status.DOWN]
+
+    @property
+    def stale(self) -> list[str]:
+        return [r.location for r in self.locations if r.status == STALE]
+
+
+def _result_status(
+    result: RunResult, probe: Probe, service: Service, now: datetime, name: str
+) -> tuple[str, str]:
+    """(status, reason) of one schedule/result row, ``name`` leading the reason."""
+    if result.last_run_at is None:
+        return Status.UNKNOWN, f"{name}: not run yet"
     stale_after = timedelta(seconds=3 * probe.interval_seconds + probe.timeout_seconds)
-    if now - probe.last_run_at > stale_after:
+    if now - result.last_run_at > stale_after:
         return (
             Status.UNKNOWN,
-            f"{probe.name}: no result since {probe.last_run_at:%Y-%m-%d %H:%M} UTC",
+            f"{name}: no result since {result.last_run_at:%Y-%m-%d %H:%M} UTC",
         )
-    if probe.consecutive_failures >= service.down_after_failures:
+    if result.consecutive_failures >= service.down_after_failures:
         return (
             Status.DOWN,
-            f"{probe.name}: {probe.consecutive_failures} failures in a row: {probe.last_message}",
+            f"{name}: {result.consecutive_failures} failures in a row: {result.last_message}",
         )
-    if probe.consecutive_failures:
+    if result.consecutive_failures:
         return Status.DEGRADED, (
-            f"{probe.name}: failed {probe.consecutive_failures} of the last "
-            f"{service.down_after_failures} runs: {probe.last_message}"
+            f"{name}: failed {result.consecutive_failures} of the last "
+            f"{service.down_after_failures} runs: {result.last_message}"
         )
-    if probe.last_degraded:
-        return Status.DEGRADED, f"{probe.name}: {probe.last_message}"
-    if probe.last_latency_ms is not None and probe.last_latency_ms > service.degraded_latency_ms:
+    if result.last_degraded:
+        return Status.DEGRADED, f"{name}: {result.last_message}"
+    if result.last_latency_ms is not None and result.last_latency_ms > service.degraded_latency_ms:
         return Status.DEGRADED, (
-            f"{probe.name}: slow, {probe.last_latency_ms:.0f} ms > "
-            f"{service.degraded_latency_ms:.0f} ms"
+            f"{name}: slow, {result.last_latency_ms:.0f} ms > {service.degraded_latency_ms:.0f} ms"
         )
-    return Status.HEALTHY, f"{probe.name}: {probe.last_message}"
+    return Status.HEALTHY, f"{name}: {result.last_message}"
+
+
+def probe_verdict(probe: Probe, service: Service, *, now: datetime | None = None) -> ProbeVerdict:
+    """The probe's status with, for a probe tagged with locations, each location's."""
+    now = now or timezone.now()
+    if not probe.multi_location:
+        status, reason = _result_status(probe, probe, service, now, probe.name)
+        return ProbeVerdict(
+            status, reason, [LocationResult(probe.run_locations[0], status, reason, probe)]
+        )
+    k, n = probe.k_of_n(service)
+    locations = []
+    for location, result in probe.results_by_location().items():
+        status, reason = _result_status(result, probe, service, now, location)
+        if status == Status.UNKNOWN:
+            status = STALE
+        locations.append(LocationResult(location, status, reason, result))
+    verdict = ProbeVerdict(Status.UNKNOWN, "", locations, k, n)
+    down, stale = verdict.failing, verdict.stale
+    degraded = [r for r in locations if r.status == Status.DEGRADED]
+    parts = []
+    if len(down) >= k:
+        verdict.status = Status.DOWN
+        parts.append(f"down from {len(down)} of {n} locations: {', '.join(down)}")
+    elif down:
+        verdict.status = Status.DEGRADED
+        parts.append(f"down from {len(down)} of {n} locations (down needs {k}): {', '.join(down)}")
+    elif degraded:
+        verdict.status = Status.DEGRADED
+    elif len(stale) < n:
+        verdict.status = Status.HEALTHY
+        parts.append(f"ok from {n - len(stale)} of {n} locations")
+    parts += [r.reason for r in locations if r.status in (Status.DOWN, Status.DEGRADED)]
+    if stale:
+        parts.append("stale: " + ", ".join(r.reason for r in locations if r.status == STALE))
+    verdict.reason = f"{probe.name}: " + "; ".join(parts)
+    return verdict
+
+
+def probe_status(probe: Probe, service: Service, *, now: datetime | None = None) -> tuple[str, str]:
+    """(status, reason) of one probe from its latest results (per location when tagged)."""
+    verdict = probe_verdict(probe, service, now=now)
+    return verdict.status, verdict.reason
 
 
 def service_health(

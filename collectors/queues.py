@@ -7,7 +7,7 @@ import functools
 import redis
 from django.conf import settings
 
-CELERY_QUEUE_PREFIXES = ("celery", "host-")
+CELERY_QUEUE_PREFIXES = ("celery", "host-", "probes-")
 
 
 @functools.cache
@@ -16,11 +16,12 @@ def redis_client() -> redis.Redis:
 
 
 def celery_queue_lengths() -> dict[str, int]:
-    """Length of every Celery queue (the default one and the per-host ones)."""
+    """Length of every Celery queue (the default one, the per-host and per-location ones)."""
     client = redis_client()
     names = {"celery"} | {
         k.decode()
-        for k in client.scan_iter(match="host-*", count=1000)
+        for prefix in CELERY_QUEUE_PREFIXES[1:]
+        for k in client.scan_iter(match=f"{prefix}*", count=1000)
         if client.type(k) == b"list"
     }
     pipe = client.pipeline()

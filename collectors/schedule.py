@@ -1,10 +1,12 @@
 """Periodic tasks of the collectors app (merged into the beat schedule by penguinmon.celery_settings)."""
 
 BEAT_SCHEDULE: dict = {
-    # Each probe has its own interval (Probe.interval_seconds); this tick only looks for due ones,
-    # so the worst scheduling lag is one tick.
+    # Each probe has its own interval (Probe.interval_seconds); this tick sends each location's
+    # worker (queue probes-<location>) a run that only looks for due ones, so the worst
+    # scheduling lag is one tick. The entry keeps its old name so the database scheduler
+    # updates the existing row instead of keeping a second, stale one.
     "collectors.run_due_probes": {
-        "task": "collectors.run_due_probes",
+        "task": "collectors.dispatch_probe_runs",
         "schedule": 5.0,
         "options": {"expires": 5},
     },

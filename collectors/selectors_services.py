@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from collectors.health import probe_status, uptimes, uptimes_for
+from collectors.health import LocationResult, ProbeVerdict, probe_verdict, uptimes, uptimes_for
 from collectors.models import Host, Probe, Service, StatusChange
 from collectors.selectors import series_query
 
@@ -86,6 +86,20 @@ class ProbeRow:
     status: str
     reason: str
     highlights: list[tuple[str, str]]
+    verdict: ProbeVerdict | None = None
+
+    @property
+    def locations(self) -> list[LocationResult]:
+        """Per-location last results; empty for a probe without locations."""
+        return self.verdict.locations if self.verdict and self.probe.multi_location else []
+
+    @property
+    def k_of_n(self) -> str:
+        """ "1 of 3 locations down (down at 2)" for a probe tagged with several locations."""
+        v = self.verdict
+        if v is None or v.n < 2:
+            return ""
+        return f"{len(v.failing)} of {v.n} locations down (down at {v.k})"
 
 
 @dataclass
@@ -103,9 +117,15 @@ def _row(
     service: Service, now: datetime, uptime: dict[str, float | None] | None = None
 ) -> ServiceRow:
     probes = [p for p in service.probes.all() if p.enabled]
-    rows = [ProbeRow(p, *probe_status(p, service, now=now), highlights(p)) for p in probes]
-    runs = [p.last_run_at for p in probes if p.last_run_at]
-    latencies = [p.last_latency_ms for p in probes if p.last_latency_ms is not None]
+    verdicts = [probe_verdict(p, service, now=now) for p in probes]
+    rows = [
+        ProbeRow(p, v.status, v.reason, highlights(p), v)
+        for p, v in zip(probes, verdicts, strict=True)
+    ]
+    # Every location's last result counts (the default location's is the probe row itself).
+    results = [loc.result for v in verdicts for loc in v.locations]
+    runs = [r.last_run_at for r in results if r.last_run_at]
+    latencies = [r.last_latency_ms for r in results if r.last_latency_ms is not None]
     return ServiceRow(
         service=service,
         uptime=uptime if uptime is not None else uptimes(service, now=now),
@@ -124,7 +144,7 @@ def services_overview(*, now: datetime | None = None) -> list[ServiceRow]:
     """Every service with its status, uptime % per window and its probes' latest results."""
     now = now or timezone.now()
     services = Service.objects.select_related("parent").prefetch_related(
-        Prefetch("probes", queryset=Probe.objects.order_by("name"))
+        Prefetch("probes", queryset=Probe.objects.order_by("name")), "probes__location_results"
     )
     services = list(services)
     # One batch for every service's uptime: per-service reads made the page N+1.
@@ -135,7 +155,10 @@ def services_overview(*, now: datetime | None = None) -> list[ServiceRow]:
 def service_by_name(name: str) -> Service | None:
     return (
         Service.objects.select_related("parent")
-        .prefetch_related(Prefetch("probes", queryset=Probe.objects.order_by("name")))
+        .prefetch_related(
+            Prefetch("probes", queryset=Probe.objects.order_by("name")),
+            "probes__location_results",
+        )
         .filter(name=name)
         .first()
     )
@@ -155,6 +178,12 @@ class ServiceDetail:
     end: datetime
 
 
+def _trace_name(labels: dict) -> str:
+    """A chart line's name: the probe, and where it was measured from when tagged."""
+    probe = labels.get("probe", "?")
+    return f"{probe} @ {labels['location']}" if labels.get("location") else probe
+
+
 def service_detail(
     *, service: Service, range_label: str = "24h", now: datetime | None = None
 ) -> ServiceDetail:
@@ -162,7 +191,7 @@ def service_detail(
     span, step = HISTORY_RANGES.get(range_label, HISTORY_RANGES["24h"])
     start = now - span
     latency = {
-        s.labels.get("probe", "?"): s.points
+        _trace_name(s.labels): s.points
         for s in series_query(
             metric="probe_latency_ms",
             labels={"service": service.name},
@@ -173,7 +202,7 @@ def service_detail(
         ).series
     }
     availability = {
-        s.labels.get("probe", "?"): [(ts, round(100 * v, 2)) for ts, v in s.points]
+        _trace_name(s.labels): [(ts, round(100 * v, 2)) for ts, v in s.points]
         for s in series_query(
             metric="probe_up",
             labels={"service": service.name},

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from collectors import host as host_sampler
 from collectors.health import service_health
-from collectors.models import Host, Probe, Service, Status, StatusChange
+from collectors.locations import DEFAULT_LOCATION, current_location
+from collectors.models import Host, Probe, ProbeLocation, RunResult, Service, Status, StatusChange
 from collectors.probes import ProbeResult, run_check
 from collectors.store import IngestError, write_samples
 
@@ -34,6 +35,22 @@ _NO_SERVICE_LABEL = {"celery_queue_length"}
 _PER_PROBE = {"probe_up", "probe_latency_ms", "tls_cert_days_left"}
 
 
+_RESULT_FIELDS = [
+    "last_run_at",
+    "last_ok",
+    "last_degraded",
+    "last_latency_ms",
+    "last_message",
+    "last_details",
+    "consecutive_failures",
+    "state",
+]
+
+
+class ProbeNotHere(Exception):
+    """A probe was asked to run at a location it is not tagged with."""
+
+
 @dataclass
 class Outcome:
     probe: Probe
@@ -41,6 +58,13 @@ class Outcome:
     scheduled_at: datetime | None
     started_at: datetime
     finished_at: datetime
+    location: str = DEFAULT_LOCATION
+    # Where this location's schedule and result live: the probe row for the default location.
+    slot: RunResult | None = None
+
+    def __post_init__(self) -> None:
+        if self.slot is None:
+            self.slot = self.probe
 
     @property
     def lag_s(self) -> float:
@@ -70,8 +94,14 @@ def execute(
     *,
     scheduled: dict[int, datetime] | None = None,
     max_workers: int = MAX_WORKERS,
+    location: str = DEFAULT_LOCATION,
+    slots: dict[int, RunResult] | None = None,
 ) -> list[Outcome]:
     """Run probes concurrently in threads; each is abandoned at its timeout plus a grace.
+
+    ``location`` is where this process runs: each probe runs with that location's config
+    overrides and previous state (``slots``: probe id -> its ProbeLocation row; the probe row
+    itself for the default location).
 
     Probes do no database work (except the collector-lag probe, which closes its connection),
     so threads are safe. An abandoned probe's thread ends by itself when its socket timeout
@@ -82,12 +112,18 @@ def execute(
     started: dict[int, float] = {}
     started_wall: dict[int, datetime] = {}
     lock = threading.Lock()
+    slots = {p.pk: (slots or {}).get(p.pk, p) for p in probes}
 
     def work(probe: Probe) -> ProbeResult:
         with lock:
             started[probe.pk] = time.monotonic()
             started_wall[probe.pk] = timezone.now()
-        return run_check(probe.kind, probe.config, timeout=probe.timeout_seconds, state=probe.state)
+        return run_check(
+            probe.kind,
+            probe.config_at(location),
+            timeout=probe.timeout_seconds,
+            state=slots[probe.pk].state,
+        )
 
     pool = ThreadPoolExecutor(max_workers=min(max_workers, len(probes)), thread_name_prefix="probe")
     futures: dict[Future, Probe] = {pool.submit(work, p): p for p in probes}
@@ -129,55 +165,160 @@ def execute(
             scheduled_at=(scheduled or {}).get(p.pk),
             started_at=started_wall.get(p.pk, results[p.pk][1]),
             finished_at=results[p.pk][1],
+            location=location,
+            slot=slots[p.pk],
         )
         for p in probes
     ]
 
 
+def _reschedule(slot: RunResult, probe: Probe, now: datetime) -> datetime:
+    """Mark ``slot`` as run now; returns when it was due (to measure scheduling lag)."""
+    due = slot.next_run_at or now
+    following = due + timedelta(seconds=probe.interval_seconds)
+    # Keep the grid (no drift) unless we fell a whole interval behind; then restart from now.
+    slot.next_run_at = (
+        following if following > now else now + timedelta(seconds=probe.interval_seconds)
+    )
+    return due
+
+
+def _runs_at(location: str) -> Q:
+    """Probes tagged with ``location`` (and, for the default location, untagged ones)."""
+    tagged = Q(locations__contains=[location])
+    return tagged | Q(locations=[]) if location == DEFAULT_LOCATION else tagged
+
+
+def sync_location_rows(location: str) -> None:
+    """Give every enabled probe tagged with ``location`` its ProbeLocation row, and drop the
+    rows of probes no longer tagged with it (so they stop showing a result from there)."""
+    ProbeLocation.objects.filter(location=location).exclude(
+        probe__locations__contains=[location]
+    ).delete()
+    missing = (
+        Probe.objects.filter(enabled=True, locations__contains=[location])
+        .exclude(location_results__location=location)
+        .values_list("pk", flat=True)
+    )
+    ProbeLocation.objects.bulk_create(
+        [ProbeLocation(probe_id=pk, location=location) for pk in missing],
+        ignore_conflicts=True,  # another worker of the same location made it first
+    )
+
+
 def claim_due_probes(
     *, now: datetime, location: str | None = None, limit: int = 5000
-) -> tuple[list[Probe], dict[int, datetime]]:
-    """Lock and reschedule the due probes in one transaction, so a second beat tick or worker
-    running at the same moment skips them (SKIP LOCKED) instead of running them twice.
+) -> tuple[list[Probe], dict[int, datetime], dict[int, RunResult]]:
+    """Lock and reschedule the due probes of one location in one transaction, so a second beat
+    tick or worker of that location running at the same moment skips them (SKIP LOCKED)
+    instead of running them twice.
 
-    Returns the probes and, per probe id, the time it was due (to measure scheduling lag).
+    The default location's schedule is on the probe row (as before locations existed); any
+    other location's is on the probe's ProbeLocation row for it. Returns the probes, per probe
+    id the time it was due (to measure scheduling lag), and per probe id the row its result
+    goes to.
     """
+    location = location or current_location()
+    if location == DEFAULT_LOCATION:
+        return _claim_default(now=now, limit=limit)
+    sync_location_rows(location)
     scheduled: dict[int, datetime] = {}
     with transaction.atomic():
-        qs = (
+        rows = list(
+            ProbeLocation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("probe__service")
+            .filter(location=location, probe__enabled=True, probe__locations__contains=[location])
+            .filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
+            .order_by("next_run_at")[:limit]
+        )
+        for row in rows:
+            scheduled[row.probe_id] = _reschedule(row, row.probe, now)
+        ProbeLocation.objects.bulk_update(rows, ["next_run_at"])
+    return [r.probe for r in rows], scheduled, {r.probe_id: r for r in rows}
+
+
+def _claim_default(*, now: datetime, limit: int) -> tuple[list[Probe], dict, dict]:
+    scheduled: dict[int, datetime] = {}
+    with transaction.atomic():
+        probes = list(
             Probe.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("service")
-            .filter(enabled=True)
+            .filter(_runs_at(DEFAULT_LOCATION), enabled=True)
             .filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
+            .order_by("next_run_at")[:limit]
         )
-        if location:
-            qs = qs.filter(location=location)
-        probes = list(qs.order_by("next_run_at")[:limit])
         for probe in probes:
-            due = scheduled[probe.pk] = probe.next_run_at or now
-            following = due + timedelta(seconds=probe.interval_seconds)
-            # Keep the grid (no drift) unless we fell a whole interval behind; then restart from now.
-            probe.next_run_at = (
-                following if following > now else now + timedelta(seconds=probe.interval_seconds)
-            )
+            scheduled[probe.pk] = _reschedule(probe, probe, now)
         Probe.objects.bulk_update(probes, ["next_run_at"])
-    return probes, scheduled
+    return probes, scheduled, {p.pk: p for p in probes}
 
 
 def run_due_probes(
     *, now: datetime | None = None, location: str | None = None, max_workers: int = MAX_WORKERS
 ) -> RunSummary:
-    """Run every enabled probe whose time has come, record results and status changes."""
+    """Run every enabled probe of ``location`` (default: this worker's) whose time has come,
+    record the results and the status changes they cause."""
     began = time.monotonic()
-    probes, scheduled = claim_due_probes(now=now or timezone.now(), location=location)
-    summary = record_outcomes(execute(probes, scheduled=scheduled, max_workers=max_workers))
+    location = location or current_location()
+    probes, scheduled, slots = claim_due_probes(now=now or timezone.now(), location=location)
+    outcomes = execute(
+        probes, scheduled=scheduled, max_workers=max_workers, location=location, slots=slots
+    )
+    summary = record_outcomes(outcomes)
     summary.elapsed_s = time.monotonic() - began
     return summary
 
 
-def run_probe(*, probe: Probe) -> Outcome:
-    """Run one probe now (the API's and admin's "run now"), whatever its schedule."""
-    outcome = execute([probe])[0]
+def prune_location_rows() -> int:
+    """Delete the rows of locations a probe is no longer tagged with (the table is small:
+    probes x locations), so a removed location neither shows a result nor looks overdue."""
+    gone = [
+        pk
+        for pk, location, locations in ProbeLocation.objects.values_list(
+            "pk", "location", "probe__locations"
+        )
+        if location not in (locations or [])
+    ]
+    return ProbeLocation.objects.filter(pk__in=gone).delete()[0] if gone else 0
+
+
+def probe_locations() -> list[str]:
+    """Every location some enabled probe runs at: beat sends each one its run."""
+    found: set[str] = set()
+    for locations in (
+        Probe.objects.filter(enabled=True).values_list("locations", flat=True).distinct()
+    ):
+        found.update(locations or [DEFAULT_LOCATION])
+    return sorted(found)
+
+
+def mark_due_at(*, probe: Probe, locations: list[str]) -> None:
+    """Make ``probe`` due now at ``locations``: their workers run it at their next tick."""
+    others = [loc for loc in locations if loc != DEFAULT_LOCATION]
+    if DEFAULT_LOCATION in locations:
+        Probe.objects.filter(pk=probe.pk).update(next_run_at=None)
+    for location in others:
+        ProbeLocation.objects.update_or_create(
+            probe=probe, location=location, defaults={"next_run_at": None}
+        )
+
+
+def run_probe(*, probe: Probe, location: str | None = None) -> Outcome:
+    """Run one probe now (the API's and admin's "run now"), whatever its schedule, from this
+    process's location. A probe not tagged with that location is not measured from here (the
+    answer would come from the wrong vantage point): it is made due at its own locations and
+    ``ProbeNotHere`` says so."""
+    location = location or current_location()
+    if location not in probe.run_locations:
+        mark_due_at(probe=probe, locations=probe.run_locations)
+        raise ProbeNotHere(
+            f"{probe} runs at {', '.join(probe.run_locations)}, not here ({location}): "
+            "it is due now there and runs at those workers' next tick"
+        )
+    slots: dict[int, RunResult] = {}
+    if location != DEFAULT_LOCATION:
+        slots[probe.pk], _ = ProbeLocation.objects.get_or_create(probe=probe, location=location)
+    outcome = execute([probe], location=location, slots=slots)[0]
     record_outcomes([outcome])
     return outcome
 
@@ -190,6 +331,10 @@ def _samples_for(outcome: Outcome) -> list[dict]:
     service = probe.service.name
     ts = outcome.finished_at
     base = {"service": service, "probe": probe.name}
+    # A probe tagged with locations labels every sample with where it was measured; an
+    # untagged one keeps writing the series it always wrote (its history stays one line).
+    where = {"location": outcome.location} if probe.multi_location else {}
+    base.update(where)
     items = [{"metric": "probe_up", "labels": base, "value": 1.0 if result.ok else 0.0, "ts": ts}]
     if result.latency_ms is not None:
         items.append(
@@ -205,9 +350,9 @@ def _samples_for(outcome: Outcome) -> list[dict]:
         if metric.name in _PER_PROBE:
             labels = {**base, **metric.labels}
         elif metric.name in _NO_SERVICE_LABEL:
-            labels = dict(metric.labels)
+            labels = {**metric.labels, **where}
         else:
-            labels = {"service": service, **metric.labels}
+            labels = {"service": service, **metric.labels, **where}
         items.append({"metric": metric.name, "labels": labels, "value": metric.value, "ts": ts})
     return items
 
@@ -232,7 +377,13 @@ def _core_only(outcome: Outcome) -> Outcome:
     r = outcome.result
     slim = ProbeResult(ok=r.ok, latency_ms=r.latency_ms, message=r.message)
     return Outcome(
-        outcome.probe, slim, outcome.scheduled_at, outcome.started_at, outcome.finished_at
+        outcome.probe,
+        slim,
+        outcome.scheduled_at,
+        outcome.started_at,
+        outcome.finished_at,
+        outcome.location,
+        outcome.slot,
     )
 
 
@@ -242,7 +393,7 @@ def record_outcomes(outcomes: list[Outcome]) -> RunSummary:
         return summary
     summary.samples_written = _write_metrics(outcomes)
     for o in outcomes:
-        p, r = o.probe, o.result
+        p, r = o.slot, o.result
         p.last_run_at = o.finished_at
         p.last_ok = r.ok
         p.last_degraded = r.degraded
@@ -251,19 +402,12 @@ def record_outcomes(outcomes: list[Outcome]) -> RunSummary:
         p.last_details = orjson.loads(orjson.dumps(r.details, default=str))
         p.consecutive_failures = 0 if r.ok else p.consecutive_failures + 1
         p.state = orjson.loads(orjson.dumps(r.state, default=str))
-    Probe.objects.bulk_update(
-        [o.probe for o in outcomes],
-        [
-            "last_run_at",
-            "last_ok",
-            "last_degraded",
-            "last_latency_ms",
-            "last_message",
-            "last_details",
-            "consecutive_failures",
-            "state",
-        ],
-    )
+    probe_rows = [o.slot for o in outcomes if isinstance(o.slot, Probe)]
+    location_rows = [o.slot for o in outcomes if isinstance(o.slot, ProbeLocation)]
+    if probe_rows:
+        Probe.objects.bulk_update(probe_rows, _RESULT_FIELDS)
+    if location_rows:
+        ProbeLocation.objects.bulk_update(location_rows, _RESULT_FIELDS)
     service_ids = {o.probe.service_id for o in outcomes}
     summary.status_changes = refresh_service_status(service_ids=service_ids)
     return summary
@@ -279,7 +423,9 @@ def refresh_service_status(
     change, not two.
     """
     now = now or timezone.now()
-    services = list(Service.objects.select_related("parent").prefetch_related("probes"))
+    services = list(
+        Service.objects.select_related("parent").prefetch_related("probes__location_results")
+    )
     by_id = {s.pk: s for s in services}
     if service_ids is not None:
         wanted = set(service_ids) | {s.pk for s in services if s.parent_id in service_ids}
@@ -394,6 +540,8 @@ def ensure_default_services() -> int:
 
 
 __all__ = [
+    "ProbeNotHere",
+    "probe_locations",
     "run_due_probes",
     "run_probe",
     "sample_host",

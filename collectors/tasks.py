@@ -1,8 +1,10 @@
 """Celery tasks of the collectors: thin wrappers around collectors.services.
 
-Beat sends ``run_due_probes`` every 5 s (each probe keeps its own interval) and
-``dispatch_host_samples`` every 15 s, which routes ``sample_host`` to each known host's own
-queue ``host-<name>`` so the sample is taken on that machine.
+Beat sends ``dispatch_probe_runs`` every 5 s (each probe keeps its own interval), which sends
+one ``run_due_probes`` per probe location to that location's queue ``probes-<location>``, so
+each location's worker runs its own probes; and ``dispatch_host_samples`` every 15 s, which
+routes ``sample_host`` to each known host's own queue ``host-<name>`` so the sample is taken
+on that machine.
 """
 
 from __future__ import annotations
@@ -14,15 +16,22 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from collectors import services
+from collectors.locations import current_location, queue_for
 
 log = logging.getLogger(__name__)
 
 HOST_SAMPLE_INTERVAL_S = 15
+PROBE_TICK_S = 5
 
 
 @shared_task(name="collectors.run_due_probes", ignore_result=True)
-def run_due_probes() -> dict:
-    summary = services.run_due_probes()
+def run_due_probes(location: str | None = None) -> dict:
+    here = current_location()
+    if location and location != here:
+        # A run measured from the wrong place would be recorded as that location's result.
+        log.warning("probe run for location %s arrived at %s; not run", location, here)
+        return {"probes": 0, "skipped_for": location}
+    summary = services.run_due_probes(location=here)
     return {
         "probes": len(summary.outcomes),
         "failed": summary.failed,
@@ -30,6 +39,17 @@ def run_due_probes() -> dict:
         "changes": len(summary.status_changes),
         "elapsed_s": round(summary.elapsed_s, 3),
     }
+
+
+@shared_task(name="collectors.dispatch_probe_runs", ignore_result=True)
+def dispatch_probe_runs() -> int:
+    services.prune_location_rows()
+    locations = services.probe_locations()
+    for location in locations:
+        # expires: a run that waited a whole tick (that location's worker is down) is dropped;
+        # the next tick's run picks up every probe that fell due meanwhile.
+        run_due_probes.apply_async(args=[location], queue=queue_for(location), expires=PROBE_TICK_S)
+    return len(locations)
 
 
 @shared_task(name="collectors.sample_host", ignore_result=True)

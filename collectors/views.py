@@ -19,7 +19,7 @@ from collectors.selectors_services import (
     service_detail,
     services_overview,
 )
-from collectors.services import run_probe
+from collectors.services import ProbeNotHere, run_probe
 from penguinmon.roles import capability_required
 
 
@@ -135,7 +135,11 @@ def run_probe_view(request, name: str, probe_id: int):
     probe = get_object_or_404(
         Probe.objects.select_related("service"), pk=probe_id, service__name=name
     )
-    outcome = run_probe(probe=probe)
+    try:
+        outcome = run_probe(probe=probe)
+    except ProbeNotHere as exc:
+        messages.warning(request, str(exc))
+        return redirect("collectors:service", name=name)
     if outcome.result.ok:
         messages.success(request, f"{probe}: {outcome.result.message}")
     else:

@@ -2,7 +2,26 @@
 measured. The sample, rollup and histogram tables are plain partitioned SQL tables owned by
 collectors/store/ and created in migration 0001; they have no Django model on purpose."""
 
-from collectors.models.monitoring import Health, Host, Probe, Service, Status, StatusChange
+from collectors.models.monitoring import (
+    Health,
+    Host,
+    Probe,
+    ProbeLocation,
+    RunResult,
+    Service,
+    Status,
+    StatusChange,
+)
 from collectors.models.series import Series
 
-__all__ = ["Series", "Health", "Host", "Probe", "Service", "Status", "StatusChange"]
+__all__ = [
+    "Series",
+    "Health",
+    "Host",
+    "Probe",
+    "ProbeLocation",
+    "RunResult",
+    "Service",
+    "Status",
+    "StatusChange",
+]

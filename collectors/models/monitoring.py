@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.signals import post_migrate
 from django.utils import timezone
 
+from collectors.locations import DEFAULT_LOCATION, location_errors
 from collectors.probes import KIND_CHOICES, config_errors
 
 
@@ -61,6 +63,13 @@ class Service(models.Model):
         validators=[MinValueValidator(1)],
         help_text="A probe answering slower than this marks the service degraded.",
     )
+    fail_locations_k = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="A probe that runs at several locations is down when at least this many of "
+        "them report it down (capped at its number of locations); fewer make it degraded. "
+        "A probe can override it.",
+    )
     position = models.PositiveSmallIntegerField(
         default=100, help_text="Order on the services page."
     )
@@ -79,7 +88,9 @@ class Service(models.Model):
         """Status from the latest results of this service's enabled probes (see collectors.health)."""
         from collectors.health import service_health
 
-        return service_health(self, list(self.probes.filter(enabled=True)))
+        return service_health(
+            self, list(self.probes.filter(enabled=True).prefetch_related("location_results"))
+        )
 
     def uptime_pct(self, window: timedelta, *, now: datetime | None = None) -> float | None:
         from collectors.health import uptime_pct
@@ -96,7 +107,27 @@ class Health:
     probes: dict[int, str] = field(default_factory=dict)
 
 
-class Probe(models.Model):
+class RunResult(models.Model):
+    """A schedule and the latest result at one location. The probe's own row holds the default
+    location's (so a probe without locations works exactly as before locations existed);
+    ``ProbeLocation`` rows hold every other location's. The history is in the metric store."""
+
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_ok = models.BooleanField(null=True, blank=True)
+    last_degraded = models.BooleanField(default=False)
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    last_message = models.CharField(max_length=500, blank=True)
+    last_details = models.JSONField(default=dict, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Counters from the previous run, for rates (e.g. table operations/hour).
+    state = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Probe(RunResult):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="probes")
     name = models.SlugField(max_length=64)
     kind = models.CharField(max_length=16, choices=KIND_CHOICES)
@@ -112,20 +143,25 @@ class Probe(models.Model):
         default=5, validators=[MinValueValidator(0.1), MaxValueValidator(120)]
     )
     enabled = models.BooleanField(default=True)
-    location = models.CharField(
-        max_length=64, default="default", help_text="Where this probe runs from."
+    locations = ArrayField(
+        models.CharField(max_length=64),
+        default=list,
+        blank=True,
+        help_text="Locations whose workers run this probe (comma separated, e.g. eu,us). "
+        "Empty: the default location only.",
     )
-    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    # The latest run, kept on the row; the history is in the metric store.
-    last_run_at = models.DateTimeField(null=True, blank=True)
-    last_ok = models.BooleanField(null=True, blank=True)
-    last_degraded = models.BooleanField(default=False)
-    last_latency_ms = models.FloatField(null=True, blank=True)
-    last_message = models.CharField(max_length=500, blank=True)
-    last_details = models.JSONField(default=dict, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    # Counters from the previous run, for rates (e.g. table operations/hour).
-    state = models.JSONField(default=dict, blank=True, editable=False)
+    location_overrides = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Config keys that differ at a location, e.g. {"eu": {"url": "http://lb-eu/"}} '
+        "when a region reaches the target through its own address or resolver.",
+    )
+    fail_locations_k = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Down when this many locations report it down; empty: the service's setting.",
+    )
 
     class Meta:
         ordering = ["service", "name"]
@@ -139,12 +175,91 @@ class Probe(models.Model):
         return f"{self.service.name}/{self.name}"
 
     def clean(self) -> None:
-        errors = config_errors(self.kind, self.config)
+        errors: dict[str, list[str]] = {}
+        if config_problems := config_errors(self.kind, self.config):
+            errors["config"] = config_problems
+        if location_problems := location_errors(self.locations):
+            errors["locations"] = location_problems
+        elif override_problems := self.override_errors():
+            errors["location_overrides"] = override_problems
         if errors:
-            raise ValidationError({"config": errors})
+            raise ValidationError(errors)
+
+    def override_errors(self) -> list[str]:
+        overrides = self.location_overrides
+        if not isinstance(overrides, dict):
+            return ['must be an object like {"eu": {"url": "..."}}']
+        problems = []
+        for location, changes in overrides.items():
+            if location not in self.run_locations:
+                problems.append(
+                    f"{location!r} is not one of this probe's locations "
+                    f"({', '.join(self.run_locations)})"
+                )
+            elif not isinstance(changes, dict):
+                problems.append(f"{location}: must be an object of config keys")
+            else:
+                problems += [
+                    f"{location}: {e}" for e in config_errors(self.kind, self.config_at(location))
+                ]
+        return problems
+
+    @property
+    def run_locations(self) -> list[str]:
+        """Where this probe runs: its locations, or the default location when it has none."""
+        return list(self.locations) or [DEFAULT_LOCATION]
+
+    @property
+    def multi_location(self) -> bool:
+        """Tagged with locations: its results are kept and judged per location."""
+        return bool(self.locations)
+
+    def config_at(self, location: str) -> dict:
+        """The config as run at ``location``: the probe's config with that location's overrides."""
+        changes = (self.location_overrides or {}).get(location)
+        return {**(self.config or {}), **changes} if isinstance(changes, dict) else self.config
+
+    def k_of_n(self, service: Service | None = None) -> tuple[int, int]:
+        """(k, n): down when k of its n locations report it down; k is capped at n."""
+        n = len(self.run_locations)
+        k = self.fail_locations_k or (service or self.service).fail_locations_k
+        return min(k, n), n
+
+    def results_by_location(self) -> dict[str, RunResult]:
+        """The schedule/result row of each location the probe runs at (the default location's
+        is the probe itself); a location that has not run yet has an empty row."""
+        rows = {r.location: r for r in self.location_results.all()}
+        out: dict[str, RunResult] = {}
+        for location in self.run_locations:
+            if location == DEFAULT_LOCATION:
+                out[location] = self
+            else:
+                out[location] = rows.get(location) or ProbeLocation(probe=self, location=location)
+        return out
 
     def due(self, now: datetime) -> bool:
         return self.enabled and (self.next_run_at is None or self.next_run_at <= now)
+
+
+class ProbeLocation(RunResult):
+    """A probe's schedule and latest result at one non-default location."""
+
+    probe = models.ForeignKey(Probe, on_delete=models.CASCADE, related_name="location_results")
+    location = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["probe", "location"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["probe", "location"], name="probelocation_unique_per_probe"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["location", "next_run_at"], name="probelocation_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.probe} @ {self.location}"
 
 
 class StatusChange(models.Model):

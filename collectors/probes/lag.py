@@ -8,14 +8,14 @@ config: degraded_seconds (60), down_seconds (300), host_max_age_seconds (120).
 from __future__ import annotations
 
 from django.db import close_old_connections, connection
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from collectors.probes.base import ProbeResult, Stopwatch
 
 
 def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
-    from collectors.models import Host, Probe
+    from collectors.models import Host, Probe, ProbeLocation
 
     close_old_connections()
     watch = Stopwatch()
@@ -23,9 +23,19 @@ def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:
         now = timezone.now()
         oldest_due = (
             Probe.objects.filter(enabled=True, next_run_at__lt=now)
+            # The probe row is the default location's schedule: only probes that run there.
+            .filter(Q(locations=[]) | Q(locations__contains=["default"]))
             .exclude(kind="lag")
             .aggregate(m=Min("next_run_at"))["m"]
         )
+        # Other locations keep their schedule on their own rows: a stopped location worker
+        # shows up here as overdue probes.
+        oldest_elsewhere = (
+            ProbeLocation.objects.filter(probe__enabled=True, next_run_at__lt=now)
+            .exclude(probe__kind="lag")
+            .aggregate(m=Min("next_run_at"))["m"]
+        )
+        oldest_due = min((t for t in (oldest_due, oldest_elsewhere) if t), default=None)
         probe_lag = (now - oldest_due).total_seconds() if oldest_due else 0.0
         host_ages = {
             h.name: (now - h.last_sample_at).total_seconds()
