@@ -61,7 +61,7 @@ def _http_server() -> tuple[subprocess.Popen, str]:
 
 
 def run() -> list[dict]:
-    from collectors.models import Probe, Series, Service
+    from collectors.models import Probe, ProbeLocation, Series, Service
     from collectors.services import run_due_probes
 
     location = f"bench-{os.getpid()}"
@@ -78,7 +78,7 @@ def run() -> list[dict]:
                 service=service,
                 name=f"p{i:03d}",
                 kind="http",
-                location=location,
+                locations=[location],
                 interval_seconds=INTERVAL_S,
                 timeout_seconds=TIMEOUT_S,
                 config={"url": hang_url if i % hanging_every == 0 else url},
@@ -89,7 +89,7 @@ def run() -> list[dict]:
     cycles, lags, failed_fast = [], [], 0
     try:
         for _ in range(CYCLES):
-            Probe.objects.filter(location=location).update(next_run_at=None)
+            ProbeLocation.objects.filter(location=location).update(next_run_at=None)
             summary = run_due_probes(location=location)
             assert len(summary.outcomes) == PROBES, len(summary.outcomes)
             cycles.append(summary.elapsed_s)

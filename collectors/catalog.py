@@ -1,7 +1,8 @@
 """The metric names PenguinMon writes and reads, with unit, kind and meaning.
 
 Collectors, demo data and dashboards all use these names; a new metric gets a line here.
-Labels in brackets are the ones each series carries.
+Labels in brackets are the ones each series carries; `location?` only on probes that run from
+several locations.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ METRICS: dict[str, MetricDef] = {
     "host_net_errors_per_s": MetricDef("1/s", G, "network errors in+out [host]"),
     "host_process_count": MetricDef("", G, "processes [host]"),
     # Probes [service, probe]
-    "probe_up": MetricDef("", G, "1 when the probe succeeded, 0 when it failed [service, probe]"),
-    "probe_latency_ms": MetricDef("ms", G, "probe round trip [service, probe]"),
+    "probe_up": MetricDef(
+        "", G, "1 when the probe succeeded, 0 when it failed [service, probe, location?]"
+    ),
+    "probe_latency_ms": MetricDef("ms", G, "probe round trip [service, probe, location?]"),
     "tls_cert_days_left": MetricDef(
-        "d", G, "days until the TLS certificate expires [service, probe]"
+        "d", G, "days until the TLS certificate expires [service, probe, location?]"
     ),
     "smtp_queue_size": MetricDef("", G, "messages waiting in the MTA queue [service]"),
     "db_pool_utilisation_pct": MetricDef("%", G, "connections used / max_connections [service]"),
