@@ -152,6 +152,11 @@ def services_overview(*, now: datetime | None = None) -> list[ServiceRow]:
     return [_row(s, now, uptime[s.pk]) for s in services]
 
 
+def services_list() -> list[Service]:
+    """Every service in grid order (for reports and other apps' listings)."""
+    return list(Service.objects.order_by("position", "name"))
+
+
 def service_by_name(name: str) -> Service | None:
     return (
         Service.objects.select_related("parent")

@@ -28,7 +28,7 @@ from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from collectors.health import uptime_pct
-from collectors.models import Service
+from collectors.selectors_services import services_list
 from dashboards import exports, kpis, memo
 from dashboards.models import ScheduledReport
 from dashboards.pages import Page, page_by_slug
@@ -95,7 +95,7 @@ def sla_rows(tr: TimeRange) -> list[SlaRow]:
     (incidents.selectors)."""
     minutes = tr.length.total_seconds() / 60
     rows = []
-    for service in Service.objects.order_by("position", "name"):
+    for service in services_list():
         uptime = uptime_pct(service, tr.length, now=tr.end)
         stats = incident_stats(start=tr.start, end=tr.end, service=service.name)
         rows.append(
