@@ -4,7 +4,7 @@ role capability (ack_alerts / manage_incidents)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
 from django.core.exceptions import ValidationError
@@ -379,6 +379,14 @@ def _validation_error(exc: ValidationError) -> HttpError:
     return HttpError(400, text)
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """Scripts often send times without an offset; those are read as UTC (comparing them with
+    stored, aware times would otherwise fail)."""
+    if value is not None and timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 def _weekdays(values) -> list[int]:
     try:
         return parse_weekdays(values)
@@ -401,8 +409,8 @@ def list_windows(request, start: datetime | None = None, end: datetime | None = 
     """Every window in force between ``start`` (default now) and ``end`` (default 7 days
     later), weekly ones expanded to their occurrences, in time order."""
     _require(request, "view_alerts")
-    start = start or timezone.now()
-    end = end or start + timedelta(days=7)
+    start = _aware(start) or timezone.now()
+    end = _aware(end) or start + timedelta(days=7)
     if end <= start:
         raise HttpError(400, "end must be after start")
     if end - start > timedelta(days=400):
@@ -437,12 +445,12 @@ def create_silence(request, payload: SilenceIn):
     Weekly: ``repeat="weekly"`` with ``weekdays``, ``local_start``, ``duration_minutes`` and
     ``timezone`` (``ends_at`` = repeat until, optional)."""
     _require(request, "ack_alerts")
-    start = payload.starts_at or timezone.now()
-    end = payload.ends_at
+    start = _aware(payload.starts_at) or timezone.now()
+    end = _aware(payload.ends_at)
     if payload.repeat == "once":
         if payload.ends_at is None and payload.duration_minutes is None:
             raise HttpError(400, "give ends_at or duration_minutes")
-        end = payload.ends_at or start + timedelta(minutes=payload.duration_minutes)
+        end = end or start + timedelta(minutes=payload.duration_minutes)
         schedule = {}
     else:
         schedule = {
@@ -478,6 +486,9 @@ def update_silence(request, silence_id: int, payload: SilencePatch):
         raise HttpError(400, "nothing to change")
     if "weekdays" in fields:
         fields["weekdays"] = _weekdays(fields["weekdays"] or [])
+    for name in ("starts_at", "ends_at"):
+        if name in fields:
+            fields[name] = _aware(fields[name])
     for name in ("everything", "repeat", "timezone", "comment", "matchers", "starts_at"):
         if name in fields and fields[name] is None:
             raise HttpError(400, f"{name} cannot be null")

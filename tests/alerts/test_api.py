@@ -136,6 +136,29 @@ def test_creating_a_silence_validates_and_audits(api, db):
     assert Silence.objects.count() == 1
 
 
+def test_silence_times_without_an_offset_are_read_as_utc(api, client, db):
+    resp = api.post(
+        "/api/v1/silences",
+        {"matchers": {"service": "smtp"}, "ends_at": "2099-01-01T02:00:00", "comment": "MTA"},
+    )
+    assert resp.status_code == 201
+    assert resp.json()["ends_at"] == "2099-01-01T02:00:00+00:00"
+    silence_id = resp.json()["id"]
+
+    patched = client.patch(
+        f"/api/v1/silences/{silence_id}",
+        json.dumps({"ends_at": "2099-01-01T03:00:00"}),
+        content_type="application/json",
+        headers=api.headers,
+    )
+    assert patched.status_code == 200
+    assert patched.json()["ends_at"] == "2099-01-01T03:00:00+00:00"
+
+    windows = api.get("/api/v1/silences/windows", start="2098-12-31T00:00:00")
+    assert windows.status_code == 200
+    assert [w["silence_id"] for w in windows.json()] == [silence_id]
+
+
 def test_rules_list_includes_the_defaults(api, db):
     names = {r["name"]: r for r in api.get("/api/v1/rules").json()}
     assert names["API p95 latency"]["threshold"] == 1000
