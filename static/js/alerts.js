@@ -16,11 +16,13 @@
       const resp = await fetch(table.dataset.rowsUrl + window.location.search, {
         headers: { "X-Requested-With": "fetch" }, credentials: "same-origin",
       });
-      if (resp.ok) {
+      // Checked before resp.ok: an ended session answers with a redirect to the login page,
+      // which fetch follows to a 200 whose HTML must not land in the table.
+      if (resp.redirected || resp.status === 403) {
+        window.location.reload(); // session ended or role removed: let the full page say so
+      } else if (resp.ok) {
         body.innerHTML = await resp.text();
         if (stamp) stamp.textContent = new Date().toISOString().slice(11, 19) + " UTC";
-      } else if (resp.status === 403 || resp.redirected) {
-        window.location.reload(); // session ended: let the login page take over
       }
     } catch (err) {
       if (stamp) stamp.textContent = "update failed, retrying";

@@ -58,3 +58,10 @@ def test_ack_from_the_feed_and_new_alerts_appear_without_reload(page):
     page.locator("tr.alert-row", has_text="smtp-us").wait_for(timeout=10_000)
     assert marker and page.evaluate("() => window.__stayed === true")  # no reload happened
     page.screenshot(path=str(ARTIFACTS / "alerts-feed.png"), full_page=True)
+
+
+def test_an_ended_session_takes_the_feed_to_the_login_page(page):
+    page.goto(page.base + "/alerts/")
+    page.context.clear_cookies()  # the session ends while the feed is open
+    page.wait_for_url("**/accounts/login/**", timeout=10_000)
+    assert page.locator("#alert-feed-rows").count() == 0  # no login form inside the table
