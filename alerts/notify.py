@@ -337,8 +337,13 @@ def deliver(
     alert_id: int | None = None,
     alert_ids: list[int] | None = None,
     attempt: int = 1,
+    recipients: list[str] | None = None,
 ) -> Delivery:
-    """Send one notification to one channel now and record the attempt as a Delivery row."""
+    """Send one notification to one channel now and record the attempt as a Delivery row.
+
+    ``recipients`` (a retry after a partial failure) narrows a per-recipient channel to the
+    ones that failed; the returned row's ``retry_recipients`` says whom a retry should reach.
+    """
     channel = Channel.objects.get(pk=channel_id)
     alert = Alert.objects.select_related("rule").get(pk=alert_id) if alert_id else None
     if alert is not None:
@@ -352,23 +357,32 @@ def deliver(
         note = note_for_summary(listed) if event == "summary" else note_for_digest(listed)
     final = attempt >= MAX_ATTEMPTS
     code, error, status = None, "", Delivery.Status.SENT
+    retry_recipients = recipients
     t0 = time.perf_counter()
     try:
         transport = TRANSPORTS[channel.kind]
-        problems = transport.validate(channel.config or {})
+        config = dict(channel.config or {})
+        problems = transport.validate(config)
         if problems:
             raise TransportError("channel config: " + "; ".join(problems), permanent=True)
-        code = transport.send(channel.config or {}, note)
+        key = getattr(transport, "RECIPIENTS", None)
+        if recipients is not None and key:
+            config[key] = [r for r in config[key] if r in recipients]
+        code = transport.send(config, note)
     except TransportError as exc:
         code, error = exc.status_code, str(exc)
         status = Delivery.Status.FAILED if exc.permanent or final else Delivery.Status.RETRYING
+        if exc.retry_only is not None:
+            retry_recipients = exc.retry_only
     except Exception as exc:  # a bug in one transport must be recorded, not lost with the task
         log.exception("channel %s failed", channel)
         error = f"{exc.__class__.__name__}: {exc}"
         status = Delivery.Status.FAILED if final else Delivery.Status.RETRYING
     if status == Delivery.Status.RETRYING:
         error += f" (retry {attempt + 1} of {MAX_ATTEMPTS} in {backoff_seconds(attempt)} s)"
-    return Delivery.objects.create(
+        if retry_recipients is not None:
+            error += " to " + ", ".join(retry_recipients)
+    delivery = Delivery.objects.create(
         alert=alert,
         alert_ids=alert_ids or [],
         channel=channel,
@@ -379,6 +393,8 @@ def deliver(
         error=error[:2000],
         duration_ms=(time.perf_counter() - t0) * 1000,
     )
+    delivery.retry_recipients = retry_recipients
+    return delivery
 
 
 # --- periodic work: escalation, repeats, digest ---------------------------------------------

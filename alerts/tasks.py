@@ -47,13 +47,27 @@ def deliver_notification(
     event: str,
     alert_id: int | None = None,
     alert_ids: list[int] | None = None,
+    recipients: list[str] | None = None,
 ) -> str:
     attempt = self.request.retries + 1
     delivery = notify.deliver(
-        channel_id=channel_id, event=event, alert_id=alert_id, alert_ids=alert_ids, attempt=attempt
+        channel_id=channel_id,
+        event=event,
+        alert_id=alert_id,
+        alert_ids=alert_ids,
+        attempt=attempt,
+        recipients=recipients,
     )
     if delivery.status == Delivery.Status.RETRYING:
-        raise self.retry(countdown=notify.backoff_seconds(attempt))
+        # After a partial failure only the recipients that failed are tried again.
+        kwargs = {
+            "alert_id": alert_id,
+            "alert_ids": alert_ids,
+            "recipients": delivery.retry_recipients,
+        }
+        raise self.retry(
+            args=(channel_id, event), kwargs=kwargs, countdown=notify.backoff_seconds(attempt)
+        )
     return delivery.status
 
 

@@ -3,6 +3,9 @@
 A channel module has ``REQUIRED`` (config keys), ``validate(config) -> list[str]`` and
 ``send(config, note) -> int | None`` (the response code). It raises ``TransportError`` with
 ``permanent=True`` when retrying cannot help (a 4xx, bad config), else the caller retries.
+A module that sends one request per recipient names its recipient list's config key in
+``RECIPIENTS``; when only some recipients failed it raises ``TransportError(retry_only=[...])``
+and the retry goes to those alone, so the others are not messaged twice.
 """
 
 from __future__ import annotations
@@ -15,10 +18,18 @@ HTTP_TIMEOUT = (3.05, 10)  # connect, read: one slow receiver never holds a work
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        status_code: int | None = None,
+        retry_only: list[str] | None = None,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.status_code = status_code
+        self.retry_only = retry_only  # recipients a retry should send to (None: all)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alerts.channels.base import Notification, TransportError, missing_keys, post
 
 REQUIRED = ("account_sid", "auth_token", "from_number", "to_numbers")
+RECIPIENTS = "to_numbers"
 DEFAULT_BASE_URL = "https://api.twilio.com"
 MAX_BODY = 1600  # Twilio's limit for one message
 
@@ -40,5 +41,6 @@ def send(config: dict, note: Notification) -> int:
             f"first {number}: {exc}",
             permanent=exc.permanent,
             status_code=exc.status_code,
+            retry_only=[n for n, _ in failures],
         )
     return code

@@ -238,3 +238,41 @@ def test_channel_config_is_validated(make_channel):
         make_channel("webhook", config={"url": "http://127.0.0.1/x"})
     with pytest.raises(ValidationError, match="digest"):
         make_channel("slack", digest=True, config={"webhook_url": "http://127.0.0.1/x"})
+
+
+def test_an_sms_retry_goes_only_to_the_numbers_that_failed(
+    httpserver, make_channel, firing_alert, run_deliveries
+):
+    path = "/2010-04-01/Accounts/AC123/Messages.json"
+    failures = {"+15552222": [503]}  # the gateway fails this number once
+    sent_to = []
+
+    def gateway(request):
+        number = parse_qs(request.get_data(as_text=True))["To"][0]
+        sent_to.append(number)
+        status = failures[number].pop(0) if failures.get(number) else 201
+        return Response('{"sid": "SM1"}', status=status, content_type="application/json")
+
+    httpserver.expect_request(path, method="POST").respond_with_handler(gateway)
+    channel = make_channel(
+        "sms",
+        config={
+            "base_url": httpserver.url_for(""),
+            "account_sid": "AC123",
+            "auth_token": "tok",
+            "from_number": "+15550000",
+            "to_numbers": ["+15551111", "+15552222"],
+        },
+    )
+
+    with run_deliveries():
+        notify.queue_deliveries([channel.pk], "trigger", alert_id=firing_alert.pk)
+
+    assert sent_to == ["+15551111", "+15552222", "+15552222"]  # +15551111 messaged once
+    attempts = list(
+        Delivery.objects.filter(channel=channel)
+        .order_by("attempt")
+        .values_list("attempt", "status")
+    )
+    assert attempts == [(1, "retrying"), (2, "sent")]
+    assert "to +15552222" in Delivery.objects.get(channel=channel, attempt=1).error
