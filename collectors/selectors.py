@@ -121,7 +121,9 @@ def _resolution(step: int, start: datetime, now: datetime) -> str:
 
 
 def _epoch_bucket(col: str, step: int) -> str:
-    return f"(extract(epoch FROM {col})::int8 / {step}) * {step}"
+    # floor(): a cast to int8 rounds, which would put a sample at 23:59:59.7 into the next
+    # minute (and the next day) instead of the bucket it belongs to.
+    return f"(floor(extract(epoch FROM {col}))::int8 / {step}) * {step}"
 
 
 def _check(metric: str, agg: str, start: datetime, end: datetime, step: int) -> None:

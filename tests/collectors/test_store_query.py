@@ -224,3 +224,23 @@ def test_histogram_window_average_and_count():
         window_values(metric="http_request_duration_ms", start=start, end=end, agg="count")[0][1]
         == 3.0
     )
+
+
+def test_a_raw_sample_just_before_midnight_stays_in_its_day():
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    before, after = midnight - timedelta(seconds=0.3), midnight + timedelta(seconds=1)
+    write_samples(
+        [
+            {"metric": "late_in_day", "value": 1.0, "ts": before.timestamp()},
+            {"metric": "late_in_day", "value": 5.0, "ts": after.timestamp()},
+        ]
+    )
+    edge = series_query(
+        metric="late_in_day",
+        start=midnight - timedelta(minutes=1),
+        end=midnight + timedelta(minutes=1),
+        step=30,
+        agg="sum",
+    )
+    assert edge.resolution == "raw"
+    assert edge.series[0].points == [(midnight - timedelta(seconds=30), 1.0), (midnight, 5.0)]
