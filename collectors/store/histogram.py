@@ -23,6 +23,8 @@ def upper_bound(i: int) -> float:
 def bucket_index(value_ms: float) -> int:
     if value_ms <= BASE_MS:
         return 0
+    if value_ms > BASE_MS * GROWTH ** (N_BUCKETS - 2):  # also inf, whose log has no ceil
+        return N_BUCKETS - 1
     i = math.ceil(math.log(value_ms / BASE_MS) / _LOG_G - 1e-9)
     return min(i, N_BUCKETS - 1)
 

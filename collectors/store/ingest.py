@@ -25,6 +25,7 @@ from collectors.store.series import resolve, series_cache, series_key
 METRIC_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}\Z")
 LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,63}\Z")
 MAX_LABEL_VALUE = 200
+MAX_DURATION_MS = 86_400_000  # a day: anything longer is a broken clock, and sums stay finite
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -32,7 +33,7 @@ def _parse_ts(raw, now: datetime, *, index: int, collection: str, field: str = "
     if raw is None:
         return now
     if isinstance(raw, datetime):
-        ts = raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+        ts = raw
     elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
         if not math.isfinite(raw):
             raise IngestError(
@@ -57,8 +58,6 @@ def _parse_ts(raw, now: datetime, *, index: int, collection: str, field: str = "
                 field=field,
                 collection=collection,
             ) from exc
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
     else:
         raise IngestError(
             "must be unix seconds or an ISO 8601 string",
@@ -66,6 +65,14 @@ def _parse_ts(raw, now: datetime, *, index: int, collection: str, field: str = "
             field=field,
             collection=collection,
         )
+    # In UTC from here on: request timings take the day (partition) and minute from ts, and
+    # "2025-01-02T01:30+02:00" belongs to 1 January's partition.
+    try:
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+02:00
+        raise IngestError(
+            f"{raw!r} is out of range", index=index, field=field, collection=collection
+        ) from exc
     if ts > now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS):
         raise IngestError(
             f"{ts.isoformat()} is more than {settings.INGEST_MAX_FUTURE_SECONDS // 60} minutes in the future",
@@ -118,6 +125,8 @@ def _labels(raw, i: int) -> dict[str, str]:
                 index=i,
                 field="labels",
             )
+        if "\x00" in v:  # Postgres text and jsonb cannot hold NUL
+            raise IngestError(f"label {k!r} contains a NUL character", index=i, field="labels")
     return raw
 
 
@@ -173,8 +182,10 @@ def validate_samples(items, *, now: datetime | None = None):
         else:
             labels, key = {}, metric + "{}"
         unit = item.get("unit")
-        if unit is not None and (not isinstance(unit, str) or len(unit) > 32):
-            raise IngestError("must be a string of at most 32 characters", index=i, field="unit")
+        if unit is not None and (not isinstance(unit, str) or len(unit) > 32 or "\x00" in unit):
+            raise IngestError(
+                "must be a string of at most 32 characters, without NUL", index=i, field="unit"
+            )
         if key not in wanted:
             if key not in known_keys:
                 _labels(labels, i)
@@ -323,9 +334,9 @@ def _count(source: str, n: int) -> None:
 
 def _req_str(item: dict, field: str, i: int, max_len: int = 200) -> str:
     value = item.get(field)
-    if not isinstance(value, str) or not value or len(value) > max_len:
+    if not isinstance(value, str) or not value or len(value) > max_len or "\x00" in value:
         raise IngestError(
-            f"must be a non-empty string of at most {max_len} characters",
+            f"must be a non-empty string of at most {max_len} characters, without NUL",
             index=i,
             field=field,
             collection="requests",
@@ -363,10 +374,10 @@ def write_request_timings(items, *, now: datetime | None = None) -> int:
             isinstance(duration, bool)
             or not isinstance(duration, (int, float))
             or not math.isfinite(duration)
-            or duration < 0
+            or not 0 <= duration <= MAX_DURATION_MS
         ):
             raise IngestError(
-                "must be a finite number of milliseconds >= 0",
+                f"must be a number of milliseconds from 0 to {MAX_DURATION_MS:,}",
                 index=i,
                 field="duration_ms",
                 collection="requests",

@@ -1,11 +1,17 @@
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
 
 from collectors.models import Series
-from collectors.store import IngestError, write_request_timings, write_samples
+from collectors.store import (
+    IngestError,
+    histogram,
+    partitions,
+    write_request_timings,
+    write_samples,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -182,3 +188,25 @@ def test_grouped_points_count_towards_the_batch_limit():
     with pytest.raises(IngestError) as info:
         write_samples([{"metric": "big", "points": [[ts - i * 0.001, 1] for i in range(10_001)]}])
     assert info.value.status == 413
+
+
+def test_request_timings_in_another_time_zone_land_in_their_utc_minute_and_day():
+    # 01:30 at +02:00 is 23:30 UTC the day before: that day's partition, not the local one.
+    day = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+    name = f"collectors_histogram_1m_p{day - timedelta(days=1):%Y%m%d}"
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {name}")
+    partitions._known.discard(name)
+    local = datetime(day.year, day.month, day.day, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    item = {"service": "api", "route": "/", "method": "GET", "status": 200, "duration_ms": 3}
+    assert write_request_timings([item | {"ts": local.isoformat()}]) == 1
+    with connection.cursor() as cur:
+        cur.execute("SELECT bucket FROM collectors_histogram_1m")
+        assert cur.fetchall() == [(day - timedelta(minutes=30),)]
+
+
+def test_a_huge_duration_is_refused_and_the_top_bucket_takes_infinity():
+    base = {"service": "api", "route": "/", "method": "GET", "status": 200}
+    with pytest.raises(IngestError, match=r"requests\[0\]\.duration_ms"):
+        write_request_timings([base | {"duration_ms": 1e308}])
+    assert histogram.bucket_index(float("inf")) == histogram.N_BUCKETS - 1
