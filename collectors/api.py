@@ -147,32 +147,49 @@ def post_requests(request):
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_STEP_SECONDS = 400 * 86400  # the 1-hour rollups' retention: no longer step can mean more
 
 
 def parse_duration(text: str, field: str) -> int:
     match = _DURATION.match(text.strip())
     if not match:
         raise HttpError(400, f"{field}: {text!r} is not a duration like 15s, 1m, 1h or seconds")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(float(match.group(1)) * _UNITS[match.group(2)])
+    if seconds > MAX_STEP_SECONDS:
+        raise HttpError(400, f"{field}: {text!r} is longer than {MAX_STEP_SECONDS // 86400} days")
+    return seconds
 
 
 def parse_time(text: str | None, field: str, default: datetime) -> datetime:
     if text is None or text == "":
         return default
     try:
-        return datetime.fromtimestamp(float(text), UTC)
+        seconds = float(text)
     except ValueError:
-        pass
+        seconds = None
     try:
-        ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
+        if seconds is not None:
+            ts = datetime.fromtimestamp(seconds, UTC)
+        else:
+            ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            ts = ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError) as exc:  # inf, nan, year 10000, bad text
         raise HttpError(400, f"{field}: {text!r} is not unix seconds or ISO 8601") from exc
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    if ts.year < 1970:  # nothing is stored before; also keeps "end - 1 hour" in range
+        raise HttpError(400, f"{field}: {text!r} is before 1970")
+    return ts
+
+
+def _no_nul(text: str | None, field: str) -> None:
+    # Postgres text cannot hold NUL: refuse it here rather than fail in the query.
+    if text and "\x00" in text:
+        raise HttpError(400, f"{field}: contains a NUL character")
 
 
 def parse_labels(values: list[str]) -> dict[str, str]:
     labels = {}
     for item in values:
+        _no_nul(item, "label")
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise HttpError(400, f"label: {item!r} must look like name=value")
@@ -188,6 +205,7 @@ class SeriesFilter(Schema):
 @router.get("/series", auth=api_auth("read"))
 def get_series(request, filters: Query[SeriesFilter]):
     """Series by metric name and labels (`label=host=web-1`, repeatable)."""
+    _no_nul(filters.name, "name")
     found = list_series(name=filters.name, labels=parse_labels(filters.label) or None, limit=1000)
     return {
         "series": [
@@ -214,6 +232,7 @@ def get_query(request, params: Query[QueryParams]):
         raise HttpError(
             400, f"agg: unknown aggregation {params.agg!r}; use one of {', '.join(AGGREGATIONS)}"
         )
+    _no_nul(params.metric, "metric")
     end = parse_time(params.end, "end", datetime.now(UTC))
     start = parse_time(params.start, "start", end - timedelta(hours=1))
     step = parse_duration(params.step, "step")

@@ -56,6 +56,9 @@ def test_a_bare_list_is_accepted_too(api):
         ('{"data": []}', 400, "'samples' list"),
         ('[{"metric": "m", "value": 1}, {"metric": "m", "value": "x"}]', 422, "samples[1].value"),
         ('[{"metric": "m", "value": 1, "labels": {"a": 1}}]', 422, "samples[0].labels"),
+        ('[{"metric": "m", "value": 1, "labels": {"a": "\\u0000"}}]', 422, "NUL"),
+        ('[{"metric": "m", "value": 1, "unit": "\\u0000"}]', 422, "samples[0].unit"),
+        ('[{"metric": "m", "value": 1, "ts": "0001-01-01T00:00+02:00"}]', 422, "out of range"),
     ],
 )
 def test_bad_batches_get_a_4xx_naming_the_problem_and_write_nothing(api, raw, status, fragment):
@@ -110,6 +113,12 @@ def test_post_requests_and_read_p95(api):
         ({"metric": "m", "step": "soon"}, "step"),
         ({"metric": "m", "start": "yesterday"}, "start"),
         ({"metric": "m", "label": "nohost"}, "name=value"),
+        ({"metric": "m", "start": "inf"}, "start"),
+        ({"metric": "m", "end": "1e300"}, "end"),
+        ({"metric": "m", "end": "0001-01-01T00:00"}, "before 1970"),
+        ({"metric": "m", "step": "99999999999999w"}, "longer than 400 days"),
+        ({"metric": "m", "label": "host=\x00"}, "NUL"),
+        ({"metric": "m\x00"}, "NUL"),
     ],
 )
 def test_bad_query_parameters_are_400(api, params, fragment):
@@ -130,3 +139,19 @@ def test_metrics_endpoint_counts_ingested_samples(api, client):
     text = client.get("/metrics", headers=api.headers).content.decode()
     assert "penguinmon_samples_ingested_total" in text
     assert "penguinmon_queue_length" in text
+
+
+def test_bad_request_timings_are_422_not_500(api):
+    base = {"service": "api", "route": "/", "method": "GET", "status": 200, "duration_ms": 1}
+    for item, field in [
+        (base | {"service": "a\x00"}, "requests[0].service"),
+        (base | {"duration_ms": 1e308}, "requests[0].duration_ms"),
+    ]:
+        resp = api.post("/api/v1/requests", [item])
+        assert resp.status_code == 422, resp.content
+        assert field in resp.json()["error"]
+
+
+def test_series_filter_with_nul_is_400(api):
+    assert api.get("/api/v1/series", name="m\x00").status_code == 400
+    assert api.get("/api/v1/series", label="a=\x00").status_code == 400
