@@ -128,4 +128,6 @@ def parse_range(params: Mapping[str, str], *, now: datetime | None = None) -> Ti
         raise RangeError("start", "a custom range can be at most 400 days long")
     if start >= now:
         raise RangeError("start", "start is in the future")
+    if start.year < 1970:  # nothing is stored before; previous() must stay in range too
+        raise RangeError("start", "start is before 1970")
     return TimeRange(key=CUSTOM, start=start, end=min(end, now))

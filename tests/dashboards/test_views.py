@@ -88,6 +88,10 @@ def test_custom_range_and_bad_range(demo_metrics, make_user, login_client):
         "/dashboard/executive/", {"range": "custom", "start": "2025-01-02", "end": "2025-01-01"}
     )
     assert "end must be after start" in backwards.content.decode()
+    ancient = {"range": "custom", "start": "0001-01-01", "end": "0001-06-01"}
+    resp = client.get("/dashboard/executive/", ancient)
+    assert resp.status_code == 400 and "before 1970" in resp.content.decode()
+    assert client.get("/dashboard/executive/panels/kpis/export.xlsx", ancient).status_code == 400
 
 
 def test_csv_export_opens_with_the_panel_rows(demo_metrics, make_user, login_client):
