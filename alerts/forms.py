@@ -8,8 +8,19 @@ from alerts.models import WEEKDAYS, Alert, valid_timezone
 from alerts.selectors import SEVERITY_ALIASES
 
 
+class SeverityField(forms.ChoiceField):
+    """The seed's words in any case (ERROR, Warning, info), and our own (critical): a link
+    like /alerts/?severity=ERROR filters instead of failing as "not one of the choices"."""
+
+    def to_python(self, value) -> str:
+        return super().to_python(value).strip().lower()
+
+    def valid_value(self, value) -> bool:
+        return value == "" or value in SEVERITY_ALIASES
+
+
 class FeedFilterForm(forms.Form):
-    severity = forms.ChoiceField(
+    severity = SeverityField(
         required=False,
         choices=[
             ("", "All severities"),
@@ -20,12 +31,6 @@ class FeedFilterForm(forms.Form):
     )
     service = forms.CharField(required=False, max_length=100)
     state = forms.ChoiceField(required=False, choices=[("", "All states"), *Alert.State.choices])
-
-    def clean_severity(self) -> str:
-        value = (self.cleaned_data.get("severity") or "").lower()
-        if value and value not in SEVERITY_ALIASES:
-            raise forms.ValidationError("use ERROR, WARNING or INFO")
-        return value
 
 
 class NoteForm(forms.Form):

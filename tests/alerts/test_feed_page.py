@@ -64,6 +64,16 @@ def test_feed_filters_by_severity_word_and_state(login_client, make_user, alerts
     assert "SMTP Queue" in html and "web-1" not in html
 
 
+def test_feed_severity_filter_takes_the_seed_words_in_any_case(login_client, make_user, alerts):
+    client = login_client(make_user("operations"))
+    for word in ("ERROR", "Error", "critical"):
+        html = client.get("/alerts/rows/", {"severity": word}).content.decode()
+        assert "SMTP Queue" in html and "web-1 CPU" not in html, word
+    html = client.get("/alerts/", {"severity": "WARNING"}).content.decode()
+    assert "web-1 CPU 97%" in html and "SMTP Queue" not in html
+    assert "Select a valid choice" not in html
+
+
 def test_rows_partial_is_only_table_rows_for_the_poller(login_client, make_user, alerts):
     resp = login_client(make_user("on-call")).get("/alerts/rows/")
     body = resp.content.decode().strip()
