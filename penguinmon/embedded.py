@@ -98,6 +98,37 @@ def _pg_run_kwargs() -> dict:
     return {"user": entry.pw_uid, "group": entry.pw_gid}
 
 
+def _process_named(pid: int, name: str) -> bool:
+    """Whether process ``pid`` is alive and runs the program ``name``."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == name
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+
+
+def _pid_from(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def clear_stale_postmaster_pid(pgdata: Path) -> bool:
+    """Remove a postmaster.pid left by a crash; return True if one was removed.
+
+    Postgres removes a stale lock file itself only when its PID is dead. After a crash or a
+    container restart the PID is often reused by another process, and Postgres then refuses
+    to start ("lock file already exists"). Called with the port closed and under our lock, so
+    a live postmaster of this cluster would be listening.
+    """
+    pidfile = pgdata / "postmaster.pid"
+    pid = _pid_from(pidfile)
+    if not pidfile.exists() or (pid is not None and _process_named(pid, "postgres")):
+        return False
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
 def postgres_url() -> str:
     return f"postgres://{PG_USER}@127.0.0.1:{PG_PORT}/{PG_DB}"
 
@@ -146,7 +177,8 @@ def ensure_postgres() -> str:
         if kwargs:
             log.touch()
             os.chown(log, kwargs["user"], kwargs["group"])
-        subprocess.run(
+        clear_stale_postmaster_pid(pgdata)
+        started = subprocess.run(
             [
                 _pg_bin("pg_ctl"),
                 "-D",
@@ -160,33 +192,44 @@ def ensure_postgres() -> str:
                 f"-p {PG_PORT} -h 127.0.0.1",
                 "start",
             ],
-            check=True,
             capture_output=True,
             **kwargs,
         )
+        if started.returncode != 0:  # say why: the reason is in the server log, not pg_ctl's
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"embedded postgres did not start (see {log}):\n{tail}")
         _wait_for_port(PG_PORT, "postgres", log)
-        if fresh:
-            psql = [
-                _pg_bin("psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(PG_PORT),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-            ]
-            subprocess.run(
-                psql + [f"CREATE ROLE {PG_USER} LOGIN SUPERUSER"], check=True, capture_output=True
-            )
-            subprocess.run(
-                psql + [f"CREATE DATABASE {PG_DB} OWNER {PG_USER}"], check=True, capture_output=True
-            )
+        _ensure_role_and_database()
     return postgres_url()
+
+
+def _ensure_role_and_database() -> None:
+    """Create PenguinMon's role and database if missing: on every start, not only after
+    initdb, so a first start interrupted between initdb and here is repaired by the next."""
+    psql = [
+        _pg_bin("psql"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(PG_PORT),
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-tA",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+    ]
+
+    def run(sql: str) -> str:
+        done = subprocess.run(psql + [sql], check=True, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    if not run(f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}'"):
+        run(f"CREATE ROLE {PG_USER} LOGIN SUPERUSER")
+    if not run(f"SELECT 1 FROM pg_database WHERE datname = '{PG_DB}'"):
+        run(f"CREATE DATABASE {PG_DB} OWNER {PG_USER}")
 
 
 def redis_url() -> str:
@@ -243,10 +286,11 @@ def stop_all() -> None:
             capture_output=True,
             **_pg_run_kwargs(),
         )
-    pidfile = VAR_DIR / "redis.pid"
-    if pidfile.exists():
-        with suppress(ProcessLookupError, ValueError):
-            os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+    pid = _pid_from(VAR_DIR / "redis.pid")
+    # After a crash the file may name a reused PID: only signal a redis-server.
+    if pid is not None and _process_named(pid, "redis-server"):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
 
 if __name__ == "__main__":
