@@ -1,10 +1,20 @@
 """Periodic tasks of the alerts app (merged into the beat schedule by penguinmon.celery_settings)."""
 
+import os
+
+from celery.schedules import crontab
+
+# The digest goes out at a fixed UTC hour (default 08:00), not 24 h after beat happened to start.
+DIGEST_HOUR_UTC = int(os.environ.get("ALERTS_DIGEST_HOUR_UTC", "8"))
+
 BEAT_SCHEDULE: dict = {
     # Same cadence as collection (seed: 15 s interval).
     "alerts-evaluate": {"task": "alerts.tasks.evaluate_rules", "schedule": 15.0},
     "alerts-escalate": {"task": "alerts.tasks.escalate_alerts", "schedule": 30.0},
     "alerts-repeat": {"task": "alerts.tasks.send_repeat_notifications", "schedule": 300.0},
     # Info alerts are for the "daily review" (seed 000 §6): one digest a day.
-    "alerts-info-digest": {"task": "alerts.tasks.send_info_digest", "schedule": 86400.0},
+    "alerts-info-digest": {
+        "task": "alerts.tasks.send_info_digest",
+        "schedule": crontab(hour=DIGEST_HOUR_UTC, minute=0),
+    },
 }

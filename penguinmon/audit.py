@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin
 from django.db import models
 from django.forms.models import model_to_dict
@@ -31,16 +33,37 @@ def audit(
     )
 
 
+# Keys inside JSON configs (channels, probes, zones) whose values are credentials: a Slack or
+# generic webhook URL is itself the secret, as are tokens, keys, passwords and DSNs.
+SECRET_KEY_RE = re.compile(
+    r"secret|token|password|passwd|api_?key|auth|credential|dsn|webhook|url|sid", re.I
+)
+REDACTED = "***"
+
+
 def _jsonable(value):
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            str(k): REDACTED
+            if SECRET_KEY_RE.search(str(k)) and v not in (None, "")
+            else _jsonable(v)
+            for k, v in value.items()
+        }
     return str(value)
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
-    """Records field-level before/after for every add, change and delete made in admin."""
+    """Records field-level before/after for every add, change and delete made in admin.
+
+    Credentials inside JSON fields are stored as ``***`` (see SECRET_KEY_RE); a changed secret
+    still shows up as a changed field. List other sensitive fields in ``audit_redact_fields``.
+    """
+
+    audit_redact_fields: tuple[str, ...] = ()
 
     def save_model(self, request, obj, form, change):
         before = {}
@@ -51,7 +74,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         after = model_to_dict(obj)
         diff = {
-            k: {"from": _jsonable(before.get(k)), "to": _jsonable(v)}
+            k: self._audit_value(k, before.get(k), v)
             for k, v in after.items()
             if not change or before.get(k) != v
         }
@@ -63,11 +86,19 @@ class AuditedModelAdmin(admin.ModelAdmin):
                 changes=diff,
             )
 
+    def _audit_value(self, field: str, old, new) -> dict:
+        if field in self.audit_redact_fields:
+            return {"from": REDACTED, "to": REDACTED}
+        return {"from": _jsonable(old), "to": _jsonable(new)}
+
     def delete_model(self, request, obj):
         audit(
             actor=request.user,
             action="admin.delete",
             target=obj,
-            changes={k: _jsonable(v) for k, v in model_to_dict(obj).items()},
+            changes={
+                k: REDACTED if k in self.audit_redact_fields else _jsonable(v)
+                for k, v in model_to_dict(obj).items()
+            },
         )
         super().delete_model(request, obj)
