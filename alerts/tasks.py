@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from alerts import evaluation, notify
-from alerts.models import Delivery
+from alerts.models import Alert, Channel, Delivery
 from collectors.queues import redis_client
 
 log = logging.getLogger(__name__)
@@ -50,14 +50,19 @@ def deliver_notification(
     recipients: list[str] | None = None,
 ) -> str:
     attempt = self.request.retries + 1
-    delivery = notify.deliver(
-        channel_id=channel_id,
-        event=event,
-        alert_id=alert_id,
-        alert_ids=alert_ids,
-        attempt=attempt,
-        recipients=recipients,
-    )
+    try:
+        delivery = notify.deliver(
+            channel_id=channel_id,
+            event=event,
+            alert_id=alert_id,
+            alert_ids=alert_ids,
+            attempt=attempt,
+            recipients=recipients,
+        )
+    except (Channel.DoesNotExist, Alert.DoesNotExist):
+        # Deleted after the notification was queued: nothing to send and nothing to retry.
+        log.info("delivery to channel %s for alert %s skipped: deleted since", channel_id, alert_id)
+        return "skipped"
     if delivery.status == Delivery.Status.RETRYING:
         # After a partial failure only the recipients that failed are tried again.
         kwargs = {

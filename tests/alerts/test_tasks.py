@@ -25,3 +25,13 @@ def test_an_evaluation_already_running_makes_the_next_tick_skip(make_rule, write
     finally:
         lock.release()
     assert not Alert.objects.exists()
+
+
+def test_a_notification_for_a_deleted_channel_is_skipped_not_retried(db):
+    from alerts.tasks import deliver_notification
+
+    result = deliver_notification.apply(
+        args=(987654, "firing"), kwargs={"alert_id": None, "alert_ids": []}
+    )
+    assert result.successful()
+    assert result.result == "skipped"
