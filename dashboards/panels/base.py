@@ -185,8 +185,6 @@ def line_figure(
             y=value,
             line={"color": "#d33a2c", "width": 1, "dash": "dot"},
             annotation_text=label,
-            annotation_position="top left",
-            annotation_font_size=10,
         )
     fig.update_xaxes(range=[plot_time(tr.start), plot_time(tr.end)])
     if y_range:

@@ -120,8 +120,6 @@ class CapacityPanel(Panel):
             y=LIMIT_PCT,
             line={"color": "#d33a2c", "width": 1, "dash": "dash"},
             annotation_text="80% limit",
-            annotation_position="top left",
-            annotation_font_size=10,
         )
         fig.update_yaxes(range=[0, 100])
         return fig

@@ -172,8 +172,6 @@ class LabelBarsPanel(Panel):
                 y=value,
                 line={"color": "#d33a2c", "width": 1, "dash": "dot"},
                 annotation_text=text,
-                annotation_position="top left",
-                annotation_font_size=10,
             )
         return fig
 

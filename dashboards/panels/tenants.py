@@ -105,8 +105,6 @@ class AccountHealthPanel(Panel):
             y=HEALTH_WARNING,
             line={"color": "#d9a400", "width": 1, "dash": "dot"},
             annotation_text="at risk < 70",
-            annotation_position="top left",
-            annotation_font_size=10,
         )
         fig.update_yaxes(range=[0, 100])
         return fig
