@@ -8,7 +8,9 @@ PROM_DIR := $(CURDIR)/var/prometheus
 
 .PHONY: run test bench stop lint format demo test-deps bench-deps
 
+# A fresh Debian/Ubuntu has python3 without venv/ensurepip: install python3-venv then.
 $(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -c 'import venv, ensurepip' 2>/dev/null || { $(APT_INSTALL) python3-venv; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,bench]'
