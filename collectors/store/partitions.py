@@ -48,11 +48,17 @@ def ensure_partitions(table: str, days: set[date]) -> None:
     created = []
     with connection.cursor() as cur:
         for name, start, end in sorted(missing):
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
-                "FOR VALUES FROM (%s) TO (%s)",
-                [start, end],
-            )
+            cur.execute("SELECT to_regclass(%s)", [name])
+            if cur.fetchone()[0] is None:
+                # Two writers creating the same new day at once: the second would fail on the
+                # catalog's unique index. The lock (held to commit) makes it wait and then find
+                # the table, so CREATE ... IF NOT EXISTS does nothing.
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+                cur.execute(
+                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
+                    "FOR VALUES FROM (%s) TO (%s)",
+                    [start, end],
+                )
             created.append(name)
     transaction.on_commit(lambda: _known.update(created))
 

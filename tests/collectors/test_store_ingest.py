@@ -210,3 +210,61 @@ def test_a_huge_duration_is_refused_and_the_top_bucket_takes_infinity():
     with pytest.raises(IngestError, match=r"requests\[0\]\.duration_ms"):
         write_request_timings([base | {"duration_ms": 1e308}])
     assert histogram.bucket_index(float("inf")) == histogram.N_BUCKETS - 1
+
+
+def test_two_writers_creating_the_same_new_day_both_succeed():
+    """The second writer waits for the first one's partition instead of failing."""
+    import threading
+
+    from django.db import connection as main_connection
+    from django.db import transaction
+
+    from collectors.store.partitions import ensure_partitions
+
+    day = (datetime.now(UTC) + timedelta(days=30)).date()
+    first_created = threading.Event()
+    release_first = threading.Event()
+    errors = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                ensure_partitions("collectors_sample", {day})
+                first_created.set()
+                release_first.wait(10)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            main_connection.close()
+
+    def second():
+        try:
+            with transaction.atomic():
+                ensure_partitions("collectors_sample", {day})
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            main_connection.close()
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_created.wait(10)
+    b = threading.Thread(target=second)
+    b.start()
+    # Let the first commit only once the second is really waiting for it.
+    with main_connection.cursor() as cur:
+        for _ in range(200):
+            cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            if cur.fetchone()[0]:
+                break
+            threading.Event().wait(0.05)
+        else:
+            raise AssertionError("the second writer never waited for the first")
+    release_first.set()
+    a.join(10)
+    b.join(10)
+    assert errors == []
+    with main_connection.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", [f"collectors_sample_p{day:%Y%m%d}"])
+        assert cur.fetchone()[0] is not None
+        cur.execute(f"DROP TABLE collectors_sample_p{day:%Y%m%d}")
