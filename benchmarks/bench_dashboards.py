@@ -75,6 +75,8 @@ def _draw_times(pages, session_key: str) -> dict[str, list[float]]:
     from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler  # noqa: F401
     from playwright.sync_api import sync_playwright
 
+    from tests.support.browser import launch
+
     server = LiveServerThread("127.0.0.1", StaticFilesHandler, connections_override=None, port=0)
     server.daemon = True
     server.start()
@@ -84,17 +86,7 @@ def _draw_times(pages, session_key: str) -> dict[str, list[float]]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--no-first-run",
-                    "--disable-sync",
-                ],
-            )
+            browser = launch(p)
             ctx = browser.new_context(viewport={"width": 1280, "height": 900})
             ctx.add_cookies([{"name": "sessionid", "value": session_key, "url": base}])
             page = ctx.new_page()
