@@ -303,11 +303,27 @@ def _write_raw(rows: list[tuple[int, int, float]], *, add: bool = False) -> None
         )
 
 
-def _mark_dirty(kind: str, start: datetime, end: datetime) -> None:
+MINUTE_US = 60_000_000
+# Touched minutes closer than this are recorded as one range; farther apart, as separate ones,
+# so a batch mixing a few late samples with fresh ones does not re-roll the days in between.
+DIRTY_GAP_MINUTES = 60
+
+
+def _mark_dirty(kind: str, timestamps_us) -> None:
+    """Record the time ranges this batch wrote, for the rollup job to recompute."""
+    minutes = sorted({us // MINUTE_US for us in timestamps_us})
+    ranges = []
+    start = prev = minutes[0]
+    for m in minutes[1:]:
+        if m - prev > DIRTY_GAP_MINUTES:
+            ranges.append((start, prev))
+            start = m
+        prev = m
+    ranges.append((start, prev))
     with connection.cursor() as cur:
-        cur.execute(
+        cur.executemany(
             "INSERT INTO collectors_dirty_range (kind, start_ts, end_ts) VALUES (%s, %s, %s)",
-            [kind, start, end],
+            [(kind, from_pg_us(a * MINUTE_US), from_pg_us(b * MINUTE_US)) for a, b in ranges],
         )
 
 
@@ -321,7 +337,7 @@ def write_samples(items, *, source: str = "internal", now: datetime | None = Non
         partitions.ensure_partitions("collectors_sample", _days_us(timestamps))
         ids = resolve(wanted)
         _write_raw([(ids[key], us, value) for key, us, value in rows])
-        _mark_dirty("sample", from_pg_us(min(timestamps)), from_pg_us(max(timestamps)))
+        _mark_dirty("sample", timestamps)
     _count(source, len(rows))
     return len(rows)
 
@@ -418,7 +434,8 @@ def write_request_timings(items, *, now: datetime | None = None) -> int:
                 [(ids[k], m, c, s, histogram.trimmed(b)) for (k, m), (c, s, b) in hist.items()],
             )
         _write_raw([(ids[k], to_pg_us(m), float(n)) for (k, m), n in counts.items()], add=True)
-        _mark_dirty("histogram", min(minutes), max(minutes))
-        _mark_dirty("sample", min(minutes), max(minutes))
+        minute_us = {to_pg_us(m) for m in minutes}
+        _mark_dirty("histogram", minute_us)
+        _mark_dirty("sample", minute_us)
     _count("requests", len(items))
     return len(items)

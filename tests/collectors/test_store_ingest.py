@@ -222,6 +222,8 @@ def test_two_writers_creating_the_same_new_day_both_succeed():
     from collectors.store.partitions import ensure_partitions
 
     day = (datetime.now(UTC) + timedelta(days=30)).date()
+    with main_connection.cursor() as cur:  # a partition left by an interrupted earlier run
+        cur.execute(f"DROP TABLE IF EXISTS collectors_sample_p{day:%Y%m%d}")
     first_created = threading.Event()
     release_first = threading.Event()
     errors = []

@@ -244,3 +244,24 @@ def test_a_raw_sample_just_before_midnight_stays_in_its_day():
     )
     assert edge.resolution == "raw"
     assert edge.series[0].points == [(midnight - timedelta(seconds=30), 1.0), (midnight, 5.0)]
+
+
+def test_a_late_sample_beside_fresh_ones_marks_two_small_ranges():
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    late = now - timedelta(days=5)
+    write_samples(
+        [
+            {"metric": "mixed", "value": 1, "ts": late.timestamp()},
+            {"metric": "mixed", "value": 2, "ts": (now - timedelta(minutes=1)).timestamp()},
+            {"metric": "mixed", "value": 3, "ts": now.timestamp()},
+        ]
+    )
+    with connection.cursor() as cur:
+        cur.execute("SELECT start_ts, end_ts FROM collectors_dirty_range ORDER BY start_ts")
+        ranges = cur.fetchall()
+    assert ranges == [(late, late), (now - timedelta(minutes=1), now)]
+    run_rollups()
+    res = series_query(
+        metric="mixed", start=late, end=now + timedelta(minutes=1), step=60, agg="sum"
+    )
+    assert [v for _, v in res.series[0].points] == [1.0, 2.0, 3.0]
