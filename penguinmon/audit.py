@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from django.contrib import admin
-from django.db import models
+from django.db import models, transaction
 from django.forms.models import model_to_dict
 
 from penguinmon.models import AuditLog
+from penguinmon.observability import capture_event
 
 
 def audit(
@@ -21,7 +22,7 @@ def audit(
     actor_label: str = "",
 ) -> AuditLog:
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditLog.objects.create(
+    entry = AuditLog.objects.create(
         actor=user,
         actor_label=actor_label or (user.get_username() if user else "system"),
         action=action,
@@ -31,6 +32,15 @@ def audit(
         changes=changes or {},
         comment=comment,
     )
+    # Product analytics see the same user actions (acks, edits, rotations), once committed.
+    transaction.on_commit(
+        lambda: capture_event(
+            distinct_id=entry.actor_label,
+            event=f"penguinmon {action}",
+            properties={"target_type": entry.target_type, "target_id": entry.target_id},
+        )
+    )
+    return entry
 
 
 # Keys inside JSON configs (channels, probes, zones) whose values are credentials: a Slack or

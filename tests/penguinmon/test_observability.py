@@ -75,3 +75,37 @@ def test_docker_compose_file_is_valid():
     )
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == {"postgres", "redis", "web", "worker", "beat"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audited_actions_and_logins_reach_posthog(settings, httpserver, make_user, client):
+    """Audited user actions and logins are sent as product-analytics events once committed."""
+    import gzip
+    import json
+
+    from penguinmon.audit import audit
+
+    received = []
+
+    def capture(request):
+        body = request.get_data()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        received.extend(json.loads(body).get("batch", []))
+        return "ok"
+
+    httpserver.expect_request("/batch/", method="POST").respond_with_handler(capture)
+    settings.POSTHOG_API_KEY = "phc_test"
+    settings.POSTHOG_HOST = httpserver.url_for("").rstrip("/")
+    observability._posthog_client = None
+    try:
+        user = make_user("operations", username="olga", password="a-long-pass-phrase")
+        client.post("/accounts/login/", {"username": "olga", "password": "a-long-pass-phrase"})
+        audit(actor=user, action="alert.acknowledge", target=user, comment="test")
+        observability.posthog_client().flush()
+    finally:
+        observability.posthog_client().shutdown()
+        observability._posthog_client = None
+    events = {(e["event"], e["distinct_id"]) for e in received}
+    assert ("penguinmon user logged in", "olga") in events
+    assert ("penguinmon alert.acknowledge", "olga") in events
