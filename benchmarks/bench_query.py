@@ -77,6 +77,10 @@ def _load(end: datetime) -> int:
     began = time.monotonic()
     run_rollups()
     print(f"   rollups of {written:,} points took {time.monotonic() - began:.0f} s", flush=True)
+    with connection.cursor() as cur:
+        # What autovacuum does to settled partitions within minutes; index-only scans need it.
+        cur.execute("VACUUM ANALYZE collectors_rollup_1m")
+        cur.execute("VACUUM ANALYZE collectors_rollup_1h")
     return written
 
 
