@@ -88,12 +88,6 @@ def alert_deliveries(alert: Alert) -> QuerySet[Delivery]:
     ).select_related("channel")
 
 
-def active_silences(*, at: datetime | None = None) -> list[Silence]:
-    """Silences in force at ``at`` (one-off, or a weekly one inside an occurrence)."""
-    at = at or timezone.now()
-    return [w.silence for w in silences_between(start=at, end=at + timedelta(microseconds=1))]
-
-
 def silences_between(*, start: datetime, end: datetime) -> list[Window]:
     """Every window overlapping [start, end) with its concrete start and end: one-off silences
     and each occurrence of weekly ones, past, current and upcoming, in time order."""

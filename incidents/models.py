@@ -177,10 +177,6 @@ class Deployment(models.Model):
             raise ValidationError(errors)
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
     def lead_time_hours(self) -> float | None:
         """Commit to running in production; only a deployment that succeeded delivered it."""
         if self.status != self.Status.SUCCEEDED or not (self.commit_at and self.finished_at):
