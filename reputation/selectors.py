@@ -10,6 +10,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from reputation.models import (
+    CheckRun,
     Listing,
     ListingCheck,
     ReputationSnapshot,
@@ -114,6 +115,51 @@ def sending_domains() -> list[SendingDomain]:
             )
         )
     )
+
+
+# The badge colour of a check run's status on the page.
+RUN_BADGES = {
+    CheckRun.Status.QUEUED: "status-unknown",
+    CheckRun.Status.RUNNING: "status-degraded",
+    CheckRun.Status.DONE: "status-healthy",
+    CheckRun.Status.SKIPPED: "status-unknown",
+    CheckRun.Status.FAILED: "status-critical",
+}
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _run_summary_text(summary: dict) -> str:
+    """A finished run's summary in words: "12 look-ups for 3 IPs and 1 domain in 0.4 s: 1 listed,
+    0 unknown; newly listed: 192.0.2.1"."""
+    if not summary:
+        return ""
+    text = (
+        f"{_count(summary.get('lookups', 0), 'look-up')} for "
+        f"{_count(summary.get('ips', 0), 'IP')} and {_count(summary.get('domains', 0), 'domain')} "
+        f"in {summary.get('duration_s', 0):.1f} s: "
+        f"{summary.get('listed', 0)} listed, {summary.get('unknown', 0)} unknown"
+    )
+    if summary.get("newly_listed"):
+        text += "; newly listed: " + ", ".join(summary["newly_listed"])
+    if summary.get("delisted"):
+        text += "; delisted: " + ", ".join(summary["delisted"])
+    return text
+
+
+def recent_check_runs(*, limit: int = 5) -> list[CheckRun]:
+    """The newest check runs asked for from the page or the API, queued and running ones
+    included, each with ``badge`` (CSS class of its status), ``scope`` ("all IPs and
+    domains" or "N IPs") and ``summary_text`` set for the page."""
+    runs = list(CheckRun.objects.order_by("-requested_at", "-id")[:limit])
+    for run in runs:
+        run.badge = RUN_BADGES.get(run.status, "status-unknown")
+        count = len(run.ip_ids or [])
+        run.scope = _count(count, "IP") if count else "all IPs and domains"
+        run.summary_text = _run_summary_text(run.summary or {})
+    return runs
 
 
 def score_history(

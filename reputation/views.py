@@ -93,6 +93,7 @@ def _index(request, *, status: int = 200):
             "pools": SendingIP.Pool.choices,
             "statuses": SendingIP.Status.choices,
             "domains": selectors.sending_domains(),
+            "check_runs": selectors.recent_check_runs(),
             "formula": scoring.FORMULA,
             "can_manage": user_can(request.user, "manage_reputation"),
         },

@@ -225,3 +225,65 @@ def test_csv_export_quotes_a_reason_that_would_run_as_a_formula(login_client, ma
     rows = list(csv.reader(io.StringIO(resp.content.decode())))
     [listing] = [r for r in rows if len(r) > 1 and r[1] == "bl.spamcop.net"]
     assert listing[6] == '\'=HYPERLINK("http://evil.example","delist here")'
+
+
+def test_recent_checks_show_queued_running_and_finished_runs(login_client, make_user):
+    from reputation.models import CheckRun
+
+    now = timezone.now()
+
+    def run(minutes_ago: int, **fields) -> CheckRun:
+        made = CheckRun.objects.create(**fields)
+        # requested_at is set on insert; move it back to order the runs.
+        CheckRun.objects.filter(pk=made.pk).update(
+            requested_at=now - timedelta(minutes=minutes_ago)
+        )
+        return made
+
+    oldest = run(60, requested_by="nobody-sees-me", status="done")
+    done = run(
+        40,
+        requested_by="carol",
+        status="done",
+        started_at=now - timedelta(minutes=40),
+        finished_at=now - timedelta(minutes=39),
+        summary={
+            "ips": 3,
+            "domains": 1,
+            "lookups": 24,
+            "listed": 1,
+            "unknown": 0,
+            "newly_listed": ["192.0.2.1"],
+            "delisted": [],
+            "duration_s": 1.4,
+        },
+    )
+    failed = run(30, requested_by="token ci", status="failed", error="OSError: no resolver")
+    run(20, requested_by="dave", status="skipped", error="another full check was already running")
+    running = run(10, requested_by="alice", status="running", ip_ids=[7], started_at=now)
+    queued = run(1, requested_by="bob", status="queued")
+
+    html = login_client(make_user("customer-success")).get("/reputation/").content.decode()
+    section = html.split('id="recent-checks"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]  # after the header
+    ids = [int(re.search(r"#(\d+)", r).group(1)) for r in rows]
+    # The newest five, newest first: the oldest run drops off.
+    assert ids[0] == queued.pk and ids[1] == running.pk and len(ids) == 5
+    assert oldest.pk not in ids and "nobody-sees-me" not in section
+    text = {
+        i: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r)) for i, r in zip(ids, rows, strict=True)
+    }
+    assert "bob" in text[queued.pk] and "Queued" in text[queued.pk]
+    assert "waiting for a worker" in text[queued.pk] and "all IPs and domains" in text[queued.pk]
+    assert "alice" in text[running.pk] and "Running" in text[running.pk]
+    assert "1 IP " in text[running.pk] and "started" in text[running.pk]
+    assert "Failed" in text[failed.pk] and "OSError: no resolver" in text[failed.pk]
+    assert "carol" in text[done.pk] and "Done" in text[done.pk]
+    assert "24 look-ups for 3 IPs and 1 domain in 1.4 s: 1 listed" in text[done.pk]
+    assert "newly listed: 192.0.2.1" in text[done.pk]
+    assert 'class="badge status-critical">Failed' in section
+
+
+def test_recent_checks_say_when_there_are_none(login_client, make_user):
+    html = login_client(make_user("operations")).get("/reputation/").content.decode()
+    assert "Recent checks" in html and "No checks asked for yet." in html
