@@ -54,16 +54,22 @@ def incident_detail(request, incident_id: int):
         "severity": incident.severity,
         "title": incident.title,
         "summary": incident.summary,
+        "caused_by_deployment": incident.caused_by_deployment_id,
     }
-    form = IncidentUpdateForm(initial=initial)
+    form = IncidentUpdateForm(initial=initial, incident=incident)
     status = 200
     if request.method == "POST":
         if not can_manage:
             messages.error(request, "Your role does not allow changing incidents.")
             return redirect(f"/incidents/{incident.pk}/")
-        form = IncidentUpdateForm(request.POST)
+        form = IncidentUpdateForm(request.POST, incident=incident)
         if form.is_valid():
             data = form.cleaned_data
+            extra = {}
+            # The page's select always sends the field ("" for none); a post without it (an
+            # older form, a script) leaves the cause alone instead of clearing it.
+            if "caused_by_deployment" in request.POST:
+                extra["caused_by_deployment"] = data["caused_by_deployment"]
             try:
                 incident_update(
                     incident=incident,
@@ -73,6 +79,7 @@ def incident_detail(request, incident_id: int):
                     title=data["title"],
                     summary=data["summary"],
                     note=data["note"],
+                    **extra,
                 )
                 messages.success(request, "Incident updated.")
                 return redirect(f"/incidents/{incident.pk}/")

@@ -463,3 +463,100 @@ def test_api_links_an_existing_incident_to_its_deployment_and_clears_it(
     ]
     bad = patch(client, f"/api/v1/incidents/{inc.pk}", {"caused_by_deployment_id": 9999999}, token)
     assert bad.status_code == 400 and "no deployment #9999999" in bad.json()["error"]
+
+
+def test_incident_page_sets_the_deployment_that_caused_it(login_client, make_user):
+    bad = recent("tracking", "v2.4.0")
+    other_service = recent("api", "v9.0.0")
+    too_old = recent("tracking", "v1.0.0", hours_ago=24 * 20)
+    inc = Incident.objects.create(
+        title="Open tracking 502s", service="tracking", started_at=datetime.now(UTC)
+    )
+    user = make_user("operations")
+    client = login_client(user)
+    page = client.get(f"/incidents/{inc.pk}/").content.decode()
+    assert f'<option value="{bad.pk}">#{bad.pk} tracking v2.4.0 (production' in page
+    assert f'value="{other_service.pk}"' not in page and f'value="{too_old.pk}"' not in page
+    assert '<option value="" selected>none</option>' in page
+    form = {"status": "open", "severity": "warning", "title": "Open tracking 502s"}
+
+    resp = client.post(f"/incidents/{inc.pk}/", {**form, "caused_by_deployment": bad.pk})
+    assert resp.status_code == 302
+    inc.refresh_from_db()
+    assert inc.caused_by_deployment == bad
+    entry = AuditLog.objects.get(action="incident.update", target_id=str(inc.pk))
+    assert entry.actor == user
+    assert entry.changes == {"caused_by_deployment": {"from": None, "to": bad.pk}}
+    detail = client.get(f"/incidents/{inc.pk}/").content.decode()
+    assert (
+        f"deployment #{bad.pk}: tracking v2.4.0" in detail
+        and "changed caused_by_deployment" in detail
+    )
+
+    # "none" clears it again, also audited
+    assert (
+        client.post(f"/incidents/{inc.pk}/", {**form, "caused_by_deployment": ""}).status_code
+        == 302
+    )
+    inc.refresh_from_db()
+    assert inc.caused_by_deployment is None
+    assert AuditLog.objects.filter(action="incident.update", target_id=str(inc.pk)).count() == 2
+
+
+def test_incident_page_refuses_a_deployment_of_another_service(login_client, make_user):
+    other = recent("api", "v9.0.0")
+    inc = Incident.objects.create(title="Tracking down", service="tracking")
+    client = login_client(make_user("operations"))
+    resp = client.post(
+        f"/incidents/{inc.pk}/",
+        {
+            "status": "open",
+            "severity": "warning",
+            "title": "Tracking down",
+            "caused_by_deployment": other.pk,
+        },
+    )
+    assert resp.status_code == 400 and "Select a valid choice" in resp.content.decode()
+    inc.refresh_from_db()
+    assert inc.caused_by_deployment is None
+    assert not AuditLog.objects.filter(action="incident.update", target_id=str(inc.pk)).exists()
+
+
+def test_saving_other_fields_keeps_an_older_cause(login_client, make_user):
+    old = recent("tracking", "v1.0.0", hours_ago=24 * 30)
+    inc = Incident.objects.create(
+        title="Tracking down", service="tracking", caused_by_deployment=old
+    )
+    client = login_client(make_user("operations"))
+    page = client.get(f"/incidents/{inc.pk}/").content.decode()
+    assert f'<option value="{old.pk}" selected>' in page
+    resp = client.post(
+        f"/incidents/{inc.pk}/",
+        {
+            "status": "open",
+            "severity": "critical",
+            "title": "Tracking down",
+            "caused_by_deployment": old.pk,
+        },
+    )
+    assert resp.status_code == 302
+    inc.refresh_from_db()
+    assert inc.caused_by_deployment == old and inc.severity == "critical"
+
+
+def test_viewers_without_manage_incidents_cannot_set_the_cause(login_client, make_user):
+    bad = recent("tracking", "v2.4.0")
+    inc = Incident.objects.create(title="Tracking down", service="tracking")
+    client = login_client(make_user("development"))
+    assert "caused_by_deployment" not in client.get(f"/incidents/{inc.pk}/").content.decode()
+    client.post(
+        f"/incidents/{inc.pk}/",
+        {
+            "status": "open",
+            "severity": "warning",
+            "title": "Tracking down",
+            "caused_by_deployment": bad.pk,
+        },
+    )
+    inc.refresh_from_db()
+    assert inc.caused_by_deployment is None
