@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django import forms
-from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from incidents.models import Deployment, Incident
+from incidents.selectors import cause_candidates
 
 # How far before an incident the deployment menu reaches: a release that broke something is
 # usually found within a couple of weeks.
-CAUSE_WINDOW = timedelta(days=14)
 
 
 class DeploymentChoiceField(forms.ModelChoiceField):
@@ -19,18 +15,6 @@ class DeploymentChoiceField(forms.ModelChoiceField):
             f"#{obj.pk} {obj} ({obj.environment}, {obj.started_at:%Y-%m-%d %H:%M} UTC, "
             f"{obj.get_status_display()})"
         )
-
-
-def cause_candidates(incident: Incident) -> QuerySet[Deployment]:
-    """Deployments that may have caused ``incident``: its service's (any service's when it has
-    none) started from 14 days before the incident until now, newest first, plus the one
-    already named, so saving other fields never drops an older choice."""
-    recent = Q(started_at__gte=incident.started_at - CAUSE_WINDOW, started_at__lte=timezone.now())
-    if incident.service:
-        recent &= Q(service=incident.service)
-    if incident.caused_by_deployment_id:
-        recent |= Q(pk=incident.caused_by_deployment_id)
-    return Deployment.objects.filter(recent).order_by("-started_at", "-id")
 
 
 class IncidentUpdateForm(forms.Form):

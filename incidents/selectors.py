@@ -3,10 +3,11 @@ show."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import median
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from alerts.models import Alert
 from incidents.models import Deployment, Incident
@@ -180,3 +181,19 @@ def deployment_environments() -> list[str]:
     return list(
         Deployment.objects.order_by("environment").values_list("environment", flat=True).distinct()
     )
+
+
+# Deployments offered as an incident's cause start at most this long before the incident.
+CAUSE_WINDOW = timedelta(days=14)
+
+
+def cause_candidates(incident: Incident) -> QuerySet[Deployment]:
+    """Deployments that may have caused ``incident``: its service's (any service's when it has
+    none) started from 14 days before the incident until now, newest first, plus the one
+    already named, so saving other fields never drops an older choice."""
+    recent = Q(started_at__gte=incident.started_at - CAUSE_WINDOW, started_at__lte=timezone.now())
+    if incident.service:
+        recent &= Q(service=incident.service)
+    if incident.caused_by_deployment_id:
+        recent |= Q(pk=incident.caused_by_deployment_id)
+    return Deployment.objects.filter(recent).order_by("-started_at", "-id")
