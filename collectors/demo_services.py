@@ -149,6 +149,7 @@ def _points(start, now, recent_from, rng, outages, days) -> dict:
         for table, (low, high) in TABLES.items():
             span = math.log(high / low)
             ops = low * math.exp(span * (0.1 + 0.8 * day)) * rng.lognormvariate(0, 0.08)
+            ops = min(high, max(low, ops))  # noise stays inside the seed's traffic band
             put("table_ops_per_hour", {"service": "oltp-db", "table": table}, ts, round(ops))
         put(
             "redis_memory_used_pct",
