@@ -11,11 +11,10 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from django.db import connection
-
 from collectors.catalog import METRICS
 from collectors.store import histogram
 from collectors.store.backfill import backfill_histograms, backfill_series
+from collectors.store.partitions import truncate_store
 
 HOSTS = {"web-1": 38, "web-2": 42, "worker-1": 55, "db-1": 47}
 TENANTS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka"]
@@ -241,19 +240,12 @@ def _business_points(start, now, rng, days) -> dict:
     return pts
 
 
-STORE_TABLES = (
-    "collectors_sample, collectors_rollup_1m, collectors_rollup_1h, "
-    "collectors_histogram_1m, collectors_histogram_1h, collectors_dirty_range"
-)
-
-
 def load(*, days: int, now: datetime, rng: random.Random) -> str:
     """Replace the store's demo metrics with ``days`` of fresh history ending at ``now``."""
     now = now.replace(second=0, microsecond=0)
     start = (now - timedelta(days=days)).replace(minute=0)
     recent_from = (now - timedelta(days=min(2, days))).replace(minute=0)
-    with connection.cursor() as cur:
-        cur.execute(f"TRUNCATE {STORE_TABLES}")
+    truncate_store()
     units = {name: d.unit for name, d in METRICS.items()}
     n = backfill_series(
         _host_points(start, now, recent_from, rng, days), raw_since=recent_from, units=units

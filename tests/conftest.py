@@ -80,12 +80,6 @@ def api(client, make_token):
     return Api()
 
 
-STORE_TABLES = (
-    "collectors_sample, collectors_rollup_1m, collectors_rollup_1h, "
-    "collectors_histogram_1m, collectors_histogram_1h, collectors_dirty_range"
-)
-
-
 @pytest.fixture(autouse=True)
 def _fresh_metric_store(request):
     """Start every test with empty store caches; after a transactional test (whose rows
@@ -102,7 +96,4 @@ def _fresh_metric_store(request):
         "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
     )
     if transactional or (marker and marker.kwargs.get("transaction")):
-        from django.db import connection
-
-        with connection.cursor() as cur:
-            cur.execute(f"TRUNCATE {STORE_TABLES}")
+        partitions.truncate_store()

@@ -11,6 +11,8 @@ from django.db import connection, transaction
 
 DAILY = ("collectors_sample", "collectors_rollup_1m", "collectors_histogram_1m")
 MONTHLY = ("collectors_rollup_1h", "collectors_histogram_1h")
+# Every SQL table of the store (they have no Django model, so Django's flush leaves them).
+STORE_TABLES = (*DAILY, *MONTHLY, "collectors_dirty_range")
 
 # Partition names known to exist (committed). Filled after commit only, so a rolled-back
 # CREATE never leaves a stale entry behind.
@@ -119,3 +121,9 @@ def drop_expired(*, now: datetime | None = None) -> list[str]:
                 _known.discard(name)
                 dropped.append(name)
     return dropped
+
+
+def truncate_store() -> None:
+    """Empty all samples, rollups, histograms and pending rollup ranges (demo reset, tests)."""
+    with connection.cursor() as cur:
+        cur.execute(f"TRUNCATE {', '.join(STORE_TABLES)}")
