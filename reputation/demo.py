@@ -218,13 +218,10 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
             complaint = max(0.0, base_complaint + rng.gauss(0, 0.02)) if ip.active else None
             br = compute_score(listings=on, bounce_rate_pct=bounce, complaint_rate_pct=complaint)
             snapshots.append(
-                ReputationSnapshot(
+                ReputationSnapshot.from_breakdown(
                     ip=ip,
                     taken_at=t,
-                    score=br.score,
-                    status=br.status,
-                    listed_zones=br.listed_zones,
-                    major_listed=br.major_listed,
+                    breakdown=br,
                     bounce_rate_pct=bounce,
                     complaint_rate_pct=complaint,
                 )

@@ -227,6 +227,20 @@ class ReputationSnapshot(models.Model):
     def __str__(self) -> str:
         return f"{self.ip.address}: {self.score} at {self.taken_at:%Y-%m-%d %H:%M}"
 
+    @classmethod
+    def from_breakdown(cls, *, ip, taken_at, breakdown, bounce_rate_pct, complaint_rate_pct):
+        """An unsaved snapshot of a ``reputation.scoring`` breakdown (for bulk_create)."""
+        return cls(
+            ip=ip,
+            taken_at=taken_at,
+            score=breakdown.score,
+            status=breakdown.status,
+            listed_zones=breakdown.listed_zones,
+            major_listed=breakdown.major_listed,
+            bounce_rate_pct=bounce_rate_pct,
+            complaint_rate_pct=complaint_rate_pct,
+        )
+
 
 class RotationEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)

@@ -183,13 +183,10 @@ def run_reputation_check(
             )
             ip.last_score, ip.status, ip.last_checked_at = breakdown.score, breakdown.status, now
             snapshots.append(
-                ReputationSnapshot(
+                ReputationSnapshot.from_breakdown(
                     ip=ip,
                     taken_at=now,
-                    score=breakdown.score,
-                    status=breakdown.status,
-                    listed_zones=breakdown.listed_zones,
-                    major_listed=breakdown.major_listed,
+                    breakdown=breakdown,
                     bounce_rate_pct=bounce,
                     complaint_rate_pct=complaint,
                 )
