@@ -6,6 +6,7 @@ app_name = "alerts"
 urlpatterns = [
     path("", views.feed, name="feed"),
     path("rows/", views.feed_rows, name="feed_rows"),
+    path("now/", views.now_partial, name="now"),
     path("<int:alert_id>/", views.detail, name="detail"),
     path("<int:alert_id>/ack/", views.acknowledge, name="ack"),
     path("<int:alert_id>/note/", views.add_note, name="note"),

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts import selectors, services
 from alerts.forms import FeedFilterForm, NoteForm, SilenceForm
 from alerts.models import Alert, AlertRule, Silence
+from alerts.now import on_call_now
 from penguinmon.roles import capability_required, user_can
 
 FEED_HOURS = 24
@@ -60,6 +61,15 @@ def feed(request):
 def feed_rows(request):
     """The feed's table body alone; the page fetches it every few seconds and swaps it in."""
     return render(request, "alerts/_feed_rows.html", _feed_context(request))
+
+
+@require_GET
+@capability_required("view_alerts")
+def now_partial(request):
+    """The "now" strip's body; pages that show the strip fetch it every few seconds."""
+    response = render(request, "alerts/_now_strip.html", {"now": on_call_now()})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

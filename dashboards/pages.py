@@ -35,6 +35,7 @@ class Page:
     capability: str
     panels: tuple[Panel, ...]
     intro: str = ""
+    now_strip: bool = False  # the on-call "now" strip (alerts.now) above the panels
 
     def panel(self, key: str) -> Panel | None:
         return next((p for p in self.panels if p.key == key), None)
@@ -142,6 +143,7 @@ OPERATIONS = Page(
         ScalingPanel(),
     ),
     "Real-time status, capacity and incidents.",
+    now_strip=True,
 )
 
 DEVELOPMENT = Page(
@@ -232,6 +234,7 @@ INFRASTRUCTURE = Page(
         AlertsFeedPanel(),
     ),
     "Service health, sending-IP reputation and the alert stream.",
+    now_strip=True,
 )
 
 PAGES: tuple[Page, ...] = (EXECUTIVE, OPERATIONS, DEVELOPMENT, CUSTOMER_SUCCESS, INFRASTRUCTURE)

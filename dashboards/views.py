@@ -13,12 +13,14 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from alerts.now import on_call_now
 from dashboards import exports, memo, reports
 from dashboards.models import ScheduledReport
 from dashboards.pages import PAGES, Page, page_by_slug
 from dashboards.panels.base import render as render_panel
 from dashboards.timerange import DEFAULT_RANGE, PRESETS, RangeError, parse_range
 from penguinmon.roles import user_can
+from penguinmon.views import home as first_page
 
 REFRESH_SECONDS = 60
 
@@ -60,8 +62,17 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         "refresh_seconds": REFRESH_SECONDS,
         "rendered_at": timezone.now(),
         "query_ms": round((time.perf_counter() - started) * 1000),
+        "now": on_call_now() if page.now_strip and user_can(request.user, "view_alerts") else None,
     }
     return render(request, "dashboards/page.html", context, status=status)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """On call (operations, on-call, staff): what is wrong right now, first thing. Other
+    roles go to the first page they may see."""
+    if not (user_can(request.user, "view_operations") and user_can(request.user, "view_alerts")):
+        return first_page(request)
+    return render(request, "dashboards/home.html", {"now": on_call_now()})
 
 
 def _panel_and_range(request: HttpRequest, slug: str, key: str):

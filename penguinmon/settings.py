@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "penguinmon.context_processors.navigation",
+                "alerts.context_processors.paging",
             ],
         },
     },

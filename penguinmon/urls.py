@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from dashboards.views import home
 from penguinmon.api import api
 from penguinmon.metrics import metrics_view
-from penguinmon.views import home
 
 admin.site.site_header = "PenguinMon administration"
 admin.site.site_title = "PenguinMon"
