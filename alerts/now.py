@@ -1,7 +1,7 @@
 """What is wrong right now, for the person on call: one read used by every page that shows the
 "now" strip (home, operations, infrastructure) and by the strip's refresh partial.
 
-- firing alerts (firing or acknowledged), most severe first, oldest first within a severity,
+- firing alerts (firing or acknowledged), most severe first, newest first within a severity,
   each with its age and who acknowledged it;
 - services that are down, degraded or stale (probes configured but no fresh result), from the
   latest probe results (collectors.health), not from the last status the runner stored, so a
@@ -105,7 +105,10 @@ def paging_channels() -> list[str]:
 
 def firing_alerts(*, now: datetime) -> tuple[list[FiringAlert], dict[str, int], int]:
     rows = list(Alert.objects.active().select_related("rule", "acknowledged_by"))
-    rows.sort(key=lambda a: (SEVERITY_ORDER.get(a.severity, 3), a.fired_at or a.started_at))
+    # The feed's order: most severe first, newest first within a severity.
+    rows.sort(
+        key=lambda a: (SEVERITY_ORDER.get(a.severity, 3), -(a.fired_at or a.started_at).timestamp())
+    )
     counts = {sev: 0 for sev in SEVERITY_ORDER}
     for a in rows:
         counts[a.severity] = counts.get(a.severity, 0) + 1

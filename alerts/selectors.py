@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import quote, urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from alerts.models import (
@@ -38,19 +39,8 @@ def normalise_severity(value: str | None) -> str | None:
         raise ValueError(f"unknown severity {value!r}; use ERROR, WARNING or INFO") from None
 
 
-def alerts_feed(
-    *,
-    since: datetime,
-    severity: str | None = None,
-    service: str | None = None,
-    state: str | None = None,
-    limit: int = FEED_LIMIT,
-) -> list[Alert]:
-    """Alerts that fired (or are pending) since ``since``, or are still open, newest first.
-
-    ``severity`` takes critical/warning/info or the feed's ERROR/WARNING/INFO.
-    """
-    qs = Alert.objects.select_related("rule", "acknowledged_by").filter(
+def _feed_queryset(*, since: datetime, severity: str | None, service: str | None) -> QuerySet:
+    qs = Alert.objects.filter(
         Q(started_at__gte=since) | Q(resolved_at__gte=since) | ~Q(state=Alert.State.RESOLVED)
     )
     sev = normalise_severity(severity)
@@ -58,11 +48,150 @@ def alerts_feed(
         qs = qs.filter(severity=sev)
     if service:
         qs = qs.filter(service=service)
+    return qs
+
+
+SEVERITY_RANK = Case(
+    When(severity="critical", then=Value(0)),
+    When(severity="warning", then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+def alerts_feed(
+    *,
+    since: datetime,
+    severity: str | None = None,
+    service: str | None = None,
+    state: str | None = None,
+    limit: int = FEED_LIMIT,
+    order: str = "time",
+) -> list[Alert]:
+    """Alerts that fired (or are pending) since ``since``, or are still open.
+
+    ``order="time"``: newest first (the API). ``order="severity"``: what on call reads —
+    open alerts before resolved ones, then by severity, then newest first.
+    ``severity`` takes critical/warning/info or the feed's ERROR/WARNING/INFO.
+    """
+    qs = _feed_queryset(since=since, severity=severity, service=service).select_related(
+        "rule", "acknowledged_by"
+    )
     if state:
         if state not in Alert.State.values:
             raise ValueError(f"unknown state {state!r}; use one of {', '.join(Alert.State.values)}")
         qs = qs.filter(state=state)
-    return list(qs.order_by("-started_at", "-id")[:limit])
+    if order == "severity":
+        qs = qs.annotate(
+            resolved_last=Case(
+                When(state=Alert.State.RESOLVED, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+            severity_rank=SEVERITY_RANK,
+        ).order_by("resolved_last", "severity_rank", "-started_at", "-id")
+    else:
+        qs = qs.order_by("-started_at", "-id")
+    return list(qs[:limit])
+
+
+def feed_state_counts(
+    *, since: datetime, severity: str | None = None, service: str | None = None
+) -> dict[str, int]:
+    """How many alerts of the feed (same window and filters, any state) are in each state."""
+    qs = _feed_queryset(since=since, severity=severity, service=service)
+    counts = qs.aggregate(**{s: Count("id", filter=Q(state=s)) for s in Alert.State.values})
+    return {s: counts[s] for s in Alert.State.values}
+
+
+# Which label names the entity an alert is about, most specific first: an IP's listing and
+# its low score are one problem of that IP; a host's CPU and disk alerts one of that host.
+ENTITY_LABELS = ("ip", "host", "service")
+
+
+def alert_entity(alert: Alert) -> tuple[str, str] | None:
+    for key in ENTITY_LABELS:
+        value = alert.labels.get(key) or (alert.service if key == "service" else "")
+        if value:
+            return key, value
+    return None
+
+
+def entity_url(key: str, value: str, *, known_services: set[str]) -> str:
+    """The page of the thing a label names, or "" when we have none."""
+    if key == "ip":
+        return f"/reputation/ip/{quote(value)}/"
+    if key == "service" and value in known_services:
+        return f"/services/{quote(value)}/"
+    if key == "host":
+        return f"/dashboard/system/infrastructure/?{urlencode({'host': value})}"
+    return ""
+
+
+@dataclass
+class FeedRow:
+    """One row of the feed: an alert and the other open alerts about the same entity."""
+
+    lead: Alert
+    related: list[Alert]
+    entity: tuple[str, str] | None
+    labels: list[tuple[str, str, str]]  # (name, value, url or "")
+
+    @property
+    def members(self) -> list[Alert]:
+        return [self.lead, *self.related]
+
+
+def feed_rows(alerts: list[Alert], *, known_services: set[str]) -> list[FeedRow]:
+    """Group ``alerts`` (in feed order, worst first) into rows: open alerts about the same
+    entity share the row of the worst of them; resolved ones stand alone."""
+    rows: list[FeedRow] = []
+    open_rows: dict[tuple[str, str], FeedRow] = {}
+    for alert in alerts:
+        entity = alert_entity(alert)
+        if entity and alert.state != Alert.State.RESOLVED:
+            row = open_rows.get(entity)
+            if row is not None:
+                row.related.append(alert)
+                continue
+        labels = {**alert.labels}
+        if alert.service:
+            labels.setdefault("service", alert.service)
+        row = FeedRow(
+            alert,
+            [],
+            entity,
+            [
+                (k, str(v), entity_url(k, str(v), known_services=known_services))
+                for k, v in sorted(labels.items())
+            ],
+        )
+        if entity and alert.state != Alert.State.RESOLVED:
+            open_rows[entity] = row
+        rows.append(row)
+    return rows
+
+
+def alerts_matching(
+    matchers: dict[str, str], *, since: datetime, limit: int = 50
+) -> tuple[list[Alert], int]:
+    """Alerts open now or active since ``since`` whose labels a silence with ``matchers``
+    would match (the preview before creating it): up to ``limit`` and the total."""
+    candidates = alerts_feed(since=since, order="severity", limit=FEED_LIMIT)
+    found = [
+        a
+        for a in candidates
+        if matchers and all(a.match_labels().get(k) == v for k, v in matchers.items())
+    ]
+    return found[:limit], len(found)
+
+
+def silence_matchers_for(alert: Alert) -> dict[str, str]:
+    """What "Silence" on an alert prefills: its rule and labels (severity left out, so the
+    silence keeps holding if the alert escalates from WARNING to ERROR)."""
+    return {"alertname": alert.rule.name, **{k: str(v) for k, v in alert.labels.items()}} | (
+        {"service": alert.service} if alert.service and "service" not in alert.labels else {}
+    )
 
 
 def active_alerts(*, severity: str | None = None) -> list[Alert]:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:alert_id>/false-positive/", views.false_positive, name="false_positive"),
     path("<int:alert_id>/incident/", views.create_incident, name="create_incident"),
     path("silences/", views.silences, name="silences"),
+    path("silences/preview/", views.silence_preview, name="silence_preview"),
     path("silences/<int:silence_id>/expire/", views.expire_silence, name="expire_silence"),
     path("rules/", views.rules, name="rules"),
     path("rules/<int:rule_id>/", views.rule_detail, name="rule_detail"),

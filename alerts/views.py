@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from alerts import selectors, services
 from alerts.forms import FeedFilterForm, NoteForm, SilenceForm
 from alerts.models import Alert, AlertRule, Silence
 from alerts.now import on_call_now
+from collectors.selectors_services import service_names
 from penguinmon.roles import capability_required, user_can
 
 FEED_HOURS = 24
@@ -32,15 +34,27 @@ def _back(request, default: str):
 def _feed_context(request) -> dict:
     form = FeedFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
+    since = timezone.now() - timedelta(hours=FEED_HOURS)
+    severity, service = filters.get("severity") or None, filters.get("service") or None
     alerts = selectors.alerts_feed(
-        since=timezone.now() - timedelta(hours=FEED_HOURS),
-        severity=filters.get("severity") or None,
-        service=filters.get("service") or None,
+        since=since,
+        severity=severity,
+        service=service,
         state=filters.get("state") or None,
+        order="severity",
     )
+    counts = selectors.feed_state_counts(since=since, severity=severity, service=service)
+    base_query = {k: v for k, v in (("severity", severity), ("service", service)) if v}
     return {
         "form": form,
         "alerts": alerts,
+        "rows": selectors.feed_rows(alerts, known_services=set(service_names())),
+        "state_counts": [
+            (state, counts[state], urlencode({**base_query, "state": state}))
+            for state in ("firing", "acknowledged", "pending", "resolved")
+        ],
+        "all_query": urlencode(base_query),
+        "current_state": filters.get("state") or "",
         "services": selectors.feed_services(),
         "can_ack": user_can(request.user, "ack_alerts"),
         "can_incident": user_can(request.user, "manage_incidents"),
@@ -156,10 +170,57 @@ def create_incident(request, alert_id: int):
     return redirect(f"/incidents/{incident.pk}/")
 
 
+def _silence_prefill(request) -> tuple[SilenceForm, dict | None, Alert | None]:
+    """The new-silence form for a GET: matchers from ``?alert=<id>`` (Silence on an alert) or
+    from ``?matchers=`` (a link), and the matchers to preview, if valid."""
+    from_alert = None
+    initial: dict = {}
+    raw = request.GET.get("matchers", "").strip()
+    if not raw and request.GET.get("alert", "").isdigit():
+        from_alert = Alert.objects.select_related("rule").filter(pk=request.GET["alert"]).first()
+        if from_alert is not None:
+            raw = ", ".join(
+                f"{k}={v}" for k, v in selectors.silence_matchers_for(from_alert).items()
+            )
+            initial["comment"] = f"Silenced from alert #{from_alert.pk}: {from_alert.message}"[:500]
+    if not raw:
+        return SilenceForm(), None, None
+    data = {
+        "matchers": raw,
+        "duration_minutes": request.GET.get("duration_minutes") or 60,
+        "comment": request.GET.get("comment") or initial.get("comment") or "",
+        "repeat": "once",
+    }
+    probe = SilenceForm(data)
+    probe.is_valid()
+    matchers = probe.cleaned_data.get("matchers") if "matchers" not in probe.errors else None
+    form = SilenceForm(initial=data)
+    if matchers is None:
+        form = probe  # show the matcher error beside the field
+    return form, matchers, from_alert
+
+
+@require_GET
+@capability_required("view_alerts")
+def silence_preview(request):
+    """The alerts a silence with ``?matchers=`` would match; the form fetches it as you type."""
+    _, matchers, _ = _silence_prefill(request)
+    return render(request, "alerts/_silence_preview.html", _preview_context(matchers))
+
+
+def _preview_context(matchers: dict | None) -> dict:
+    if matchers is None:
+        return {"preview": None}
+    found, total = selectors.alerts_matching(
+        matchers, since=timezone.now() - timedelta(hours=FEED_HOURS)
+    )
+    return {"preview": found, "preview_total": total, "preview_hours": FEED_HOURS}
+
+
 @require_http_methods(["GET", "POST"])
 @capability_required("view_alerts")
 def silences(request):
-    form = SilenceForm()
+    form, preview_matchers, from_alert = _silence_prefill(request)
     status = 200
     if request.method == "POST":
         if not user_can(request.user, "ack_alerts"):
@@ -211,6 +272,8 @@ def silences(request):
                 repeat=Silence.Repeat.ONCE, ends_at__lte=now, ends_at__gte=now - timedelta(days=7)
             ).select_related("created_by"),
             "can_ack": user_can(request.user, "ack_alerts"),
+            "from_alert": from_alert,
+            **_preview_context(preview_matchers),
         },
         status=status,
     )

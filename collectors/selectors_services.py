@@ -157,6 +157,11 @@ def services_list() -> list[Service]:
     return list(Service.objects.order_by("position", "name"))
 
 
+def service_names() -> list[str]:
+    """Names of the registered services (each has a page at /services/<name>/)."""
+    return list(Service.objects.order_by("name").values_list("name", flat=True))
+
+
 def service_by_name(name: str) -> Service | None:
     return (
         Service.objects.select_related("parent")

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import plotly.graph_objects as go
 from django import forms
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -155,6 +155,16 @@ def _detail_context(request, ip: SendingIP, form: RotateForm | None = None) -> d
 def ip_detail(request, pk: int):
     ip = get_object_or_404(SendingIP, pk=pk)
     return render(request, "reputation/ip_detail.html", _detail_context(request, ip))
+
+
+@require_GET
+@capability_required("view_reputation")
+def ip_by_address(request, address: str):
+    """An IP's page by its address: what alert labels (``ip=203.0.113.31``) link to."""
+    ip = SendingIP.objects.filter(address=address.strip()).first()
+    if ip is None:
+        raise Http404(f"{address} is not one of our sending IPs")
+    return redirect(f"/reputation/ips/{ip.pk}/")
 
 
 @require_GET

@@ -3,9 +3,10 @@ alert has fired, readable at a glance on a phone."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 
@@ -25,3 +26,25 @@ def short_duration(delta: timedelta | None) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+@register.filter
+def age(moment: datetime | None) -> str:
+    """How long ago ``moment`` was, as ``short_duration``."""
+    return short_duration(timezone.now() - moment) if moment else ""
+
+
+@register.filter
+def firing_for(alert) -> str:
+    """How long the alert has fired (until it resolved, or until now)."""
+    if alert.fired_at is None:
+        return ""
+    return short_duration((alert.resolved_at or timezone.now()) - alert.fired_at)
+
+
+@register.filter
+def ack_after(alert) -> str:
+    """Time from firing to acknowledgement."""
+    if alert.acknowledged_at is None or alert.fired_at is None:
+        return ""
+    return short_duration(alert.acknowledged_at - alert.fired_at)

@@ -44,7 +44,7 @@ def test_feed_shows_severity_service_message_and_actions(login_client, make_user
     assert 'src="/static/js/alerts.js"' in html
 
 
-def test_feed_is_newest_first(login_client, make_user, make_rule, write, now):
+def test_feed_is_newest_first_within_a_severity(login_client, make_user, make_rule, write, now):
     rule = make_rule()
     write("smtp_queue_size", 20_000, now - timedelta(seconds=30), service="old")
     evaluate_rules(now=now - timedelta(seconds=29), rules=[rule])

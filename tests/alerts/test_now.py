@@ -53,11 +53,11 @@ def test_it_lists_firing_alerts_by_severity_then_age_with_the_acknowledger(
 
     strip = on_call_now(now=now + timedelta(minutes=5))
 
-    assert [f.alert.pk for f in strip.alerts] == [older.pk, newer.pk, warning.pk]
+    assert [f.alert.pk for f in strip.alerts] == [newer.pk, older.pk, warning.pk]
     assert strip.counts == {"critical": 2, "warning": 1, "info": 0}
     assert strip.unacknowledged == 2
-    assert strip.alerts[0].alert.acknowledged_by.username == "olive"
-    assert strip.alerts[0].age >= timedelta(minutes=34)
+    assert strip.alerts[1].alert.acknowledged_by.username == "olive"
+    assert strip.alerts[1].age >= timedelta(minutes=34)
 
 
 def test_it_names_down_services_hosts_over_thresholds_and_stale_hosts(db, now):
