@@ -1,5 +1,10 @@
 """Demo alert history: ~30 days of alerts from the default rules, acknowledged and resolved
-at realistic delays, some marked false positives, a few still open in the last hours."""
+at realistic delays, some marked false positives, a few still open in the last hours.
+
+"Service down" alerts are not invented: the rule is evaluated by the live evaluator over the
+probe results collectors.demo_services stored, at each sample around a failing one, so every
+such alert is an outage in the service's status history (and its incident, in incidents.demo).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,15 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from alerts.evaluation import render_message
+from alerts.evaluation import evaluate_rules, render_message
 from alerts.models import Alert, AlertEvent, AlertRule
+from collectors.selectors import series_query
+
+DERIVED_RULE = "Service down"
 
 # rule name -> (labels choices, typical value when firing, alerts per day)
 SCENARIOS = {
     "SMTP queue above 10k": ([{"service": "smtp"}], 14_000, 0.3),
-    "Service down": (
-        [{"service": "api", "probe": "https"}, {"service": "elasticsearch", "probe": "http"}],
-        0,
-        0.25,
-    ),
     "High error rate": ([{"service": "api"}, {"service": "web"}], 7.5, 0.4),
     "API p95 latency": (
         [
@@ -60,7 +63,76 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
                 value = typical * rng.uniform(0.97, 1.15) if typical else 0.0
                 created += 1
                 events += _one(rule, labels, value, t, now, responder, rng)
-    return f"{created} alerts with {events} timeline events over {days} days"
+        derived = _derive(
+            AlertRule.objects.filter(name=DERIVED_RULE, enabled=True).first(),
+            days=days,
+            now=now,
+            responder=responder,
+            rng=rng,
+        )
+    return (
+        f"{created + derived} alerts ({derived} derived from probe results) with "
+        f"{events} timeline events over {days} days"
+    )
+
+
+def _evaluation_moments(rule: AlertRule, *, start: datetime, now: datetime) -> list[datetime]:
+    """The sample times at which the rule can change anything: from each failing sample of
+    its metric to a few samples after the last one (enough for the k-of-n window to clear).
+    Everywhere else its condition does not hold and no alert of it is open: a no-op."""
+    # The extreme of each hour on the failing side says whether any sample in it failed.
+    agg = "min" if rule.comparator in ("<", "<=") else "max"
+    hours = series_query(metric=rule.metric, start=start, end=now, step=3600, agg=agg)
+    failing_hours = sorted(
+        {ts for s in hours.series for ts, v in s.points if v is not None and rule.condition(v)}
+    )
+    moments: set[datetime] = set()
+    for hour in failing_hours:
+        end = min(now, hour + timedelta(hours=2))
+        minutes = series_query(metric=rule.metric, start=hour, end=end, step=60, agg=agg)
+        for s in minutes.series:
+            points = [(ts, v) for ts, v in s.points if v is not None]
+            failing = [i for i, (_, v) in enumerate(points) if rule.condition(v)]
+            if not failing:
+                continue
+            last = min(len(points) - 1, failing[-1] + rule.k_of_n_n + 1)
+            moments.update(ts for ts, _ in points[failing[0] : last + 1])
+    return sorted(moments)
+
+
+def _derive(rule: AlertRule | None, *, days: int, now: datetime, responder, rng) -> int:
+    """Alerts of ``rule`` from the stored history, by the live evaluator (nobody notified),
+    then acknowledged by the on-call responder a few minutes after firing."""
+    if rule is None:
+        return 0  # an admin removed or disabled this default rule
+    before = set(Alert.objects.filter(rule=rule).values_list("pk", flat=True))
+    for moment in _evaluation_moments(rule, start=now - timedelta(days=days), now=now):
+        evaluate_rules(now=moment + timedelta(seconds=1), rules=[rule], notify=False)
+    made = list(Alert.objects.filter(rule=rule).exclude(pk__in=before))
+    events = []
+    for alert in made:
+        alert.is_demo = True
+        if alert.fired_at is None:
+            continue
+        acked = alert.fired_at + timedelta(minutes=rng.lognormvariate(1.2, 0.5))
+        if (alert.resolved_at is None and acked <= now) or (
+            alert.resolved_at is not None and acked < alert.resolved_at
+        ):
+            alert.acknowledged_at, alert.acknowledged_by = acked, responder
+            events.append(
+                AlertEvent(
+                    alert=alert,
+                    at=acked,
+                    kind="state",
+                    from_state="firing",
+                    to_state="acknowledged",
+                    actor=responder,
+                    actor_label=responder.get_username() if responder else "on-call",
+                )
+            )
+    Alert.objects.bulk_update(made, ["is_demo", "acknowledged_at", "acknowledged_by"])
+    AlertEvent.objects.bulk_create(events)
+    return len(made)
 
 
 def _one(

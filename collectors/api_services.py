@@ -97,6 +97,8 @@ class ServiceOut(Schema):
     kind: str
     description: str
     parent: str | None
+    # healthy / degraded / down; "stale" (enabled probes, none with a result in 3 intervals)
+    # or "unmonitored" (no enabled probe) — never healthy without a current result.
     status: str
     status_since: datetime | None
     status_reason: str
@@ -271,7 +273,8 @@ def _require_manager(request: HttpRequest) -> None:
 
 @router.get("/services", auth=api_auth("read"), response=list[ServiceOut])
 def list_services(request):
-    """Every service with status (healthy / degraded / down / unknown), uptime % and highlights."""
+    """Every service with status (healthy / degraded / down / stale / unmonitored), uptime % and
+    highlights."""
     _require_role(request)
     return [_service_out(row) for row in services_overview()]
 

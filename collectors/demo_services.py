@@ -1,6 +1,11 @@
-"""Demo history for services and probes: 30 days of probe results, the numbers each probe kind
-collects, and the status changes they caused, with a few short outages, so the services page
-shows real uptime percentages and charts on a fresh install.
+"""Demo history for services and probes: 30 days of probe results and the numbers each probe
+kind collects, with a few outages. The statuses are not written by hand: the results are
+replayed through the live path's own steps (``collectors.services.replay_history``), so each
+outage becomes the status changes, uptime and reasons a running PenguinMon would have recorded,
+and alerts.demo derives its "Service down" alerts from the same probe_up samples.
+
+Only enabled probes have results: a service whose probe is disabled on a fresh install (the
+MTA, Elasticsearch, ClickHouse, the providers) is "not monitored", with no uptime figure.
 
 Runs after collectors.demo (which empties the metric store); it replaces its own rows: status
 changes, the probes' last results and the demo hosts' process snapshots.
@@ -13,11 +18,14 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+
 from collectors.catalog import METRICS
 from collectors.demo import HOSTS, _daily, _timeline
 from collectors.models import Host, Probe, Service, Status, StatusChange
+from collectors.probes import ProbeResult
 from collectors.probes.postgres import traffic_level
-from collectors.services import ensure_default_services
+from collectors.services import _RESULT_FIELDS, ensure_default_services, replay_history
 from collectors.store.backfill import backfill_series
 
 # The seed's table traffic (operations/hour ranges).
@@ -57,8 +65,8 @@ class Outage:
     service: str
     days_ago: float
     minutes: int
-    status: str  # down | degraded
-    reason: str
+    status: str  # down | degraded: what the probe reports while it lasts
+    message: str  # the probe's message during it
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         begin = (now - timedelta(days=self.days_ago)).replace(second=0, microsecond=0)
@@ -66,76 +74,87 @@ class Outage:
 
 
 def _outages(now: datetime) -> list[Outage]:
-    # The 9-day and 2-day ones line up with collectors.demo's incidents (14:10 UTC).
+    # The 9-day and 2-day ones line up with collectors.demo's request incidents (14:10 UTC).
+    # All are inside raw retention, where alert rules (which read raw samples) can see them.
     at_1410 = lambda days: days + ((now.hour + now.minute / 60) - (14 + 10 / 60)) / 24  # noqa: E731
     return [
-        Outage("smtp", at_1410(9), 40, Status.DOWN, "mta: 3 failures in a row: connection refused"),
-        Outage("api", at_1410(9), 40, Status.DEGRADED, "health: slow, 2350 ms > 1000 ms"),
+        Outage("api", at_1410(9), 40, Status.DOWN, "HTTP 503, expected 200"),
+        Outage("oltp-db", at_1410(2), 25, Status.DEGRADED, "connection pool 92% used (276/300)"),
+        Outage("api", 5.3, 15, Status.DOWN, "timed out after 5 s (no answer)"),
+        Outage("redis", 11.6, 12, Status.DOWN, "timed out after 3 s"),
+        # The queue lives in that Redis: its probe fails too, then shows the backlog.
+        Outage("celery-queue", 11.6, 12, Status.DOWN, "timed out after 3 s"),
         Outage(
-            "oltp-db",
-            at_1410(2),
-            25,
+            "celery-queue",
+            11.6 - 12 / 1440,
+            10,
             Status.DEGRADED,
-            "postgres: connection pool 92% used (276/300)",
-        ),
-        Outage("elasticsearch", 5.3, 12, Status.DOWN, "cluster: cluster red, 14 unassigned shards"),
-        Outage("redis", 15.6, 4, Status.DOWN, "redis: 3 failures in a row: timed out after 3 s"),
-        Outage("celery-queue", 15.6, 9, Status.DEGRADED, "backlog: queue backlog: celery 4210"),
-        Outage(
-            "payment-processor",
-            21.2,
-            18,
-            Status.DOWN,
-            "status: 3 failures in a row: HTTP 503, expected 2xx/3xx",
+            "queue backlog: celery 4210",
         ),
     ]
 
 
-def _in(outages: list[Outage], service: str, ts: datetime, now: datetime) -> Outage | None:
-    for o in outages:
-        begin, end = o.window(now)
-        if o.service == service and begin <= ts < end:
-            return o
+# An SMTP queue backlog (its probe is disabled on a fresh install: the queue size series is
+# what the platform pushes), during the 9-day-old incident.
+def _smtp_backlog(ts: datetime, now: datetime) -> float | None:
+    begin = (now - timedelta(days=9)).replace(hour=14, minute=10, second=0, microsecond=0)
+    if begin <= ts < begin + timedelta(minutes=40):
+        return (ts - begin).total_seconds() / (40 * 60)
     return None
 
 
-def _points(start, now, recent_from, rng, outages, days) -> dict:
+def _probe_result(probe: Probe, hit: Outage | None, latency_ms: float) -> ProbeResult:
+    """What the probe would have returned: a failure, a degraded answer or a normal one."""
+    if hit and hit.status == Status.DOWN:
+        return ProbeResult.failure(hit.message, latency_ms=probe.timeout_seconds * 1000)
+    if hit:
+        return ProbeResult(ok=True, latency_ms=latency_ms, degraded=True, message=hit.message)
+    return ProbeResult(ok=True, latency_ms=latency_ms, message=f"ok in {latency_ms:.0f} ms")
+
+
+def _in(outages: list[Outage], service: str, ts: datetime, now: datetime) -> Outage | None:
+    for o in outages:
+        if o.service == service:
+            begin, end = o.window(now)
+            if begin <= ts < end:
+                return o
+    return None
+
+
+def _points(start, now, recent_from, rng, outages, days, probes) -> tuple[dict, dict, list]:
+    """(probe points, other metric points, probe runs to replay). ``probes``: the enabled ones."""
     pts: dict = {}
+    probe_pts: dict = {}
+    runs: list[tuple[datetime, dict[int, tuple[ProbeResult, int]]]] = []
 
-    def put(metric: str, labels: dict, ts: datetime, value: float) -> None:
-        pts.setdefault((metric, tuple(sorted(labels.items()))), []).append((ts, float(value)))
+    def put(metric: str, labels: dict, ts: datetime, value: float, into=pts) -> None:
+        into.setdefault((metric, tuple(sorted(labels.items()))), []).append((ts, float(value)))
 
-    probes = list(Probe.objects.select_related("service"))
-    for ts in _timeline(start, now, recent_from):
+    ticks = [*_timeline(start, now, recent_from), now]
+    for ts, following in zip(ticks, [*ticks[1:], now + timedelta(minutes=1)], strict=True):
         day = _daily(ts)
         age = (now - ts).total_seconds() / 86400
+        step_s = (following - ts).total_seconds()
+        results: dict[int, tuple[ProbeResult, int]] = {}
         for probe in probes:
             svc = probe.service.name
             hit = _in(outages, svc, ts, now)
             labels = {"service": svc, "probe": probe.name}
             base = BASE_LATENCY.get(svc, 50) * (1 + 0.6 * day) * rng.lognormvariate(0, 0.15)
-            if hit and hit.status == Status.DOWN:
-                put("probe_up", labels, ts, 0)
-                put("probe_latency_ms", labels, ts, probe.timeout_seconds * 1000)
-                continue
-            put("probe_up", labels, ts, 1)
-            put("probe_latency_ms", labels, ts, base * (14 if hit else 1))
+            result = _probe_result(probe, hit, round(base, 2))
+            # One replayed tick stands for every run of the probe in that step.
+            results[probe.pk] = (result, max(1, int(step_s // probe.interval_seconds)))
+            put("probe_up", labels, ts, 1 if result.ok else 0, probe_pts)
+            put("probe_latency_ms", labels, ts, result.latency_ms, probe_pts)
             if probe.kind == "http" and str(probe.config.get("url", "")).startswith("https"):
-                put(
-                    "tls_cert_days_left",
-                    labels,
-                    ts,
-                    64 - (days - age) if svc == "email-provider" else 81 - (days - age),
-                )
-        incident = {
-            s: _in(outages, s, ts, now)
-            for s in ("smtp", "oltp-db", "elasticsearch", "celery-queue")
-        }
+                put("tls_cert_days_left", labels, ts, 81 - (days - age), probe_pts)
+        runs.append((ts, results))
+        if ts == now:
+            break  # the last run: the probes' current result, no other numbers
+        incident = {s: _in(outages, s, ts, now) for s in ("oltp-db", "celery-queue")}
         queue = 400 + 2600 * day + rng.gauss(0, 120)
-        if incident["smtp"]:
-            queue = 3000 + 11_500 * (ts - incident["smtp"].window(now)[0]).total_seconds() / (
-                40 * 60
-            )
+        if (backlog := _smtp_backlog(ts, now)) is not None:
+            queue = 3000 + 11_500 * backlog
         put("smtp_queue_size", {"service": "smtp"}, ts, max(0, round(queue)))
         pool = 92 if incident["oltp-db"] else 22 + 38 * day + rng.gauss(0, 3)
         put("db_pool_utilisation_pct", {"service": "oltp-db"}, ts, min(100, max(5, pool)))
@@ -175,7 +194,11 @@ def _points(start, now, recent_from, rng, outages, days) -> dict:
             ts,
             max(0, 1800 + 9000 * day + rng.gauss(0, 300)),
         )
-        backlog = 4210 if incident["celery-queue"] else max(0, round(5 + 60 * day * rng.random()))
+        backlog = (
+            4210
+            if incident["celery-queue"] and incident["celery-queue"].status == Status.DEGRADED
+            else max(0, round(5 + 60 * day * rng.random()))
+        )
         put("celery_queue_length", {"queue": "celery"}, ts, backlog)
         put(
             "celery_queue_length",
@@ -183,14 +206,13 @@ def _points(start, now, recent_from, rng, outages, days) -> dict:
             ts,
             max(0, round(rng.gauss(0.3, 0.6))),
         )
-        es = incident["elasticsearch"]
-        put("es_cluster_status", {"service": "elasticsearch"}, ts, 2 if es else 0)
-        put("es_unassigned_shards", {"service": "elasticsearch"}, ts, 14 if es else 0)
+        put("es_cluster_status", {"service": "elasticsearch"}, ts, 0)
+        put("es_unassigned_shards", {"service": "elasticsearch"}, ts, 0)
         put(
             "es_indexing_rate",
             {"service": "elasticsearch"},
             ts,
-            0 if es else max(0, 150 + 900 * day + rng.gauss(0, 40)),
+            max(0, 150 + 900 * day + rng.gauss(0, 40)),
         )
         put(
             "olap_query_latency_ms",
@@ -200,49 +222,7 @@ def _points(start, now, recent_from, rng, outages, days) -> dict:
         )
         put("olap_storage_bytes", {"service": "olap-db"}, ts, 310e9 + (days - age) * 1.6e9)
         put("collector_lag_seconds", {"source": "probes"}, ts, max(0, rng.gauss(1.2, 0.8)))
-    return pts
-
-
-def _status_history(
-    services: dict[str, Service], start: datetime, now: datetime, outages: list[Outage]
-) -> int:
-    rows = []
-    for name, service in services.items():
-        rows.append(
-            StatusChange(
-                service=service,
-                at=start,
-                old_status=Status.UNKNOWN,
-                new_status=Status.HEALTHY,
-                reason="monitoring started",
-            )
-        )
-        for o in sorted(
-            (o for o in outages if o.service == name), key=lambda o: o.days_ago, reverse=True
-        ):
-            begin, end = o.window(now)
-            if begin < start or end > now:
-                continue
-            rows.append(
-                StatusChange(
-                    service=service,
-                    at=begin,
-                    old_status=Status.HEALTHY,
-                    new_status=o.status,
-                    reason=o.reason,
-                )
-            )
-            rows.append(
-                StatusChange(
-                    service=service,
-                    at=end,
-                    old_status=o.status,
-                    new_status=Status.HEALTHY,
-                    reason="recovered",
-                )
-            )
-    StatusChange.objects.bulk_create(rows)
-    return len(rows)
+    return probe_pts, pts, runs
 
 
 # What pg_stat_statements shows on a busy sending platform (shape of the probe's own result).
@@ -271,9 +251,9 @@ DEMO_STATEMENTS = [
 ]
 
 
-def _last_results(now: datetime, rng: random.Random) -> None:
-    """The probes' last results as the page shows them (real runs replace them)."""
-    details = {
+def _details() -> dict[str, dict]:
+    """What each probe kind shows on the page from its last run (real runs replace it)."""
+    return {
         "smtp": {
             "banner": "220 mx1.penguinmails.example ESMTP Postfix",
             "starttls": True,
@@ -315,30 +295,6 @@ def _last_results(now: datetime, rng: random.Random) -> None:
         "olap-db": {"query_ms": 31.4, "storage_bytes": 358e9},
         "collector-lag": {"probe_lag_s": 1.1},
     }
-    probes = list(Probe.objects.select_related("service"))
-    for probe in probes:
-        name = probe.service.name
-        probe.last_run_at = now
-        probe.last_ok = True
-        probe.last_degraded = False
-        probe.last_latency_ms = round(BASE_LATENCY.get(name, 50) * rng.uniform(0.9, 1.4), 2)
-        probe.last_details = details.get(name, {"status": 200})
-        probe.last_message = f"{probe.name}: ok in {probe.last_latency_ms:.0f} ms"
-        probe.consecutive_failures = 0
-        probe.next_run_at = None
-    Probe.objects.bulk_update(
-        probes,
-        [
-            "last_run_at",
-            "last_ok",
-            "last_degraded",
-            "last_latency_ms",
-            "last_details",
-            "last_message",
-            "consecutive_failures",
-            "next_run_at",
-        ],
-    )
 
 
 PROCESSES = {
@@ -382,20 +338,31 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
     ensure_default_services()
     StatusChange.objects.all().delete()
     outages = _outages(now)
-    units = {name: d.unit for name, d in METRICS.items()}
-    n = backfill_series(
-        _points(start, now, recent_from, rng, outages, days), raw_since=recent_from, units=units
+    services = list(
+        Service.objects.select_related("parent").prefetch_related("probes__location_results")
     )
-    services = {s.name: s for s in Service.objects.all()}
-    flips = _status_history(services, start, now, outages)
-    for service in services.values():
-        last = service.status_changes.order_by("-at").first()
-        Service.objects.filter(pk=service.pk).update(
-            status=Status.HEALTHY,
-            status_since=last.at if last else start,
-            status_reason="all probes healthy",
-        )
-    _last_results(now, rng)
+    for service in services:  # history starts before monitoring did
+        service.status, service.status_since, service.status_reason = Status.UNKNOWN, None, ""
+    probes = [p for s in services for p in s.probes.all()]
+    enabled = [p for p in probes if p.enabled]
+    probe_pts, pts, runs = _points(start, now, recent_from, rng, outages, days, enabled)
+    units = {name: d.unit for name, d in METRICS.items()}
+    n = backfill_series(pts, raw_since=recent_from, units=units)
+    # Probe results keep raw samples as far back as raw retention: alert rules read them.
+    raw_since = max(start, now - timedelta(days=settings.RETENTION_RAW_DAYS))
+    n += backfill_series(probe_pts, raw_since=raw_since, units=units)
+    changes = replay_history(runs, services=services)
+    StatusChange.objects.bulk_create(changes)
+    Service.objects.bulk_update(services, ["status", "status_since", "status_reason"])
+    details = _details()
+    for probe in probes:
+        if probe.enabled:
+            probe.last_details = details.get(probe.service.name, {"status": 200})
+        else:  # never ran: no result to show
+            for name in _RESULT_FIELDS:
+                setattr(probe, name, Probe._meta.get_field(name).get_default())
+        probe.next_run_at = None
+    Probe.objects.bulk_update(probes, [*_RESULT_FIELDS, "next_run_at"])
     _demo_hosts(now, rng)
     shown = sum(1 for o in outages if o.window(now)[0] >= start)
-    return f"{n:,} probe metric points, {flips} status changes, {shown} outages over {days} days"
+    return f"{n:,} probe metric points, {len(changes)} status changes, {shown} outages over {days} days"

@@ -6,7 +6,9 @@ Rules (per enabled probe, then per service):
   reported a problem while answering (yellow cluster, full pool, queue backlog) is degraded;
 - a probe that never ran, or whose last result is older than three intervals, is unknown;
 - the service is down when all of its known probes are down, degraded when some are down or
-  any is degraded, healthy when all known probes are healthy, unknown when none is known;
+  any is degraded, healthy when all known probes are healthy; "stale" when it has enabled
+  probes but none is known, "not monitored" when it has no enabled probe (never Healthy
+  without a current result);
 - while the parent service is down, a down/degraded child is marked as suppressed by it.
 
 A probe tagged with locations is judged per location by the same rules (each location keeps
@@ -17,7 +19,7 @@ is named in the reason and counts neither as failed nor as healthy (its worker s
 target may be fine).
 
 Uptime % over a window is the share of time not spent down, among the time whose status is
-known (a gap before monitoring started does not count against the service). Down time inside a
+known (a gap before monitoring started, or time stale or not monitored, counts neither way). Down time inside a
 maintenance window of the service (an alerts silence matching service=<name> alone, or a
 whole-platform window) is planned, so it does not count as down.
 """
@@ -41,7 +43,7 @@ UPTIME_WINDOWS = {
 }
 
 
-STALE = "stale"  # a location's status when its worker stopped reporting (not a Status)
+STALE = Status.STALE  # a location's status when its worker stopped reporting
 
 
 @dataclass
@@ -153,13 +155,15 @@ def service_health(
     parent_status: str | None = None,
 ) -> Health:
     if not probes:
-        return Health(Status.UNKNOWN, "no enabled probes")
+        return Health(Status.NOT_MONITORED, "not monitored: no enabled probe")
     per_probe = {p.pk: probe_status(p, service, now=now) for p in probes}
     statuses = [s for s, _ in per_probe.values()]
     known = [s for s in statuses if s != Status.UNKNOWN]
     problems = [r for s, r in per_probe.values() if s in (Status.DOWN, Status.DEGRADED)]
     if not known:
-        status, reason = Status.UNKNOWN, "; ".join(r for _, r in per_probe.values())
+        # Enabled probes, but no current result from any: what we last saw is no longer news.
+        status = Status.STALE
+        reason = "stale: " + "; ".join(r for _, r in per_probe.values())
     elif all(s == Status.DOWN for s in known):
         status, reason = Status.DOWN, "; ".join(problems)
     elif problems:
@@ -228,20 +232,30 @@ def uptime_pct(service: Service, window: timedelta, *, now: datetime | None = No
     """% of the known time in [now - window, now) that the service was not down (outside
     maintenance)."""
     now = now or timezone.now()
-    start = now - window
-    before = (
-        StatusChange.objects.filter(service=service, at__lt=start)
-        .order_by("-at")
-        .values_list("new_status", flat=True)
-        .first()
-    )
-    changes = list(
-        StatusChange.objects.filter(service=service, at__gte=start, at__lt=now)
-        .order_by("at")
-        .values_list("at", "new_status")
-    )
-    maintenance = maintenance_spans(service, start, now)
-    return uptime_from_changes(before or Status.UNKNOWN, changes, start, now, maintenance)
+    return uptime_figures([service], now - window, now)[service.pk].uptime_pct
+
+
+def uptime_seconds(
+    initial: str,
+    changes: list[tuple[datetime, str]],
+    start: datetime,
+    end: datetime,
+    maintenance: Sequence[Span] = (),
+) -> tuple[float, float]:
+    """(known, down) seconds in [start, end) from status flips: known is time whose status
+    was seen (not unknown, stale or not monitored); down time inside ``maintenance`` counts
+    as up."""
+    known = down = 0.0
+    unseen = Status.unseen()
+    status, cursor = initial, start
+    for at, new_status in [*changes, (end, None)]:
+        span = (at - cursor).total_seconds()
+        if status not in unseen:
+            known += span
+            if status == Status.DOWN:
+                down += span - (_overlap(cursor, at, maintenance) if maintenance else 0.0)
+        status, cursor = new_status, at
+    return known, down
 
 
 def uptime_from_changes(
@@ -252,18 +266,70 @@ def uptime_from_changes(
     maintenance: Sequence[Span] = (),
 ) -> float | None:
     """Uptime % from status flips; down time overlapping ``maintenance`` spans counts as up."""
-    known = down = 0.0
-    status, cursor = initial, start
-    for at, new_status in [*changes, (end, None)]:
-        span = (at - cursor).total_seconds()
-        if status != Status.UNKNOWN:
-            known += span
-            if status == Status.DOWN:
-                down += span - (_overlap(cursor, at, maintenance) if maintenance else 0.0)
-        status, cursor = new_status, at
+    known, down = uptime_seconds(initial, changes, start, end, maintenance)
+    return _pct(known, down)
+
+
+def _pct(known: float, down: float) -> float | None:
     if known <= 0:
         return None
     return round(100.0 * (known - down) / known, 3)
+
+
+@dataclass
+class UptimeFigures:
+    """A service's figures over one range, from one reading of its status history."""
+
+    known_s: float
+    down_s: float
+
+    @property
+    def uptime_pct(self) -> float | None:
+        return _pct(self.known_s, self.down_s)
+
+    @property
+    def downtime_min(self) -> float | None:
+        return None if self.known_s <= 0 else round(self.down_s / 60, 1)
+
+
+def uptime_figures(
+    services: Sequence[Service], start: datetime, end: datetime
+) -> dict[int, UptimeFigures]:
+    """Known and down seconds of each service over [start, end) (maintenance excluded), in
+    three queries whatever the number of services. Every uptime figure shown anywhere — a
+    service card, the services page, the SLA table, the platform tile — comes from here."""
+    if not services:
+        return {}
+    ids = [s.pk for s in services]
+    before = dict(
+        StatusChange.objects.filter(service_id__in=ids, at__lt=start)
+        .order_by("service_id", "-at")
+        .distinct("service_id")
+        .values_list("service_id", "new_status")
+    )
+    changes: dict[int, list[tuple[datetime, str]]] = {pk: [] for pk in ids}
+    for service_id, at, new_status in (
+        StatusChange.objects.filter(service_id__in=ids, at__gte=start, at__lt=end)
+        .order_by("service_id", "at")
+        .values_list("service_id", "at", "new_status")
+    ):
+        changes[service_id].append((at, new_status))
+    maintenance = maintenance_spans_by_service([s.name for s in services], start, end)
+    return {
+        s.pk: UptimeFigures(
+            *uptime_seconds(
+                before.get(s.pk) or Status.UNKNOWN, changes[s.pk], start, end, maintenance[s.name]
+            )
+        )
+        for s in services
+    }
+
+
+def platform_uptime_pct(start: datetime, end: datetime) -> float | None:
+    """The platform's uptime over [start, end): of all services' known time, the share not
+    down (each service weighted by how long it was seen; unmonitored ones do not count)."""
+    figures = uptime_figures(list(Service.objects.all()), start, end).values()
+    return _pct(sum(f.known_s for f in figures), sum(f.down_s for f in figures))
 
 
 def _window_uptimes(

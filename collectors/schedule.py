@@ -10,6 +10,13 @@ BEAT_SCHEDULE: dict = {
         "schedule": 5.0,
         "options": {"expires": 5},
     },
+    # A service whose probes stopped reporting turns stale within one tick of the third
+    # missed interval, even though no run touches it.
+    "collectors.refresh_service_status": {
+        "task": "collectors.refresh_service_status",
+        "schedule": 15.0,
+        "options": {"expires": 15},
+    },
     "collectors.dispatch_host_samples": {
         "task": "collectors.dispatch_host_samples",
         "schedule": 15.0,

@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -387,21 +388,84 @@ def _core_only(outcome: Outcome) -> Outcome:
     )
 
 
+def apply_result(slot: RunResult, result: ProbeResult, at: datetime, *, runs: int = 1) -> None:
+    """Record a run's result on its schedule/result row, in memory. ``runs``: how many
+    identical runs it stands for (a history replayed at a coarser step than the probe's
+    interval); a failure adds that many to the run of failures."""
+    slot.last_run_at = at
+    slot.last_ok = result.ok
+    slot.last_degraded = result.degraded
+    slot.last_latency_ms = result.latency_ms
+    slot.last_message = (result.message or ("ok" if result.ok else "failed"))[:500]
+    slot.last_details = orjson.loads(orjson.dumps(result.details, default=str))
+    slot.consecutive_failures = 0 if result.ok else slot.consecutive_failures + runs
+    slot.state = orjson.loads(orjson.dumps(result.state, default=str))
+
+
+def judge_service(
+    service: Service, probes: list[Probe], *, now: datetime, parent_status: str | None
+) -> tuple[str, str]:
+    """(status, reason) of a service from its enabled probes' rows, as stored on the service."""
+    health = service_health(service, probes, now=now, parent_status=parent_status)
+    reason = (
+        health.reason
+        if not health.suppressed_by
+        else f"{health.reason} (parent {health.suppressed_by} is down)"
+    )
+    return health.status, reason[:500]
+
+
+def replay_history(
+    runs: Iterable[tuple[datetime, dict[int, tuple[ProbeResult, int]]]],
+    *,
+    services: list[Service],
+) -> list[StatusChange]:
+    """The status changes a history of probe results causes, derived in memory by the live
+    path's own steps: at each moment, each probe's result is recorded on its row
+    (``apply_result``) and every service is judged (``judge_service``), parents first.
+
+    ``runs``: (moment, {probe id: (result, runs it stands for)}) in time order; ``services``
+    with their probes prefetched. Returns unsaved StatusChange rows in order; the services
+    end with their last status and the probes with their last result (nothing is written).
+    """
+    probes_of = {s.pk: [p for p in s.probes.all() if p.enabled] for s in services}
+    probe_by_id = {p.pk: p for probes in probes_of.values() for p in probes}
+    by_id = {s.pk: s for s in services}
+    ordered = sorted(services, key=lambda s: s.parent_id is not None)
+    changes: list[StatusChange] = []
+    for at, results in runs:
+        for probe_id, (result, count) in results.items():
+            apply_result(probe_by_id[probe_id], result, at, runs=count)
+        for service in ordered:
+            parent = by_id.get(service.parent_id)
+            status, reason = judge_service(
+                service,
+                probes_of[service.pk],
+                now=at,
+                parent_status=parent.status if parent else None,
+            )
+            if status != service.status:
+                changes.append(
+                    StatusChange(
+                        service=service,
+                        at=at,
+                        old_status=service.status,
+                        new_status=status,
+                        reason=reason,
+                    )
+                )
+                service.status, service.status_since = status, at
+            service.status_reason = reason
+    return changes
+
+
 def record_outcomes(outcomes: list[Outcome]) -> RunSummary:
     summary = RunSummary(outcomes=outcomes)
     if not outcomes:
         return summary
     summary.samples_written = _write_metrics(outcomes)
     for o in outcomes:
-        p, r = o.slot, o.result
-        p.last_run_at = o.finished_at
-        p.last_ok = r.ok
-        p.last_degraded = r.degraded
-        p.last_latency_ms = r.latency_ms
-        p.last_message = (r.message or ("ok" if r.ok else "failed"))[:500]
-        p.last_details = orjson.loads(orjson.dumps(r.details, default=str))
-        p.consecutive_failures = 0 if r.ok else p.consecutive_failures + 1
-        p.state = orjson.loads(orjson.dumps(r.state, default=str))
+        apply_result(o.slot, o.result, o.finished_at)
     probe_rows = [o.slot for o in outcomes if isinstance(o.slot, Probe)]
     location_rows = [o.slot for o in outcomes if isinstance(o.slot, ProbeLocation)]
     if probe_rows:
@@ -437,13 +501,8 @@ def refresh_service_status(
     ):
         probes = [p for p in service.probes.all() if p.enabled]
         parent_status = by_id[service.parent_id].status if service.parent_id in by_id else None
-        health = service_health(service, probes, now=now, parent_status=parent_status)
-        reason = (
-            health.reason
-            if not health.suppressed_by
-            else f"{health.reason} (parent {health.suppressed_by} is down)"
-        )
-        if health.status == service.status:
+        status, reason = judge_service(service, probes, now=now, parent_status=parent_status)
+        if status == service.status:
             if reason != service.status_reason:
                 Service.objects.filter(pk=service.pk).update(status_reason=reason[:500])
             continue
@@ -451,7 +510,7 @@ def refresh_service_status(
         # computed from the changes, so a status without its change would skew it.
         with transaction.atomic():
             won = Service.objects.filter(pk=service.pk, status=service.status).update(
-                status=health.status, status_since=now, status_reason=reason[:500]
+                status=status, status_since=now, status_reason=reason
             )
             if won:
                 changes.append(
@@ -459,12 +518,12 @@ def refresh_service_status(
                         service=service,
                         at=now,
                         old_status=service.status,
-                        new_status=health.status,
-                        reason=reason[:500],
+                        new_status=status,
+                        reason=reason,
                     )
                 )
         if won:
-            service.status = health.status
+            service.status = status
     return changes
 
 
@@ -547,5 +606,6 @@ __all__ = [
     "sample_host",
     "execute",
     "refresh_service_status",
+    "replay_history",
     "Status",
 ]

@@ -52,6 +52,13 @@ def dispatch_probe_runs() -> int:
     return len(locations)
 
 
+@shared_task(name="collectors.refresh_service_status", ignore_result=True)
+def refresh_service_status() -> int:
+    # Probe runs refresh the services they touch; this catches the ones no run touches any
+    # more (probe disabled, worker gone), which turn "not monitored" / "stale".
+    return len(services.refresh_service_status())
+
+
 @shared_task(name="collectors.sample_host", ignore_result=True)
 def sample_host(hostname: str | None = None) -> int:
     # The task runs on the host it measures; the name it was sent for must match this machine.

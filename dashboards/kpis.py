@@ -159,7 +159,6 @@ EXECUTIVE_KPIS: list[KpiDef] = [
         None,
         3,
         "≥ 99.9% SLA",
-        metrics=("probe_up",),
     ),
     KpiDef(
         "api_p95",

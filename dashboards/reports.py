@@ -27,7 +27,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
-from collectors.health import uptime_pct
+from collectors.health import uptime_figures
 from collectors.selectors_services import services_list
 from dashboards import exports, kpis, memo
 from dashboards.models import ScheduledReport
@@ -93,18 +93,18 @@ def sla_rows(tr: TimeRange) -> list[SlaRow]:
     """Per service over ``tr``: uptime % with maintenance excluded (collectors.health), the
     down minutes that uptime means over the range, incidents started and MTTR
     (incidents.selectors)."""
-    minutes = tr.length.total_seconds() / 60
+    services = services_list()
+    figures = uptime_figures(services, tr.start, tr.end)
     rows = []
-    for service in services_list():
-        uptime = uptime_pct(service, tr.length, now=tr.end)
+    for service in services:
         stats = incident_stats(start=tr.start, end=tr.end, service=service.name)
         rows.append(
             SlaRow(
                 service=service.name,
                 display_name=str(service),
-                uptime_pct=uptime,
-                # The same reading as the per-tenant SLA panel: the share of the range not up.
-                downtime_min=None if uptime is None else round(minutes * (100 - uptime) / 100, 1),
+                uptime_pct=figures[service.pk].uptime_pct,
+                # The minutes actually spent down (outside maintenance), not the range's share.
+                downtime_min=figures[service.pk].downtime_min,
                 incidents=stats["count"],
                 mttr_hours=stats["mttr_hours"],
             )

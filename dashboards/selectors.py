@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from collectors import selectors_batch as batch
+from collectors.health import platform_uptime_pct
 from collectors.selectors import series_query
 from collectors.selectors_batch import HistogramWindow, SeriesInfo, WindowStats
 from dashboards import memo
@@ -237,7 +238,7 @@ def latency_ms(
     return {"p50": w.quantile(0.5), "p95": w.quantile(0.95), "p99": w.quantile(0.99)}
 
 
-def uptime_pct(start: datetime, end: datetime, *, labels: dict | None = None) -> float | None:
-    """Share of successful probes over the period, all probes weighted equally."""
-    value = scalar("probe_up", start, end, labels=labels, agg="avg", combine="avg")
-    return None if value is None else 100.0 * value
+def uptime_pct(start: datetime, end: datetime) -> float | None:
+    """The platform's uptime over [start, end) from the services' status history (maintenance
+    excluded): the figure every service card and SLA row is made of (collectors.health)."""
+    return platform_uptime_pct(start, end)

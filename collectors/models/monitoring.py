@@ -26,6 +26,16 @@ class Status(models.TextChoices):
     DEGRADED = "degraded", "Degraded"
     DOWN = "down", "Down"
     UNKNOWN = "unknown", "Unknown"
+    # Never Healthy without a recent result: no enabled probe at all, or enabled probes whose
+    # latest results are older than three intervals (or that never ran).
+    NOT_MONITORED = "unmonitored", "Not monitored"
+    STALE = "stale", "Stale"
+
+    @classmethod
+    def unseen(cls) -> frozenset[str]:
+        """Statuses that say nothing about the service (no current result): their time is
+        neither up nor down in uptime."""
+        return frozenset({cls.UNKNOWN, cls.NOT_MONITORED, cls.STALE})
 
 
 class Service(models.Model):
@@ -74,7 +84,7 @@ class Service(models.Model):
         default=100, help_text="Order on the services page."
     )
     # Denormalised current status, updated by the runner when it changes (with a StatusChange).
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNKNOWN)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN)
     status_since = models.DateTimeField(null=True, blank=True)
     status_reason = models.CharField(max_length=500, blank=True)
 
@@ -267,8 +277,8 @@ class StatusChange(models.Model):
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="status_changes")
     at = models.DateTimeField(default=timezone.now)
-    old_status = models.CharField(max_length=10, choices=Status.choices)
-    new_status = models.CharField(max_length=10, choices=Status.choices)
+    old_status = models.CharField(max_length=16, choices=Status.choices)
+    new_status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.CharField(max_length=500, blank=True)
 
     class Meta:

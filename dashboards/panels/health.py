@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from collectors.health import UPTIME_WINDOWS, uptime_pct
+from collectors.health import uptime_figures
 from collectors.selectors_batch import HistogramWindow, merged
 from collectors.selectors_services import services_overview
 from dashboards import selectors
@@ -23,7 +23,7 @@ from dashboards.timerange import TimeRange
 HIST = "http_request_duration_ms"
 ERROR_RATE_LIMIT_PCT = 5.0  # "High Error Rates: >5% error rate sustained"
 P95_LIMIT_MS = 1000.0  # "API Response time p95 > 1s"
-ORDER = {"down": 0, "degraded": 1, "unknown": 2, "healthy": 3}
+ORDER = {"down": 0, "degraded": 1, "unknown": 2, "stale": 2, "unmonitored": 2, "healthy": 3}
 
 
 @dataclass
@@ -32,6 +32,7 @@ class ServiceCard:
     title: str = ""
     registered: bool = True  # a collectors Service (has a page under /services/)
     status: str = "unknown"
+    status_label: str = "Unknown"
     reason: str = ""
     warnings: list[str] = field(default_factory=list)  # store figures past alert thresholds
     probes_up: int = 0
@@ -48,14 +49,6 @@ class ServiceCard:
     @property
     def reasons(self) -> list[str]:
         return [r for r in [self.reason, *self.warnings] if r]
-
-
-def _uptime(row, tr: TimeRange) -> float | None:
-    """The service's uptime over the range: the overview's figure for the preset windows it
-    computes (ending now), otherwise read for exactly this range."""
-    if tr.key in UPTIME_WINDOWS and tr.key in row.uptime and tr.length == UPTIME_WINDOWS[tr.key]:
-        return row.uptime[tr.key]
-    return uptime_pct(row.service, tr.length, now=tr.end)
 
 
 def http_figures(tr: TimeRange) -> dict[str, dict[str, float | None]]:
@@ -86,16 +79,19 @@ def http_figures(tr: TimeRange) -> dict[str, dict[str, float | None]]:
 
 def service_cards(tr: TimeRange) -> list[ServiceCard]:
     cards: dict[str, ServiceCard] = {}
-    for row in services_overview(now=tr.end):
+    overview = services_overview(now=tr.end)
+    uptime = uptime_figures([row.service for row in overview], tr.start, tr.end)
+    for row in overview:
         svc = row.service
         cards[svc.name] = ServiceCard(
             name=svc.name,
             title=str(svc),
             status=svc.status,
+            status_label=svc.get_status_display(),
             reason=svc.status_reason,
             probes_up=sum(1 for p in row.probes if p.status == "healthy"),
             probes_total=len(row.probes),
-            uptime_pct=_uptime(row, tr),
+            uptime_pct=uptime[svc.pk].uptime_pct,
             probe_latency_ms=row.latency_ms,
             gauges=list(row.highlights),
         )
@@ -103,7 +99,12 @@ def service_cards(tr: TimeRange) -> list[ServiceCard]:
         card = cards.get(name)
         if card is None:  # traffic reported for a service no probe watches
             card = cards[name] = ServiceCard(
-                name=name, title=name, registered=False, reason="no probe watches this service"
+                name=name,
+                title=name,
+                registered=False,
+                status="unmonitored",
+                status_label="Not monitored",
+                reason="not monitored: no probe watches this service",
             )
         for key, value in figures.items():
             setattr(card, key, value)

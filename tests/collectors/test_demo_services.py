@@ -1,4 +1,5 @@
-"""The services demo data gives the page real uptime figures, outages and charts."""
+"""The services demo: probe results replayed through the live status logic give the pages real
+uptime figures, outages and charts, and nothing claims a probe that never ran."""
 
 from __future__ import annotations
 
@@ -9,39 +10,78 @@ import pytest
 
 from collectors import demo, demo_services
 from collectors.health import uptimes
-from collectors.models import Host, Service
+from collectors.models import Host, Service, Status
 from collectors.selectors import series_query, window_values
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_demo_history_has_outages_uptime_and_probe_metrics():
+def _down_minutes(service: Service, now: datetime, days: int) -> float:
+    flips = list(service.status_changes.order_by("at").values_list("at", "new_status"))
+    down = 0.0
+    for (at, status), (following, _) in zip(flips, [*flips[1:], (now, None)], strict=True):
+        if status == Status.DOWN and at >= now - timedelta(days=days):
+            down += (following - at).total_seconds() / 60
+    return down
+
+
+def test_demo_statuses_are_derived_from_the_probe_results():
     now = datetime.now(UTC)
-    demo.load(days=10, now=now, rng=random.Random(1))
-    summary = demo_services.load(days=10, now=now, rng=random.Random(1))
+    demo.load(days=12, now=now, rng=random.Random(1))
+    summary = demo_services.load(days=12, now=now, rng=random.Random(1))
     assert "status changes" in summary
 
+    # A disabled probe never ran: its service is not monitored, has no uptime and no result.
     smtp = Service.objects.get(name="smtp")
-    smtp_uptime = uptimes(smtp, now=now)
-    assert smtp_uptime["7d"] == 100.0  # its outage was 9 days ago
-    assert smtp_uptime["30d"] == pytest.approx(100 * (1 - 40 / (10 * 1440)), abs=0.05)
-    assert (
-        uptimes(Service.objects.get(name="oltp-db"), now=now)["7d"] == 100.0
-    )  # degraded counts as up
+    assert smtp.status == Status.NOT_MONITORED
+    assert smtp.status_reason == "not monitored: no enabled probe"
+    assert smtp.probes.get().last_run_at is None
+    assert uptimes(smtp, now=now) == {"24h": None, "7d": None, "30d": None, "90d": None}
+
+    # The api's two outages (9 and 5.3 days ago) are down intervals derived from failing
+    # probe results, and its uptime is exactly the known time minus them.
+    api = Service.objects.get(name="api")
+    assert api.status == Status.HEALTHY
+    downs = api.status_changes.filter(new_status=Status.DOWN)
+    assert downs.count() == 2
+    assert "HTTP 503, expected 200" in downs.order_by("at").first().reason
+    down_min = _down_minutes(api, now, 12)
+    assert 50 <= down_min <= 65  # 40 + 15 minutes of outage, seen at 5-minute steps
+    monitored_min = (now - api.status_changes.order_by("at").first().at).total_seconds() / 60
+    assert uptimes(api, now=now)["30d"] == pytest.approx(
+        100 * (1 - down_min / monitored_min), abs=0.001
+    )
+    # Degraded counts as up; the pool outage shows as degraded with the probe's own message.
+    oltp = Service.objects.get(name="oltp-db")
+    assert oltp.status_changes.filter(
+        new_status=Status.DEGRADED, reason__contains="connection pool 92%"
+    ).exists()
+    assert uptimes(oltp, now=now)["7d"] == 100.0
+    # While redis was down, the queue (its child) was down too and attributed to it.
+    queue = Service.objects.get(name="celery-queue")
+    assert queue.status_changes.filter(reason__contains="(parent redis is down)").exists()
 
     day = series_query(
         metric="probe_up",
-        labels={"service": "smtp"},
+        labels={"service": "api"},
         start=now - timedelta(days=10),
         end=now,
         step=3600,
         agg="min",
     )
     assert min(v for _, v in day.series[0].points) == 0.0
-    queue = window_values(
+    assert not series_query(
+        metric="probe_up",
+        labels={"service": "smtp"},
+        start=now - timedelta(days=10),
+        end=now,
+        step=3600,
+        agg="min",
+    ).series
+    queue_size = window_values(
         metric="smtp_queue_size", start=now - timedelta(days=10), end=now, agg="max"
     )
-    assert queue[0][1] > 10_000  # the outage pushed the queue past the seed's alert threshold
+    assert queue_size[0][1] > 10_000  # the backlog passed the seed's alert threshold
     tables = window_values(
         metric="table_ops_per_hour",
         labels={"table": "email_opens"},
@@ -57,7 +97,9 @@ def test_demo_is_repeatable():
     now = datetime.now(UTC)
     demo.load(days=2, now=now, rng=random.Random(2))
     demo_services.load(days=2, now=now, rng=random.Random(2))
-    first = Service.objects.get(name="api").status_changes.count()
+    first = list(Service.objects.get(name="oltp-db").status_changes.values_list("new_status"))
     demo.load(days=2, now=now, rng=random.Random(2))
     demo_services.load(days=2, now=now, rng=random.Random(2))
-    assert Service.objects.get(name="api").status_changes.count() == first
+    assert (
+        list(Service.objects.get(name="oltp-db").status_changes.values_list("new_status")) == first
+    )

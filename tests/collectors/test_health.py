@@ -106,15 +106,65 @@ def test_a_child_of_a_down_parent_is_suppressed():
     assert child.status_reason.endswith("(parent redis is down)")
 
 
-def test_a_service_without_enabled_probes_is_unknown():
-    service = make_service()
+def test_a_service_without_enabled_probes_is_not_monitored_never_healthy():
+    service = make_service(status=Status.HEALTHY)
     Probe.objects.create(
-        service=service, name="off", kind="tcp", enabled=False, config={"host": "x", "port": 1}
+        service=service,
+        name="off",
+        kind="tcp",
+        enabled=False,
+        config={"host": "x", "port": 1},
+        last_run_at=timezone.now(),
+        last_ok=True,
     )
     refresh_service_status()
     service.refresh_from_db()
-    assert service.status == Status.UNKNOWN
-    assert service.health().reason == "no enabled probes"
+    assert service.status == Status.NOT_MONITORED
+    assert service.get_status_display() == "Not monitored"
+    assert service.status_reason == "not monitored: no enabled probe"
+    flip = service.status_changes.get()
+    assert (flip.old_status, flip.new_status) == (Status.HEALTHY, Status.NOT_MONITORED)
+
+
+def test_a_probe_silent_for_three_intervals_makes_the_service_stale():
+    service = make_service(status=Status.HEALTHY)
+    now = timezone.now()
+    Probe.objects.create(
+        service=service,
+        name="port",
+        kind="tcp",
+        config={"host": "127.0.0.1", "port": 1},
+        interval_seconds=30,
+        timeout_seconds=5,
+        last_run_at=now - timedelta(seconds=90),
+        last_ok=True,
+        last_message="open",
+    )
+    refresh_service_status(now=now)
+    service.refresh_from_db()
+    assert service.status == Status.HEALTHY  # 3 intervals + timeout not yet passed
+
+    refresh_service_status(now=now + timedelta(seconds=10))
+    service.refresh_from_db()
+    assert service.status == Status.STALE
+    assert service.get_status_display() == "Stale"
+    assert service.status_reason.startswith("stale: port: no result since ")
+
+
+def test_stale_and_unmonitored_time_counts_neither_up_nor_down():
+    service = make_service()
+    now = timezone.now()
+    for ago, old, new in [
+        (timedelta(hours=24), Status.UNKNOWN, Status.HEALTHY),
+        (timedelta(hours=12), Status.HEALTHY, Status.STALE),  # 6 h without results
+        (timedelta(hours=6), Status.STALE, Status.DOWN),  # 1 h down
+        (timedelta(hours=5), Status.DOWN, Status.NOT_MONITORED),  # probe disabled
+    ]:
+        StatusChange.objects.create(service=service, at=now - ago, old_status=old, new_status=new)
+    # Known time: 12 h healthy + 1 h down.
+    assert uptime_pct(service, timedelta(hours=24), now=now) == pytest.approx(
+        100 * 12 / 13, abs=0.001
+    )
 
 
 def test_uptime_counts_down_time_in_each_window():

@@ -162,7 +162,7 @@ def test_a_location_that_stops_reporting_is_stale_and_does_not_count(routes):
     ProbeLocation.objects.update(last_run_at=five_min_ago)
     refresh_service_status()
     service.refresh_from_db()
-    assert service.status == Status.UNKNOWN
+    assert service.status == Status.STALE
 
 
 def test_a_location_not_run_yet_is_named(routes):
