@@ -82,7 +82,7 @@ EXECUTIVE = Page(
             "uptime",
             # Per bucket, the share of probe runs that succeeded: not the uptime figure (that
             # is status history, on the Uptime tile and the SLA table), so named for what it is.
-            "Probe success rate against the SLA",
+            "Probe success vs the SLA",
             [SeriesSpec("probe_up", "avg", combine="avg", name="probe success", scale=100)],
             unit="%",
             thresholds=_SLA,

@@ -258,6 +258,8 @@ class DoraOut(Schema):
     incidents_resolved: int
     critical_incidents_resolved: int
     targets: dict[str, float]
+    # Per target: met (True), missed (False) or no figure (None), as written: ≥, <, <.
+    meets: dict[str, bool | None]
 
 
 def deployment_out(d: Deployment) -> dict:

@@ -21,6 +21,22 @@ DORA_TARGETS = {
 }
 
 
+def meets_dora_targets(figures: dict) -> dict[str, bool | None]:
+    """Whether each figure meets its target as the target is written (≥ 1/week, < 5%, < 4 h),
+    judged on the value as pages show it (one decimal), so "5.0%" never passes "< 5%" nor
+    "4.0 h" "< 4 h". None when there is no figure. Every page and the API use this."""
+    verdicts: dict[str, bool | None] = {}
+    for key, target in DORA_TARGETS.items():
+        value = figures.get(key)
+        if value is None:
+            verdicts[key] = None
+        elif key == "deploy_frequency_per_week":
+            verdicts[key] = round(value, 1) >= target
+        else:
+            verdicts[key] = round(value, 1) < target
+    return verdicts
+
+
 def incidents_in_range(*, start: datetime, end: datetime) -> QuerySet[Incident]:
     """Incidents that were open at any moment of [start, end), newest first."""
     return (
@@ -147,7 +163,7 @@ def dora_stats(
     weeks = (end - start).total_seconds() / (7 * 86400)
     everything = incident_stats(start=start, end=end, service=service)
     critical = incident_stats(start=start, end=end, service=service, severity="critical")
-    return {
+    figures = {
         "deploy_frequency_per_week": round(len(released) / weeks, 2) if weeks > 0 else None,
         "lead_time_hours": round(median(lead_times), 2) if lead_times else None,
         "change_failure_rate_pct": (
@@ -170,6 +186,8 @@ def dora_stats(
         "weeks": round(weeks, 2),
         "targets": DORA_TARGETS,
     }
+    figures["meets"] = meets_dora_targets(figures)
+    return figures
 
 
 def deployment_services() -> list[str]:

@@ -337,17 +337,31 @@ def dora_tiles(dora: dict) -> list[DoraTile]:
     freq_goal = targets.get("deploy_frequency_per_week", 1.0)
     cfr_goal = targets.get("change_failure_rate_pct", 5.0)
     mttr_goal = targets.get("mttr_critical_hours", 4.0)
+    meets = dora.get("meets") or {}
     if cfr is None:
         cfr_status = "unknown"
     else:
-        cfr_status = "good" if cfr < cfr_goal else "warning" if cfr < 3 * cfr_goal else "critical"
+        cfr_status = (
+            "good"
+            if meets.get("change_failure_rate_pct")
+            else "warning"
+            if cfr < 3 * cfr_goal
+            else "critical"
+        )
+    days = 7 * (dora.get("weeks") or 0)
+    window = f"{days * 24:.0f} h" if days < 2 else f"{days:.0f} days"
     return [
         DoraTile(
             "deploy_frequency",
             "Deploy frequency",
             "—" if freq is None else f"{freq:,.1f}/week",
-            "unknown" if freq is None else "good" if freq >= freq_goal else "warning",
-            f"{dora.get('released', 0)} released of {dora.get('deployments', 0)} deployments",
+            "unknown"
+            if freq is None
+            else "good"
+            if meets.get("deploy_frequency_per_week")
+            else "warning",
+            f"{dora.get('released', 0)} released of {dora.get('deployments', 0)} deployments "
+            f"in the last {window}",
             f"≥ {freq_goal:g}/week",
         ),
         DoraTile(
@@ -371,7 +385,11 @@ def dora_tiles(dora: dict) -> list[DoraTile]:
             "mttr",
             "MTTR (critical)",
             _hours(mttr_c),
-            "unknown" if mttr_c is None else "good" if mttr_c < mttr_goal else "critical",
+            "unknown"
+            if mttr_c is None
+            else "good"
+            if meets.get("mttr_critical_hours")
+            else "critical",
             f"{dora.get('critical_incidents_resolved', 0)} critical resolved; all severities "
             f"{_hours(dora.get('mttr_hours'))} over {dora.get('incidents_resolved', 0)}",
             f"< {mttr_goal:g} h",

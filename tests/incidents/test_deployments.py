@@ -379,7 +379,7 @@ def test_deployments_page_lists_filters_and_shows_dora(login_client, make_user):
     html = client.get("/incidents/deployments/").content.decode()
     assert "v3.1.0" in html and "v1.9.0" in html and "pixel 502s" in html
     assert 'href="https://ci.example.com/runs/1"' in html
-    assert "50.0%" in html and "above target" in html  # 1 rolled back of 2 finished
+    assert "50.0%" in html and "misses target" in html  # 1 rolled back of 2 finished
     only = client.get("/incidents/deployments/", {"service": "api"}).content.decode()
     assert "v3.1.0" in only and "v1.9.0" not in only
     assert "0.0%" in only
