@@ -65,8 +65,9 @@ def test_health_card_for_traffic_without_a_probe_says_so(services, day, now):
     write_known_world(Store(), now)
     Service.objects.filter(name="api").delete()
     api = cards(day)["api"]
-    assert api.status == "unknown" and not api.registered
-    assert api.reason == "no probe watches this service"
+    assert api.status == "unmonitored" and not api.registered
+    assert api.status_label == "Not monitored"
+    assert api.reason == "not monitored: no probe watches this service"
 
 
 def test_health_panel_renders_cards_in_the_page(services, make_user, login_client):
