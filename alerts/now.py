@@ -129,8 +129,8 @@ def service_problems(*, now: datetime) -> list[ServiceProblem]:
         health = service_health(service, probes, now=now)
         if health.status in (Status.DOWN, Status.DEGRADED):
             status = health.status
-        elif health.status == Status.UNKNOWN and any(p.last_run_at for p in probes):
-            status = "stale"  # it reported before and stopped (a probe never run is not news)
+        elif health.status == Status.STALE and any(p.last_run_at for p in probes):
+            status = Status.STALE  # it reported before and stopped (a probe never run is not news)
         else:
             continue
         since = service.status_since if service.status == health.status else None

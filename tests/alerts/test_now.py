@@ -79,6 +79,23 @@ def test_it_names_down_services_hosts_over_thresholds_and_stale_hosts(db, now):
     assert hosts["old-1"].level == "stale"
 
 
+def test_a_service_whose_probe_stopped_reporting_is_stale(db, now):
+    svc = Service.objects.create(name="quiet", display_name="Quiet", kind="api")
+    Probe.objects.create(
+        service=svc,
+        name="health",
+        kind="tcp",
+        config={"host": "127.0.0.1", "port": 1},
+        interval_seconds=30,
+        last_run_at=now - timedelta(minutes=10),
+        last_ok=True,
+        last_message="open",
+    )
+    (quiet,) = [s for s in on_call_now(now=now).services if s.name == "quiet"]
+    assert quiet.status == "stale"
+    assert "no result since" in quiet.reason
+
+
 def test_nobody_is_paged_without_an_enabled_on_call_channel(db, make_channel):
     assert on_call_now().nobody_paged
     make_channel(
