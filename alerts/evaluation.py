@@ -19,7 +19,9 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.burn_rate import burn_rate_values, render_burn_message
 from alerts.models import (
+    BURN_RATE,
     ERROR_RATIO,
     Alert,
     AlertRule,
@@ -87,10 +89,20 @@ def fetch_values(
 ) -> dict[int, list[tuple[dict, float]]]:
     """Per rule id: (labels, value) for every series (or service, for error_ratio) it covers."""
     groups: dict[tuple, list[AlertRule]] = defaultdict(list)
+    burn: list[AlertRule] = []
     for rule in rules:
-        groups[(rule.metric, _store_agg(rule), rule.window_seconds)].append(rule)
+        if rule.aggregation == BURN_RATE:
+            burn.append(rule)
+        else:
+            groups[(rule.metric, _store_agg(rule), rule.window_seconds)].append(rule)
     end = now + END_SLACK
     out: dict[int, list[tuple[dict, float]]] = {}
+    if burn:
+        try:
+            out.update(burn_rate_values(burn, now, end))
+            summary.queries += 1
+        except QueryError as exc:
+            summary.errors.append(f"burn-rate rules: {exc}")
     for (metric, agg, window), members in groups.items():
         start = now - timedelta(seconds=window)
         common = _common_filters([_filters_for_store(r) for r in members])
@@ -217,6 +229,8 @@ def no_data_message(rule: AlertRule, labels: dict) -> str:
 
 
 def render_message(rule: AlertRule, labels: dict, value: float | None) -> str:
+    if rule.aggregation == BURN_RATE:
+        return render_burn_message(rule, value)
     service = labels.get("service") or rule.service
     shown = format_value(value)
     context = _Defaulting(labels)

@@ -11,6 +11,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from alerts.models import (
+    BURN_RATE,
     ERROR_RATIO,
     SEVERITY_LABELS,
     Alert,
@@ -310,6 +311,10 @@ def baseline_threshold(cal: Calibration, *, now: datetime) -> None:
     from collectors.store import QueryError
 
     rule = cal.rule
+    if rule.aggregation == BURN_RATE:
+        # Its threshold is the SLO's burn factor (the workbook's table), not a metric level.
+        cal.note = "burn-rate rule: the threshold is the SLO's burn factor; edit the SLO"
+        return
     # Percentiles of gauges need raw samples; stay a minute inside raw retention.
     days = min(cal.days, settings.RETENTION_RAW_DAYS)
     start, end = now - timedelta(days=days) + timedelta(minutes=1), now

@@ -26,6 +26,7 @@ whole-platform window) is planned, so it does not count as down.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -385,3 +386,39 @@ def uptimes_for(
         )
         for s in services
     }
+
+
+def uptime_seconds_by_period(
+    services: Sequence[Service], periods: Sequence[Span]
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """``uptime_seconds`` (known, down) per (service id, period index), from one read of the
+    status changes and of the maintenance windows covering all the periods: what an
+    availability SLO reads for its window, its burn-rate spans and its hourly chart."""
+    if not services or not periods:
+        return {}
+    lo, hi = min(a for a, _ in periods), max(b for _, b in periods)
+    ids = [s.pk for s in services]
+    before = dict(
+        StatusChange.objects.filter(service_id__in=ids, at__lt=lo)
+        .order_by("service_id", "-at")
+        .distinct("service_id")
+        .values_list("service_id", "new_status")
+    )
+    changes: dict[int, list[tuple[datetime, str]]] = {pk: [] for pk in ids}
+    for service_id, at, new_status in (
+        StatusChange.objects.filter(service_id__in=ids, at__gte=lo, at__lt=hi)
+        .order_by("service_id", "at")
+        .values_list("service_id", "at", "new_status")
+    ):
+        changes[service_id].append((at, new_status))
+    maintenance = maintenance_spans_by_service([s.name for s in services], lo, hi)
+    out = {}
+    for s in services:
+        flips = changes[s.pk]
+        ats = [at for at, _ in flips]
+        for i, (start, end) in enumerate(periods):
+            first = bisect_left(ats, start)
+            initial = flips[first - 1][1] if first else (before.get(s.pk) or Status.UNKNOWN)
+            inside = flips[first : bisect_left(ats, end)]
+            out[(s.pk, i)] = uptime_seconds(initial, inside, start, end, maintenance[s.name])
+    return out

@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.db import models
+from django.db import models, transaction
 
-from incidents.models import Deployment, Incident, IncidentEvent
+from alerts.burn_rate import delete_burn_rate_rules
+from incidents.models import SLO, Deployment, Incident, IncidentEvent
+from incidents.slo.services import owner_key, sync_rules
 from penguinmon.audit import AuditedModelAdmin
 
 
@@ -48,10 +50,33 @@ class DeploymentAdmin(AuditedModelAdmin):
         "started_at",
         "finished_at",
         "deployed_by",
+        "during_freeze",
     )
-    list_filter = ("status", "environment", "service")
+    list_filter = ("status", "environment", "service", "during_freeze")
     search_fields = ("service", "version", "commit_sha", "deployed_by")
     date_hierarchy = "started_at"
     inlines = [CausedIncidentInline]
     # CI links are https; a bare host typed in the form should become one too.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(SLO)
+class SLOAdmin(AuditedModelAdmin):
+    list_display = ("name", "service", "sli_kind", "route", "objective_pct", "window", "enabled")
+    list_filter = ("sli_kind", "window", "enabled", "service")
+    search_fields = ("name", "route")
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The SLO's burn-rate alert rules follow every save, as through the API.
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            sync_rules(obj)
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            delete_burn_rate_rules(owner=owner_key(obj))
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for slo in queryset:
+            self.delete_model(request, slo)

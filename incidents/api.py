@@ -20,10 +20,13 @@ from incidents.services import (
     incident_create,
     incident_update,
 )
+from incidents.slo.api import router as slo_router
 from penguinmon.api_auth import actor_label, api_auth
 from penguinmon.roles import user_can
 
 router = Router(tags=["incidents"])
+# SLOs (incidents/slo/api.py) share the /api/v1/ prefix.
+router.add_router("", slo_router)
 
 
 class IncidentOut(Schema):
@@ -233,6 +236,7 @@ class DeploymentOut(Schema):
     notes: str
     lead_time_hours: float | None
     incident_ids: list[int]
+    during_freeze: bool
 
 
 class DoraOut(Schema):
@@ -278,6 +282,7 @@ def deployment_out(d: Deployment) -> dict:
         "notes": d.notes,
         "lead_time_hours": d.lead_time_hours,
         "incident_ids": [i.pk for i in d.caused_incidents.all()],
+        "during_freeze": d.during_freeze,
     }
 
 

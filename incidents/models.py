@@ -141,6 +141,9 @@ class Deployment(models.Model):
     deployed_by = models.CharField(max_length=200, blank=True)
     url = models.URLField(max_length=500, blank=True, help_text="The CI run.")
     notes = models.TextField(blank=True)
+    # Recorded while an SLO of the service had no error budget left (incidents/slo/freeze.py):
+    # accepted, and flagged so the release can be reviewed against the freeze policy.
+    during_freeze = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     is_demo = models.BooleanField(default=False, editable=False)
 
@@ -189,3 +192,7 @@ class Deployment(models.Model):
             return "running"
         seconds = int((self.finished_at - self.started_at).total_seconds())
         return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+# SLOs live in their own package; imported here so Django registers the model with the app.
+from incidents.slo.models import SLO as SLO  # noqa: E402

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Deployment, Incident, IncidentEvent
+from incidents.slo.selectors import service_freeze
 from penguinmon.audit import audit
 
 # "Leave as it is", as distinct from None ("no deployment caused it").
@@ -244,6 +245,8 @@ def deployment_record(
         notes=notes or "",
     )
     deployment.full_clean()
+    # Accepted either way: the freeze is a policy for people, the flag makes it reviewable.
+    deployment.during_freeze = service_freeze(deployment.service).frozen
     deployment.save()
     return deployment
 

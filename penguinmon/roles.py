@@ -33,6 +33,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Every role has at least one dashboard; the reports page lists only those it may see.
     "view_reports": frozenset(ROLES),
     "manage_services": frozenset({OPERATIONS, ON_CALL}),
+    # Every role sees error budgets (executive tile, development freeze); the teams that run
+    # or build the services set the objectives.
+    "view_slos": frozenset(ROLES),
+    "manage_slos": frozenset({OPERATIONS, ON_CALL, DEVELOPMENT}),
 }
 
 
