@@ -23,6 +23,7 @@ from dashboards.panels.feeds import (
     MaintenancePanel,
 )
 from dashboards.panels.health import ServiceHealthPanel
+from dashboards.panels.slo import ErrorBudgetsPanel
 from dashboards.panels.tenants import AccountHealthPanel, FeatureAdoptionPanel, TenantSlaPanel
 from dashboards.panels.traffic import ScalingPanel, TableHeatmapPanel
 
@@ -61,6 +62,7 @@ EXECUTIVE = Page(
             EXECUTIVE_KPIS,
             "KPIs that miss their target, or moved the wrong way by more than 5%.",
         ),
+        ErrorBudgetsPanel(),
         MonthOverMonthPanel(
             "month-over-month",
             "Month over month",
@@ -165,6 +167,7 @@ DEVELOPMENT = Page(
             description="Server errors per route: where to look first.",
         ),
         SlowQueriesPanel(),
+        ErrorBudgetsPanel("budget-state", "Error budgets and reliability freeze"),
         DeploymentsPanel(),
         LabelBarsPanel(
             "feature-usage",

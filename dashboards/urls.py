@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboards import views
+from dashboards import slo_views, views
 from dashboards.pages import PAGES
 
 app_name = "dashboards"
@@ -27,6 +27,8 @@ for _page in PAGES:
     ]
 
 urlpatterns += [
+    path("dashboard/slos/", slo_views.slo_overview, name="slos"),
+    path("dashboard/slos/<int:slo_id>/", slo_views.slo_detail, name="slo"),
     path("dashboard/reports/", views.reports_page, name="reports"),
     path("dashboard/reports/sla.<str:fmt>", views.sla_export, name="sla-export"),
     path("dashboard/reports/<int:pk>/download", views.report_download, name="report-download"),

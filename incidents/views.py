@@ -22,6 +22,7 @@ from incidents.selectors import (
     incident_stats,
 )
 from incidents.services import incident_update
+from incidents.slo.selectors import frozen_services, slo_list, slo_statuses
 from penguinmon.roles import capability_required, user_can
 
 
@@ -145,6 +146,7 @@ def deployment_index(request):
             "total": total,
             "limit": DEPLOYMENT_ROWS,
             "days": filters["days"],
+            "frozen": frozen_services(slo_statuses(slo_list(enabled_only=True)).values()),
             "dora": dora_stats(
                 start=start,
                 end=end,

@@ -13,6 +13,7 @@ NAV = [
     ("Services", "/services/", "view_services"),
     ("Alerts", "/alerts/", "view_alerts"),
     ("Incidents", "/incidents/", "view_alerts"),
+    ("SLOs", "/dashboard/slos/", "view_slos"),
     ("Reputation", "/reputation/", "view_reputation"),
     ("Reports", "/dashboard/reports/", "view_reports"),
 ]

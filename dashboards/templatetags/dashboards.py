@@ -61,3 +61,9 @@ def status_class(value: Any) -> str:
 @register.filter
 def get_item(mapping: dict, key: Any) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def div60(value: float | None) -> float | None:
+    """Seconds as minutes (error budgets of availability SLOs are kept in seconds)."""
+    return None if value is None else value / 60.0

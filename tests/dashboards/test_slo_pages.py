@@ -1,0 +1,117 @@
+"""SLO pages: the overview and one SLO's page (charts, incidents with their budget share,
+deployments), the error-budget tiles on the executive and development dashboards, the freeze
+on the deployments page, and who may see them."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from collectors.models import Service, Status, StatusChange
+from incidents.models import Deployment, Incident
+from incidents.slo.services import slo_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def frozen_slo():
+    """The shop was down 2 of the last 24 hours: its 99.9% availability budget is spent."""
+    shop = Service.objects.create(name="shop", display_name="Shop", kind="api")
+    now = timezone.now()
+    for at, old, new in [
+        (now - timedelta(days=40), Status.UNKNOWN, Status.HEALTHY),
+        (now - timedelta(hours=3), Status.HEALTHY, Status.DOWN),
+        (now - timedelta(hours=1), Status.DOWN, Status.HEALTHY),
+    ]:
+        StatusChange.objects.create(service=shop, at=at, old_status=old, new_status=new)
+    deploy = Deployment.objects.create(
+        service="shop", version="7.1", started_at=now - timedelta(hours=3, minutes=10)
+    )
+    Incident.objects.create(
+        title="Shop down after 7.1",
+        service="shop",
+        started_at=now - timedelta(hours=3),
+        resolved_at=now - timedelta(hours=1),
+        status="resolved",
+        caused_by_deployment=deploy,
+    )
+    return slo_create(
+        name="Shop availability", service="shop", sli_kind="availability", objective_pct=99.9
+    )
+
+
+def _figure(html: str, element_id: str) -> dict:
+    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html)
+    assert match, element_id
+    return json.loads(match.group(1))
+
+
+def test_the_overview_lists_every_slo_with_its_budget_and_the_freeze(
+    login_client, make_user, frozen_slo
+):
+    html = login_client(make_user("development")).get("/dashboard/slos/").content.decode()
+    assert "API availability" in html and "Login success" in html  # the seeds' defaults
+    row = re.search(rf'<tr data-slo="{frozen_slo.pk}">(.*?)</tr>', html, re.S).group(1)
+    assert "99.9%" in row
+    # 120 minutes down against a 43.2-minute budget: -177.8% left, -76.8 of 43.2 minutes.
+    assert "-177.8%" in row and "-76.8 of 43.2 min" in row
+    assert "exhausted" in row
+    assert "reliability freeze" in html and "<strong>shop</strong>" in html
+    bars = _figure(html, "fig-budgets")["data"][0]
+    assert dict(zip(bars["y"], bars["x"], strict=True))["Shop availability"] == pytest.approx(
+        -177.78, abs=0.01
+    )
+
+
+def test_an_slo_page_marks_incidents_and_deployments_on_its_charts(
+    login_client, make_user, frozen_slo
+):
+    resp = login_client(make_user("executive")).get(f"/dashboard/slos/{frozen_slo.pk}/")
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert "Shop down after 7.1" in html
+    assert "277.8%" in html  # the incident's share: 120 of 43.2 minutes
+    burn_down = _figure(html, "fig-burn-down")
+    names = [t["name"] for t in burn_down["data"]]
+    assert names == ["budget line (even spending)", "budget remaining", "deployments"]
+    assert burn_down["data"][1]["y"][-1] == pytest.approx(-177.78, abs=0.5)
+    assert any("277.8%" in a["text"] for a in burn_down["layout"]["annotations"])
+    burn_rate = _figure(html, "fig-burn-rate")
+    labels = [a["text"] for a in burn_rate["layout"]["annotations"]]
+    assert labels == [
+        "page 14.4× (1h/5m)",
+        "page 6× (6h/30m)",
+        "ticket 3× (1d/2h)",
+        "ticket 1× (3d/6h)",
+    ]
+    assert "reliability freeze" in html
+
+
+def test_executive_and_development_dashboards_show_error_budgets(
+    login_client, make_user, frozen_slo
+):
+    html = login_client(make_user("executive")).get("/dashboard/executive/").content.decode()
+    assert "Error budgets" in html
+    assert f'data-slo="{frozen_slo.pk}"' in html
+    html = login_client(make_user("development")).get("/dashboard/development/").content.decode()
+    assert "Error budgets and reliability freeze" in html
+    assert "reliability freeze</span> <strong>shop</strong>" in html
+
+
+def test_the_deployments_page_says_a_service_is_frozen(login_client, make_user, frozen_slo):
+    html = login_client(make_user("operations")).get("/incidents/deployments/").content.decode()
+    assert "reliability freeze</span> <strong>shop</strong>" in html
+
+
+def test_slo_pages_need_a_login(client, frozen_slo):
+    assert client.get("/dashboard/slos/").status_code == 302
+    assert client.get(f"/dashboard/slos/{frozen_slo.pk}/").status_code == 302
+
+
+def test_a_user_without_a_role_may_not_see_slos(login_client, make_user):
+    assert login_client(make_user()).get("/dashboard/slos/").status_code == 403
