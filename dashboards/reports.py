@@ -34,6 +34,7 @@ from dashboards.models import ScheduledReport
 from dashboards.pages import Page, page_by_slug
 from dashboards.panels.base import Panel, Table
 from dashboards.panels.base import render as render_panel
+from dashboards.panels.slo import SLO_REPORT_PANEL, SloReportRow
 from dashboards.timerange import CUSTOM, PRESETS, TimeRange
 from incidents.selectors import incident_stats
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 SLA_TARGET_PCT = 99.9
 SLA_PAGES = frozenset({"operations", "executive", "infrastructure"})
 SLA_SHEET = "SLA"
+SLO_SHEET = "SLOs"
 PREVIOUS_MONTH = ScheduledReport.Range.PREVIOUS_MONTH.value
 RANGE_CHOICES = [c.value for c in ScheduledReport.Range]
 
@@ -178,6 +180,7 @@ class BuiltReport:
     sheets: list[Sheet]
     kpis: list[kpis.Kpi]
     sla: list[SlaRow] | None
+    slos: list[SloReportRow] | None
     page_url: str
     filename: str
     content: bytes
@@ -256,11 +259,15 @@ def build_report(report: ScheduledReport, *, now: datetime) -> BuiltReport:
         rendered = [render_panel(panel, tr) for panel in page.panels]
         kpi_values = kpis.compute(defs, tr.start, tr.end, tr.previous().start) if defs else []
         sla = sla_rows(tr) if page.slug in SLA_PAGES else None
+        slos = SLO_REPORT_PANEL.query(tr) if page.slug in SLA_PAGES else None
     titles = [r.panel.title for r in rendered]
     tables = [r.table for r in rendered]
     if sla is not None:
         titles.append(SLA_SHEET)
         tables.append(SLA_PANEL.table(sla, tr))
+    if slos is not None:
+        titles.append(SLO_SHEET)
+        tables.append(SLO_REPORT_PANEL.table(slos, tr))
     names = _sheet_names(titles)
     sheets = [Sheet(n, t, tab) for n, t, tab in zip(names, titles, tables, strict=True)]
     stamp = f"{tr.end.astimezone(UTC):%Y%m%d}"
@@ -276,6 +283,7 @@ def build_report(report: ScheduledReport, *, now: datetime) -> BuiltReport:
         sheets=sheets,
         kpis=kpi_values,
         sla=sla,
+        slos=slos,
         page_url=page_url(page, tr),
         filename=f"penguinmon-{page.slug}-{stamp}.{ext}",
         content=content,
@@ -291,6 +299,7 @@ def email_message(built: BuiltReport) -> EmailMultiAlternatives:
         "kpis": built.kpis,
         "sla": built.sla,
         "sla_target": SLA_TARGET_PCT,
+        "slos": built.slos,
         "sheets": built.sheets,
         "page_url": built.page_url,
         "reports_url": f"{base_url()}/dashboard/reports/",

@@ -18,6 +18,7 @@ from dashboards import exports, memo, reports
 from dashboards.models import ScheduledReport
 from dashboards.pages import PAGES, Page, page_by_slug
 from dashboards.panels.base import render as render_panel
+from dashboards.panels.slo import SLO_REPORT_PANEL
 from dashboards.timerange import DEFAULT_RANGE, PRESETS, RangeError, parse_range
 from penguinmon.roles import user_can
 from penguinmon.views import home as first_page
@@ -151,9 +152,10 @@ def reports_page(request: HttpRequest) -> HttpResponse:
     if not visible:
         raise PermissionDenied("Your role does not allow any dashboard.")
     tr, range_error = _report_range(request)
-    sla_rendered = None
+    sla_rendered = slo_rendered = None
     if show_sla and tr is not None:
         sla_rendered = render_panel(reports.SLA_PANEL, tr)
+        slo_rendered = render_panel(SLO_REPORT_PANEL, tr)
     now = timezone.now()
     rows = [
         {"report": r, "next": r.next_occurrence(now) if r.enabled else None}
@@ -166,6 +168,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
         "range_error": range_error,
         "tr": tr,
         "sla": sla_rendered,
+        "slos": slo_rendered,
         "sla_target": reports.SLA_TARGET_PCT,
         "show_sla": show_sla,
         "can_admin": request.user.has_perm("dashboards.change_scheduledreport"),
@@ -183,7 +186,15 @@ def sla_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt == "csv":
         body, content_type = exports.to_csv(table), "text/csv; charset=utf-8"
     elif fmt == "xlsx":
-        body = exports.to_xlsx(table, title=reports.SLA_PANEL.title, subtitle=tr.label)
+        # The workbook carries the SLO table beside the SLA one (the CSV stays one table).
+        slos = render_panel(SLO_REPORT_PANEL, tr).table
+        body = reports.workbook(
+            [
+                reports.Sheet(reports.SLA_SHEET, reports.SLA_PANEL.title, table),
+                reports.Sheet(reports.SLO_SHEET, SLO_REPORT_PANEL.title, slos),
+            ],
+            subtitle=tr.label,
+        )
         content_type = exports.XLSX_CONTENT_TYPE
     else:
         raise Http404("exports are csv or xlsx")

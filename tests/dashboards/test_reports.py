@@ -205,7 +205,11 @@ def test_a_due_report_arrives_with_every_panel_and_the_sla_sheet(
     filename, content = attachment(message)
     assert filename.startswith("penguinmon-executive-") and filename.endswith(".xlsx")
     wb = load_workbook(io.BytesIO(content))
-    assert wb.sheetnames == [p.title for p in EXECUTIVE.panels] + ["SLA"]
+    assert wb.sheetnames == [p.title for p in EXECUTIVE.panels] + ["SLA", "SLOs"]
+    slos = sheet_rows(wb["SLOs"])
+    assert slos[3][:3] == ["SLO", "service", "objective %"]
+    assert row_starting(slos, "API availability")[1:4] == ["api", 99.9, "30 days, rolling"]
+    assert "SLOs and error budgets (each over its own window)" in text
     kpi_rows = sheet_rows(wb["Key performance indicators"])
     assert row_starting(kpi_rows, "MRR")[1:3] == [200_000, 150_000]
     sla = sheet_rows(wb["SLA"])
@@ -323,8 +327,8 @@ def test_a_zip_report_holds_one_csv_per_panel(inbox, now):
     filename, content = attachment(inbox.messages[0])
     assert filename.endswith(".zip")
     names = zipfile.ZipFile(io.BytesIO(content)).namelist()
-    assert len(names) == len(OPERATIONS.panels) + 1
-    assert "sla.csv" in names
+    assert len(names) == len(OPERATIONS.panels) + 2
+    assert "sla.csv" in names and "slos.csv" in names
     sla_csv = zipfile.ZipFile(io.BytesIO(content)).read("sla.csv").decode("utf-8-sig")
     assert sla_csv.splitlines()[0].startswith("service,uptime %,target %,SLA")
 
@@ -422,4 +426,4 @@ def test_a_report_file_downloads_only_for_its_page_role(make_user, login_client,
     ops = login_client(make_user("operations"))
     response = ops.get(f"/dashboard/reports/{report.pk}/download")
     assert response.status_code == 200
-    assert load_workbook(io.BytesIO(response.content)).sheetnames[-1] == "SLA"
+    assert load_workbook(io.BytesIO(response.content)).sheetnames[-2:] == ["SLA", "SLOs"]

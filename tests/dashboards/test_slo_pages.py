@@ -115,3 +115,21 @@ def test_slo_pages_need_a_login(client, frozen_slo):
 
 def test_a_user_without_a_role_may_not_see_slos(login_client, make_user):
     assert login_client(make_user()).get("/dashboard/slos/").status_code == 403
+
+
+def test_the_sla_download_and_reports_page_carry_the_slo_table(login_client, make_user, frozen_slo):
+    import io
+
+    from openpyxl import load_workbook
+
+    client = login_client(make_user("operations"))
+    wb = load_workbook(io.BytesIO(client.get("/dashboard/reports/sla.xlsx").content))
+    assert wb.sheetnames == ["SLA", "SLOs"]
+    rows = [[c.value for c in r] for r in wb["SLOs"].iter_rows()]
+    shop = next(r for r in rows if r[0] == "Shop availability")
+    assert shop[1:4] == ["shop", 99.9, "30 days, rolling"]
+    assert shop[5] == pytest.approx(-177.78, abs=0.01)
+    assert shop[8] == "exhausted"
+    assert "Shop down after 7.1 (277.8%)" in shop[9]
+    html = client.get("/dashboard/reports/").content.decode()
+    assert "SLOs and error budgets" in html and "Shop down after 7.1 (277.8%)" in html
