@@ -156,7 +156,7 @@ def _slo_fields(doc: dict, slis: dict[str, dict], where: str) -> dict:
     target = objectives[0].get("target") if isinstance(objectives[0], dict) else None
     if isinstance(target, bool) or not isinstance(target, (int, float)):
         raise OpenSloError(f"{where}: objectives[0].target must be a ratio such as 0.999")
-    fields["objective_pct"] = float(target) * 100.0
+    fields["objective_pct"] = round(float(target) * 100.0, 10)
     fields["description"] = spec.get("description", "") or ""
     meta = doc.get("metadata") or {}
     fields["name"] = meta.get("displayName") or meta.get("name")
