@@ -15,7 +15,9 @@ import time
 import traceback
 from pathlib import Path
 
-BENCH_DB = "penguinmon_bench"
+# PENGUINMON_BENCH_DB names another database, e.g. to bench a branch whose migrations the
+# shared bench database must not get yet.
+BENCH_DB = os.environ.get("PENGUINMON_BENCH_DB", "penguinmon_bench")
 
 
 def _prepare_database() -> None:
