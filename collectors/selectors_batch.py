@@ -261,3 +261,47 @@ def histogram_quantile_lines(
             if v is not None:
                 out[sid][q].append((ts, v))
     return out
+
+
+def window_sums(ids: Sequence[int], periods: Sequence[Period]) -> dict[tuple[int, int], float]:
+    """Sum of values per (series id, period index) — what a counter's total over a window
+    is — without the min/max/last that ``window_stats`` also computes (a third of its time)."""
+    ids = list(ids)
+    if not ids or not periods:
+        return {}
+    inner, params = _union(
+        {"1h": "collectors_rollup_1h", "1m": "collectors_rollup_1m"}, "sum", ids, periods
+    )
+    if not inner:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT series_id, p, sum(sum) FROM ({inner}) AS w GROUP BY 1, 2", params)
+        return {(sid, p): total or 0.0 for sid, p, total in cur.fetchall()}
+
+
+def histogram_prefix_windows(
+    ids: Sequence[int], periods: Sequence[Period], *, buckets: int
+) -> dict[tuple[int, int], tuple[float, list[float]]]:
+    """Per (series id, period index): the request count and the counts of the first
+    ``buckets`` latency buckets. Summing each bucket by subscript (``sum(counts[i])``) keeps
+    the rows whole, ~3× faster than unnesting them, and a latency SLI needs only the buckets
+    up to its threshold."""
+    ids = list(ids)
+    buckets = max(1, min(buckets, histogram.N_BUCKETS))
+    if not ids or not periods:
+        return {}
+    inner, params = _union(
+        {"1h": "collectors_histogram_1h", "1m": "collectors_histogram_1m"},
+        "count, counts",
+        ids,
+        periods,
+    )
+    if not inner:
+        return {}
+    sums = ", ".join(f"coalesce(sum(counts[{i}]), 0)::float8" for i in range(1, buckets + 1))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT series_id, p, sum(count)::float8, {sums} FROM ({inner}) AS h GROUP BY 1, 2",
+            params,
+        )
+        return {(row[0], row[1]): (row[2] or 0.0, list(row[3:])) for row in cur.fetchall()}

@@ -25,7 +25,7 @@ from django.db import connection
 
 from collectors.health import uptime_seconds_by_period
 from collectors.models import Service
-from collectors.selectors_batch import find_series, histogram_windows, window_stats
+from collectors.selectors_batch import find_series, histogram_prefix_windows, window_sums
 from collectors.store import histogram
 
 AVAILABILITY = "availability"
@@ -123,32 +123,34 @@ def sli_counts(
     found = find_series([REQUESTS, DURATIONS])
     if by_kind[SUCCESS_RATIO]:
         series = [s for s in found[REQUESTS] if s.labels.get("service") in services]
-        stats = window_stats([s.id for s in series], periods)
+        sums = window_sums([s.id for s in series], periods)
         for i in by_kind[SUCCESS_RATIO]:
             mine = [s for s in series if _route_matches(specs[i], s.labels)]
             for p in range(len(periods)):
                 total = bad = 0.0
                 for s in mine:
-                    w = stats.get((s.id, p))
-                    if w is None:
-                        continue
-                    total += w.sum
+                    value = sums.get((s.id, p), 0.0)
+                    total += value
                     if s.labels.get("status_class") == "5xx":
-                        bad += w.sum
+                        bad += value
                 out[(i, p)] = Counts(total - bad, total)
     if by_kind[LATENCY]:
         series = [s for s in found[DURATIONS] if s.labels.get("service") in services]
-        windows = histogram_windows([s.id for s in series], periods)
+        # Only the buckets up to the highest threshold's own are read.
+        upto = 1 + max(
+            histogram.bucket_index(specs[i].threshold_ms or 0.0) for i in by_kind[LATENCY]
+        )
+        windows = histogram_prefix_windows([s.id for s in series], periods, buckets=upto)
         for i in by_kind[LATENCY]:
             spec = specs[i]
             mine = [s for s in series if _route_matches(spec, s.labels)]
             for p in range(len(periods)):
-                merged = [0.0] * histogram.N_BUCKETS
+                total, merged = 0.0, [0.0] * upto
                 for s in mine:
-                    w = windows.get((s.id, p))
-                    if w is not None:
-                        merged = [a + b for a, b in zip(merged, w.counts, strict=True)]
-                total = float(sum(merged))
+                    found_window = windows.get((s.id, p))
+                    if found_window is not None:
+                        total += found_window[0]
+                        merged = [a + b for a, b in zip(merged, found_window[1], strict=True)]
                 out[(i, p)] = Counts(share_within(merged, spec.threshold_ms or 0.0), total)
     return out
 
