@@ -75,10 +75,15 @@ def sync_burn_rate_rules(
 ) -> list:
     """Make the rules tagged ``owner`` exactly one per window (created, updated or deleted).
     ``rule_model`` lets a data migration pass its historical model."""
-    existing = {r.name: r for r in rule_model.objects.filter(managed_by=owner)}
+    # Matched by window, not name: renaming the SLO keeps its rules and their open alerts.
+    existing = {
+        (r.severity, r.threshold, r.window_seconds, r.short_window_seconds): r
+        for r in rule_model.objects.filter(managed_by=owner)
+    }
     kept = []
     for window in windows:
         name = rule_name(slo_name, window)
+        key = (SEVERITY[window.severity], window.factor, window.long_seconds, window.short_seconds)
         fields = {
             "metric": METRIC[sli["kind"]],
             "aggregation": BURN_RATE,
@@ -97,13 +102,14 @@ def sync_burn_rate_rules(
             "k_of_n_n": 1,
             "description": f"Generated for the SLO {slo_name!r}; edit the SLO, not this rule.",
         }
-        rule = existing.pop(name, None)
+        rule = existing.pop(key, None)
         if rule is None:
             # A rule of the same name owned by nobody (or another SLO) would clash on the
             # unique name: take it over rather than fail the SLO's save.
             rule = rule_model.objects.filter(name=name).first() or rule_model(name=name)
         for key, value in fields.items():
             setattr(rule, key, value)
+        rule.name = name
         rule.managed_by = owner
         rule.save()
         kept.append(rule)

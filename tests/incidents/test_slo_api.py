@@ -197,3 +197,13 @@ def test_freeze_answers_a_ci_script_and_deployments_are_flagged(writer, shop):
     Service.objects.create(name="cart", display_name="Cart", kind="api")
     assert writer.send("get", "/api/v1/services/cart/freeze").json()["frozen"] is False
     assert writer.send("get", "/api/v1/services/none/freeze").status_code == 404
+
+
+def test_renaming_an_slo_keeps_its_rules_and_their_alerts(writer, shop):
+    slo_id = _new(writer).json()["id"]
+    before = {r.pk for r in AlertRule.objects.filter(managed_by=f"slo:{slo_id}")}
+    resp = writer.send("patch", f"/api/v1/slos/{slo_id}", {"name": "Shop requests"})
+    assert resp.status_code == 200
+    rules = list(AlertRule.objects.filter(managed_by=f"slo:{slo_id}"))
+    assert {r.pk for r in rules} == before
+    assert all(r.name.startswith("SLO Shop requests: ") for r in rules)
