@@ -28,12 +28,20 @@ demo: $(STAMP)
 
 # Debian packages the suite and the benchmarks use: chromium drives the browser tests
 # (Playwright never downloads a browser here), docker-compose validates docker-compose.yml,
+# prometheus-alertmanager sends real webhooks to the Alertmanager receiver,
 # unbound is the fast local DNS server the DNSBL benchmark queries.
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 
+# One package per line, so changes merge cleanly.
+TEST_DEBS := \
+	chromium \
+	docker-compose \
+	prometheus-alertmanager
+
 test-deps:
-	@test -x /usr/bin/chromium && command -v docker-compose >/dev/null || { $(APT_INSTALL) chromium docker-compose; }
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || { $(APT_INSTALL) $$missing; }
 
 bench-deps:
 	@command -v unbound >/dev/null || test -x /usr/sbin/unbound || { $(APT_INSTALL) unbound; }

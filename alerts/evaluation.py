@@ -277,7 +277,11 @@ def evaluate_rules(*, now: datetime | None = None, rules=None, notify: bool = Tr
         else:
             notifications.on_transition(alert, event, now=now)
 
-    rules = list(AlertRule.objects.filter(enabled=True) if everything else rules)
+    rules = list(
+        AlertRule.objects.filter(enabled=True, source=AlertRule.Source.NATIVE)
+        if everything
+        else [r for r in rules if r.source == AlertRule.Source.NATIVE]
+    )
     summary = EvalSummary(rules=len(rules))
     by_id = {r.id: r for r in rules}
     values = fetch_values(rules, now, summary)
@@ -460,15 +464,8 @@ def _fire(alert: Alert, now: datetime) -> bool:
             else render_message(rule, alert.labels, alert.last_value)
         ),
     }
-    if rule.severity == "critical" and rule.escalation_policy_id:
-        chain = rule.escalation_policy.snapshot()
-        if chain:
-            extra.update(
-                escalation_step=0,
-                escalation_due_at=now + timedelta(minutes=chain[0]["wait_minutes"]),
-                escalation_token=new_token(),
-                escalation_chain=chain,
-            )
+    if rule.severity == "critical":
+        extra.update(escalation_start(rule, now))
     return alert.transition(
         Alert.State.FIRING,
         at=now,
@@ -479,6 +476,20 @@ def _fire(alert: Alert, now: datetime) -> bool:
             else f"value {format_value(alert.last_value)} {rule.comparator} {rule.threshold:g}"
         ),
     )
+
+
+def escalation_start(rule: AlertRule, now: datetime) -> dict:
+    """The fields that start escalation of a critical alert of ``rule`` firing at ``now``
+    (nothing when the rule has no policy or the policy no steps)."""
+    chain = rule.escalation_policy.snapshot() if rule.escalation_policy_id else []
+    if not chain:
+        return {}
+    return {
+        "escalation_step": 0,
+        "escalation_due_at": now + timedelta(minutes=chain[0]["wait_minutes"]),
+        "escalation_token": new_token(),
+        "escalation_chain": chain,
+    }
 
 
 def _resolve_disabled(now: datetime, announce) -> int:

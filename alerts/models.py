@@ -89,6 +89,7 @@ class Channel(models.Model):
         PAGERDUTY = "pagerduty"
         WEBHOOK = "webhook"
         POSTHOG = "posthog"
+        APPRISE = "apprise"
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -97,7 +98,7 @@ class Channel(models.Model):
         blank=True,
         help_text="slack: webhook_url · email: to (list) · sms: base_url, account_sid, auth_token, "
         "from_number, to_numbers · pagerduty: routing_key, url · webhook: url, secret · "
-        "posthog: host, api_key",
+        "posthog: host, api_key · apprise: urls (list of Apprise URLs)",
     )
     enabled = models.BooleanField(default=True)
     on_call = models.BooleanField(
@@ -149,9 +150,21 @@ class NoData(models.TextChoices):
 
 
 class AlertRule(models.Model):
+    class Source(models.TextChoices):
+        # Evaluated by PenguinMon's own engine from the metric store.
+        NATIVE = "native"
+        # Fired and resolved by another system (Prometheus Alertmanager, Grafana Alerting)
+        # through the webhook receiver; the evaluator never touches these rules.
+        EXTERNAL = "external"
+
     name = models.CharField(max_length=150, unique=True)
     description = models.TextField(blank=True)
-    metric = models.CharField(max_length=200, help_text="Metric name from collectors/catalog.py.")
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.NATIVE, editable=False
+    )
+    metric = models.CharField(
+        max_length=200, blank=True, help_text="Metric name from collectors/catalog.py."
+    )
     label_filters = models.JSONField(
         default=dict,
         blank=True,
@@ -247,6 +260,8 @@ class AlertRule(models.Model):
         from collectors.catalog import METRICS
 
         errors = {}
+        if self.source == self.Source.NATIVE and not self.metric:
+            errors["metric"] = "a rule evaluated by PenguinMon needs a metric"
         if self.metric and self.metric not in METRICS:
             errors["metric"] = f"unknown metric {self.metric!r}; see collectors/catalog.py"
         if self.aggregation == ERROR_RATIO and self.metric != "http_requests":
@@ -281,6 +296,8 @@ class AlertRule(models.Model):
         return timedelta(minutes=self.notify_limit_minutes)
 
     def describe(self) -> str:
+        if self.source == self.Source.EXTERNAL:
+            return self.description or "fired and resolved by an external alerting system"
         if self.aggregation == BURN_RATE:
             short = self.short_window_seconds or self.window_seconds
             return (

@@ -381,7 +381,9 @@ def deliver(
     if status == Delivery.Status.RETRYING:
         error += f" (retry {attempt + 1} of {MAX_ATTEMPTS} in {backoff_seconds(attempt)} s)"
         if retry_recipients is not None:
-            error += " to " + ", ".join(retry_recipients)
+            # Some recipients are credentials (an Apprise URL): the transport says how to show them.
+            label = getattr(TRANSPORTS.get(channel.kind), "recipient_label", str)
+            error += " to " + ", ".join(label(r) for r in retry_recipients)
     delivery = Delivery.objects.create(
         alert=alert,
         alert_ids=alert_ids or [],

@@ -76,6 +76,7 @@ def health(request):
 
 def _mount_routers() -> None:
     from alerts.api import router as alerts_router
+    from alerts.integrations.api import router as integrations_router
     from collectors.api import router as collectors_router
     from dashboards.api import router as dashboards_router
     from incidents.api import router as incidents_router
@@ -83,6 +84,7 @@ def _mount_routers() -> None:
 
     api.add_router("/v1/", collectors_router)
     api.add_router("/v1/", alerts_router)
+    api.add_router("/v1/", integrations_router)
     api.add_router("/v1/", incidents_router)
     api.add_router("/v1/", reputation_router)
     api.add_router("/v1/", dashboards_router)

@@ -5,7 +5,7 @@ Adding a kind means one module and one line in TRANSPORTS (and a choice on Chann
 
 from __future__ import annotations
 
-from alerts.channels import email, pagerduty, posthog, slack, sms, webhook
+from alerts.channels import apprise, email, pagerduty, posthog, slack, sms, webhook
 from alerts.channels.base import Notification, TransportError
 
 TRANSPORTS = {
@@ -15,6 +15,7 @@ TRANSPORTS = {
     "pagerduty": pagerduty,
     "webhook": webhook,
     "posthog": posthog,
+    "apprise": apprise,
 }
 
 __all__ = ["TRANSPORTS", "Notification", "TransportError"]
