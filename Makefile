@@ -28,7 +28,8 @@ demo: $(STAMP)
 
 # Debian packages the suite and the benchmarks use: chromium drives the browser tests
 # (Playwright never downloads a browser here), docker-compose validates docker-compose.yml,
-# prometheus-alertmanager sends real webhooks to the Alertmanager receiver,
+# prometheus and prometheus-alertmanager are the real peers of the remote_write and
+# Alertmanager receivers,
 # unbound is the fast local DNS server the DNSBL benchmark queries.
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
@@ -37,6 +38,7 @@ APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 TEST_DEBS := \
 	chromium \
 	docker-compose \
+	prometheus \
 	prometheus-alertmanager
 
 test-deps:

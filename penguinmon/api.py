@@ -78,11 +78,13 @@ def _mount_routers() -> None:
     from alerts.api import router as alerts_router
     from alerts.integrations.api import router as integrations_router
     from collectors.api import router as collectors_router
+    from collectors.receivers.api import router as receivers_router
     from dashboards.api import router as dashboards_router
     from incidents.api import router as incidents_router
     from reputation.api import router as reputation_router
 
     api.add_router("/v1/", collectors_router)
+    api.add_router("/v1/", receivers_router)
     api.add_router("/v1/", alerts_router)
     api.add_router("/v1/", integrations_router)
     api.add_router("/v1/", incidents_router)
