@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from collectors.receivers.views import otlp_metrics
 from dashboards.views import home
 from penguinmon.api import api
 from penguinmon.metrics import metrics_view
@@ -14,7 +15,9 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/otlp/v1/metrics", otlp_metrics, name="otlp-metrics-api"),
     path("api/", api.urls),
+    path("v1/metrics", otlp_metrics, name="otlp-metrics"),
     path("metrics", metrics_view, name="metrics"),
     path("services/", include("collectors.urls")),
     path("alerts/", include("alerts.urls")),

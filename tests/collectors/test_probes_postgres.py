@@ -48,7 +48,9 @@ def test_table_operations_per_hour_come_from_counter_deltas():
         "postgres", {"tables": ["probe_campaigns"]}, timeout=5, state=an_hour_earlier
     )
     rate = values(second)[("table_ops_per_hour", "probe_campaigns")]
-    assert 600 <= rate < 700
+    # The probe divides by its own clock's elapsed time: on a loaded machine the second run
+    # starts a few seconds after "an hour later", so 600 rows can read as 599.x per hour.
+    assert 590 <= rate < 700
     assert second.details["tables"] == [
         {"table": "probe_campaigns", "ops_per_hour": round(rate), "level": "MEDIUM"}
     ]

@@ -209,6 +209,7 @@ def test_the_grid_and_the_api_read_the_same_number_of_queries_for_3_or_10_servic
         counts.append((len(page), len(listing)))
         assert len(rows) == last
         # 6 h down, 3 of them in planned maintenance: 3 h of 24 count against the service.
-        assert {r["uptime_pct"]["24h"] for r in rows} == {87.5}
+        # The window ends at "now", which moves on between writing the history and reading it.
+        assert all(r["uptime_pct"]["24h"] == pytest.approx(87.5, abs=0.01) for r in rows)
         assert html.count("87.50 %") >= last
     assert counts[0] == counts[1], counts
