@@ -163,6 +163,15 @@ RETENTION_1H_DAYS = env.int("RETENTION_1H_DAYS", default=400)
 INGEST_MAX_BATCH = env.int("INGEST_MAX_BATCH", default=10_000)
 INGEST_MAX_LABELS = env.int("INGEST_MAX_LABELS", default=16)
 INGEST_MAX_FUTURE_SECONDS = 600
+# Forward every accepted sample by remote_write (collectors/store/forward.py); empty: off.
+REMOTE_WRITE_FORWARD_URL = env.str("REMOTE_WRITE_FORWARD_URL", default="")
+REMOTE_WRITE_FORWARD_BEARER_TOKEN = env.str("REMOTE_WRITE_FORWARD_BEARER_TOKEN", default="")
+# Extra headers, e.g. "X-Scope-OrgID=tenant-1" for Mimir: comma-separated Name=Value pairs.
+REMOTE_WRITE_FORWARD_HEADERS = dict(
+    pair.split("=", 1)
+    for pair in env.list("REMOTE_WRITE_FORWARD_HEADERS", default=[])
+    if "=" in pair
+)
 
 LOGGING = {
     "version": 1,

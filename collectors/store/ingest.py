@@ -18,7 +18,7 @@ import psycopg.errors
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from collectors.store import histogram, partitions
+from collectors.store import forward, histogram, partitions
 from collectors.store.errors import IngestError
 from collectors.store.series import resolve, series_cache, series_key
 
@@ -338,6 +338,7 @@ def write_samples(items, *, source: str = "internal", now: datetime | None = Non
         ids = resolve(wanted)
         _write_raw([(ids[key], us, value) for key, us, value in rows])
         _mark_dirty("sample", timestamps)
+        forward.enqueue(wanted, rows)
     _count(source, len(rows))
     return len(rows)
 

@@ -3,4 +3,6 @@
 BEAT_SCHEDULE: dict = {
     "store-rollup": {"task": "collectors.store.rollup", "schedule": 15.0},
     "store-partitions": {"task": "collectors.store.maintain_partitions", "schedule": 3600.0},
+    # Does nothing unless REMOTE_WRITE_FORWARD_URL is set.
+    "store-forward": {"task": "collectors.store.forward", "schedule": 5.0},
 }

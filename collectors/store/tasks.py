@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from collectors.store import partitions, rollups
+from collectors.store import forward, partitions, rollups
 
 
 @shared_task(name="collectors.store.rollup")
@@ -14,3 +14,9 @@ def maintain_partitions() -> dict:
     created = partitions.create_ahead(days_ahead=3)
     dropped = partitions.drop_expired()
     return {"days_ensured": created, "dropped": dropped}
+
+
+@shared_task(name="collectors.store.forward")
+def forward_samples() -> dict:
+    """Send queued samples to REMOTE_WRITE_FORWARD_URL (see collectors/store/forward.py)."""
+    return forward.drain()
