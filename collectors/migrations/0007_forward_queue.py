@@ -17,5 +17,5 @@ CREATE INDEX collectors_forward_queue_due ON collectors_forward_queue (next_atte
 
 
 class Migration(migrations.Migration):
-    dependencies = [("collectors", "0005_rollup_covering_keys")]
+    dependencies = [("collectors", "0006_service_status_unseen")]
     operations = [migrations.RunSQL(SQL, "DROP TABLE collectors_forward_queue")]
