@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from collectors import selectors_batch as batch
+from collectors.catalog import class_rate_pct
 from collectors.health import platform_uptime_pct
 from collectors.selectors import series_query
 from collectors.selectors_batch import HistogramWindow, SeriesInfo, WindowStats
@@ -40,6 +41,19 @@ def _combine_points(
     return [(ts, fn(vs)) for ts, vs in sorted(by_ts.items())]
 
 
+# Aggregations that add up over a bucket: a bucket the range covers only in part reads low.
+ADDITIVE = frozenset({"sum", "count", "rate"})
+
+
+def complete_buckets(
+    points: list[tuple[datetime, float]], tr: TimeRange, step: int
+) -> list[tuple[datetime, float]]:
+    """The points whose whole bucket [ts, ts + step) lies inside the range: the bucket still
+    filling at the end (or cut by the start) would draw a cliff that looks like an outage."""
+    span = timedelta(seconds=step)
+    return [(ts, v) for ts, v in points if ts >= tr.start and ts + span <= tr.end]
+
+
 def lines(
     metric: str,
     tr: TimeRange,
@@ -59,11 +73,14 @@ def lines(
     line per series named by its labels. ``scale`` multiplies values (per-second rate × 60 =
     per minute).
     """
+    step = step or tr.step
     result = series_query(
-        metric=metric, labels=labels, start=tr.start, end=tr.end, step=step or tr.step, agg=agg
+        metric=metric, labels=labels, start=tr.start, end=tr.end, step=step, agg=agg
     )
     grouped: dict[str, list[list[tuple[datetime, float]]]] = defaultdict(list)
     for s in result.series:
+        if agg in ADDITIVE:
+            s.points = complete_buckets(s.points, tr, step)
         if not s.points:
             continue
         if by:
@@ -215,11 +232,7 @@ def request_totals(
 def error_rate_pct(
     start: datetime, end: datetime, *, labels: dict | None = None, status_class: str = "5xx"
 ) -> float | None:
-    totals = request_totals(start, end, labels=labels)
-    total = sum(totals.values())
-    if not total:
-        return None
-    return 100.0 * totals.get(status_class, 0.0) / total
+    return class_rate_pct(request_totals(start, end, labels=labels), status_class)
 
 
 def latency_window(

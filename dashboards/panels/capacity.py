@@ -12,8 +12,12 @@ from dashboards.panels.base import Line, Panel, Table, base_layout, plot_time, p
 from dashboards.timerange import TimeRange
 
 LIMIT_PCT = 80.0
+NOT_ENOUGH = "not enough data"
 # A trend that needs longer than this to reach the limit is reported as "not within a year".
 HORIZON = timedelta(days=365)
+# Less history than half a daily cycle gives the cycle's slope, not a trend (a few hours of a
+# morning ramp project as hundreds of points a day).
+MIN_HISTORY = timedelta(hours=12)
 RESOURCES = {
     "host_cpu_percent": "CPU",
     "host_memory_used_percent": "memory",
@@ -27,9 +31,14 @@ class Forecast:
     resource: str
     line: Line
     current: float
-    slope_per_day: float
+    slope_per_day: float | None
     reaches_limit_at: datetime | None
-    verdict: str  # "above" | "reaches" | "steady"
+    verdict: str  # "above" | "reaches" | "steady" | "not enough data"
+    history: timedelta = timedelta(0)
+
+    @property
+    def has_trend(self) -> bool:
+        return self.verdict != NOT_ENOUGH
 
 
 def linear_fit(points: list[tuple[datetime, float]]) -> tuple[float, float] | None:
@@ -49,12 +58,16 @@ def linear_fit(points: list[tuple[datetime, float]]) -> tuple[float, float] | No
 
 
 def forecast(host: str, resource: str, line: Line, *, limit: float = LIMIT_PCT) -> Forecast | None:
-    fit = linear_fit(line.points)
-    if fit is None:
+    if not line.points:
         return None
-    slope, fitted_now = fit
     last_ts = line.points[-1][0]
     current = line.points[-1][1]
+    history = last_ts - line.points[0][0]
+    fit = linear_fit(line.points)
+    if history < MIN_HISTORY or fit is None:
+        # No slope is shown: a projection from this little history would be a guess.
+        return Forecast(host, resource, line, current, None, None, NOT_ENOUGH, history)
+    slope, fitted_now = fit
     reaches = None
     if fitted_now >= limit:
         verdict = "above"
@@ -63,13 +76,17 @@ def forecast(host: str, resource: str, line: Line, *, limit: float = LIMIT_PCT) 
         verdict, reaches = ("reaches", eta) if eta - last_ts <= HORIZON else ("steady", None)
     else:
         verdict = "steady"
-    return Forecast(host, resource, line, current, slope * 86400, reaches, verdict)
+    return Forecast(host, resource, line, current, slope * 86400, reaches, verdict, history)
 
 
 class CapacityPanel(Panel):
     key = "capacity"
     title = "Capacity planning"
-    description = "Linear trend of each host resource over the range, and when it reaches 80%."
+    description = (
+        "Linear trend of each host resource over the range, and when it reaches 80%; a host "
+        f"with less than {MIN_HISTORY.total_seconds() / 3600:.0f} h of history has no trend yet "
+        "(not enough data)."
+    )
     template = "dashboards/panels/capacity.html"
     wide = True
 
@@ -80,7 +97,7 @@ class CapacityPanel(Panel):
                 f = forecast(line.name, resource, line)
                 if f is not None:
                     out.append(f)
-        order = {"above": 0, "reaches": 1, "steady": 2}
+        order = {"above": 0, "reaches": 1, "steady": 2, NOT_ENOUGH: 3}
         return sorted(
             out, key=lambda f: (order[f.verdict], f.reaches_limit_at or tr.end, f.host, f.resource)
         )
@@ -101,6 +118,8 @@ class CapacityPanel(Panel):
                     line={"color": colour, "width": 1.5},
                 )
             )
+            if not f.has_trend:
+                continue
             end = f.reaches_limit_at or (f.line.points[-1][0] + tr.length / 2)
             end = min(end, f.line.points[-1][0] + tr.length)
             last_ts = f.line.points[-1][0]
@@ -130,7 +149,7 @@ class CapacityPanel(Panel):
                 f.host,
                 f.resource,
                 round(f.current, 2),
-                round(f.slope_per_day, 3),
+                None if f.slope_per_day is None else round(f.slope_per_day, 3),
                 f.verdict,
                 f.reaches_limit_at,
             ]

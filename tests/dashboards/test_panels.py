@@ -68,18 +68,27 @@ def test_timeseries_panel_draws_previous_period_dashed_on_the_same_axis(demo_met
 
 
 def test_capacity_forecast_finds_when_a_rising_resource_reaches_80_percent(now):
-    points = [(now - timedelta(hours=10 - i), 60.0 + i) for i in range(11)]  # 1 point/hour, now 70
+    points = [(now - timedelta(hours=14 - i), 56.0 + i) for i in range(15)]  # 1 point/hour, now 70
     f = forecast("db-1", "CPU", Line("db-1", points))
     assert f.verdict == "reaches"
     assert f.reaches_limit_at == pytest.approx(now + timedelta(hours=10), abs=timedelta(minutes=1))
     flat = forecast(
-        "web-1", "CPU", Line("web-1", [(now - timedelta(hours=i), 30.0) for i in range(5)])
+        "web-1", "CPU", Line("web-1", [(now - timedelta(hours=12 - i), 30.0) for i in range(13)])
     )
     assert flat.verdict == "steady" and flat.reaches_limit_at is None
     hot = forecast(
-        "web-2", "CPU", Line("web-2", [(now - timedelta(hours=i), 90.0) for i in range(5)])
+        "web-2", "CPU", Line("web-2", [(now - timedelta(hours=12 - i), 90.0) for i in range(13)])
     )
     assert hot.verdict == "above"
+
+
+def test_capacity_says_not_enough_data_for_a_few_hours_of_history(now):
+    # A morning ramp of 4 hours: a slope of 120 points a day, which is the cycle, not a trend.
+    points = [(now - timedelta(hours=4 - i), 20.0 + 20 * i) for i in range(5)]
+    f = forecast("new-host", "CPU", Line("new-host", points))
+    assert f.verdict == "not enough data"
+    assert f.slope_per_day is None and f.reaches_limit_at is None
+    assert f.current == 100.0
 
 
 def test_capacity_panel_reads_host_trends(demo_metrics, day):
@@ -169,3 +178,27 @@ def test_executive_kpis_cover_the_seed_list():
         "incidents",
         "mttr",
     }
+
+
+def test_an_incomplete_last_bucket_is_left_out_of_additive_lines(store, now):
+    from datetime import UTC, datetime
+
+    from dashboards import selectors
+
+    # One event a minute, steadily, for three hours.
+    store.samples(
+        [
+            {"metric": "demo_events", "labels": {}, "value": 1.0, "ts": now - timedelta(minutes=m)}
+            for m in range(1, 181)
+        ]
+    )
+    ten = 600
+    aligned = datetime.fromtimestamp(int(now.timestamp()) // ten * ten - ten, tz=UTC)
+    tr = TimeRange("custom", aligned - timedelta(hours=2), aligned + timedelta(minutes=5))
+    (line,) = selectors.lines("demo_events", tr, agg="sum", step=ten)
+    # Every bucket shown is whole (10 events); the half-filled one at the end is not drawn.
+    assert {v for _, v in line.points} == {10.0}
+    assert line.points[-1][0] == aligned - timedelta(minutes=10)
+    # Averages are not biased by a part-filled bucket: they keep it.
+    (avg,) = selectors.lines("demo_events", tr, agg="avg", step=ten)
+    assert avg.points[-1][0] == aligned
