@@ -30,6 +30,7 @@ from alerts.models import (
     label_key,
     new_token,
 )
+from collectors.catalog import class_rate_pct
 from collectors.selectors import window_values
 from collectors.store import QueryError
 
@@ -197,14 +198,11 @@ class _PairIndex:
 
 def error_ratios(rows: list[tuple[dict, float]]) -> list[tuple[dict, float]]:
     """Percent of requests with status_class=5xx, per service, from per-series request sums."""
-    total: dict[str, float] = defaultdict(float)
-    errors: dict[str, float] = defaultdict(float)
+    by_service: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for labels, value in rows:
-        service = labels.get("service", "")
-        total[service] += value
-        if labels.get("status_class") == "5xx":
-            errors[service] += value
-    return [({"service": s} if s else {}, 100.0 * errors[s] / t) for s, t in total.items() if t > 0]
+        by_service[labels.get("service", "")][labels.get("status_class", "other")] += value
+    rates = ((s, class_rate_pct(by_class)) for s, by_class in by_service.items())
+    return [({"service": s} if s else {}, rate) for s, rate in rates if rate is not None]
 
 
 class _Defaulting(dict):

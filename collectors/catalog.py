@@ -7,6 +7,7 @@ several locations.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -18,6 +19,17 @@ class MetricDef:
 
 
 G, C, H = "gauge", "counter", "histogram"
+
+
+def class_rate_pct(by_class: Mapping[str, float], status_class: str = "5xx") -> float | None:
+    """The error rate: requests of ``status_class`` as a % of all requests (every class
+    counted, 2xx/3xx/4xx/5xx), from ``http_requests`` sums per status class; None without
+    requests. The KPI tile, the service cards, the route table and the alert rule use this."""
+    total = sum(by_class.values())
+    if not total:
+        return None
+    return 100.0 * by_class.get(status_class, 0.0) / total
+
 
 METRICS: dict[str, MetricDef] = {
     # Host sampler [host] (+ [cpu], [mount])

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from collectors.catalog import class_rate_pct
 from collectors.selectors_batch import HistogramWindow, histogram_quantile_lines, merged
 from dashboards import selectors, sources
 from dashboards.panels import figures as fg
@@ -80,11 +81,9 @@ def route_stats(tr: TimeRange) -> list[RouteStats]:
         classes[_route(labels)][labels.get("status_class", "other")] += v
     for key, by_class in classes.items():
         s = stats.setdefault(key, RouteStats(*key))
-        total = sum(by_class.values())
-        s.requests = total
-        if total:
-            s.rate_4xx = 100 * by_class.get("4xx", 0) / total
-            s.rate_5xx = 100 * by_class.get("5xx", 0) / total
+        s.requests = sum(by_class.values())
+        s.rate_4xx = class_rate_pct(by_class, "4xx")
+        s.rate_5xx = class_rate_pct(by_class, "5xx")
     return sorted(stats.values(), key=lambda s: -s.requests)
 
 

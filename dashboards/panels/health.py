@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from collectors.catalog import class_rate_pct
 from collectors.health import uptime_figures
 from collectors.selectors_batch import HistogramWindow, merged
 from collectors.selectors_services import services_overview
@@ -72,7 +73,7 @@ def http_figures(tr: TimeRange) -> dict[str, dict[str, float | None]]:
             "p95_ms": m.quantile(0.95),
             "p99_ms": m.quantile(0.99),
             "requests_per_min": total / minutes if total else None,
-            "error_rate_pct": 100 * by_class.get("5xx", 0) / total if total else None,
+            "error_rate_pct": class_rate_pct(by_class),
         }
     return out
 

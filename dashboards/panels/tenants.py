@@ -43,9 +43,11 @@ class TenantHealth:
 
 class AccountHealthPanel(Panel):
     key = "account-health"
-    title = "Account health"
+    title = "Tracked account health"
     description = (
-        "Health score per tenant (at risk below 70, critical below 50) with what drives it."
+        "Health score per tracked account: each tenant that reports per-tenant health metrics "
+        "(at risk below 70, critical below 50) with what drives it. Not every active tenant: "
+        "the platform's active-tenant count (tenants_active) is on the operations page."
     )
     template = "dashboards/panels/chart_table.html"
     wide = True

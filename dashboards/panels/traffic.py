@@ -145,7 +145,10 @@ class ScalingData:
 class ScalingPanel(Panel):
     key = "scaling"
     title = "Scaling projection by tenant count"
-    description = "Seed 001 tiers; the row for the current tenant count is highlighted."
+    description = (
+        "Seed 001 tiers; the row for the current count of active tenants (tenants_active, the "
+        "platform's own count: every tenant, not only the tracked accounts) is highlighted."
+    )
     template = "dashboards/panels/scaling.html"
 
     def query(self, tr: TimeRange) -> ScalingData:
