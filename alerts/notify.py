@@ -31,6 +31,7 @@ from alerts.models import (
     Silence,
     new_token,
 )
+from penguinmon.redact import mask_secrets, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +393,9 @@ def deliver(
         attempt=attempt,
         status=status,
         response_code=code,
-        error=error[:2000],
+        # The error is shown to every role that reads alerts; the URL it failed on is the
+        # channel's credential (Slack, webhook) and must not be.
+        error=mask_secrets(error, secret_values(channel.config))[:2000],
         duration_ms=(time.perf_counter() - t0) * 1000,
     )
     delivery.retry_recipients = retry_recipients

@@ -42,6 +42,7 @@ from collectors.selectors_services import (
 from collectors.services import ProbeNotHere, run_probe
 from penguinmon.api_auth import actor_label, api_auth
 from penguinmon.audit import audit
+from penguinmon.redact import mask_headers
 from penguinmon.roles import user_can
 
 router = Router(tags=["services"])
@@ -180,21 +181,21 @@ class HostOut(Schema):
 
 
 _SECRET_KEY = re.compile(r"pass|secret|token|api_?key", re.IGNORECASE)
-_SECRET_HEADER = re.compile(r"^(authorization|cookie|x-api-key)$", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 _CONNINFO_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 MASK = "***"
 
 
 def masked_config(config: dict) -> dict:
-    """A probe config fit to show to any reader: passwords, tokens, auth headers and the
-    password part of URLs / DSNs replaced by ***."""
+    """A probe config fit to show to any reader: passwords, tokens, every header value but a
+    few harmless ones (Accept, User-Agent, ...) and the password part of URLs / DSNs replaced
+    by ***."""
     out: dict = {}
     for key, value in config.items():
         if isinstance(value, str) and _SECRET_KEY.search(key):
             out[key] = MASK if value else value
         elif key == "headers" and isinstance(value, dict):
-            out[key] = {h: MASK if _SECRET_HEADER.match(str(h)) else v for h, v in value.items()}
+            out[key] = mask_headers(value)
         elif isinstance(value, str):
             out[key] = _CONNINFO_PASSWORD.sub(
                 rf"\g<1>{MASK}", _URL_PASSWORD.sub(rf"\g<1>{MASK}@", value)

@@ -587,9 +587,33 @@ def register_worker_host(name: str) -> Host:
     return host
 
 
+# A worker's queue holding this many unconsumed sample tasks (10 minutes of them) has no
+# worker any more: a container recreated under a new hostname never consumes its old queue.
+HOST_QUEUE_ABANDONED_AFTER = 40
+
+
 def hosts_to_sample() -> list[str]:
-    """Hosts with a worker of their own: beat sends each one the sample task on its queue."""
-    return list(Host.objects.filter(enabled=True, has_worker=True).values_list("name", flat=True))
+    """Hosts with a worker of their own: beat sends each one the sample task on its queue.
+
+    A host whose queue has piled up ``HOST_QUEUE_ABANDONED_AFTER`` tasks lost its worker: it is
+    no longer sampled and its queue is deleted, so Redis does not grow for ever. The worker
+    registers the host again (``register_worker_host``) if it ever comes back."""
+    from collectors.queues import redis_client
+
+    names = list(Host.objects.filter(enabled=True, has_worker=True).values_list("name", flat=True))
+    if not names:
+        return names
+    client = redis_client()
+    pipe = client.pipeline()
+    for name in names:
+        pipe.llen(f"host-{name}")
+    backlog = dict(zip(names, pipe.execute(), strict=True))
+    abandoned = [n for n in names if backlog[n] >= HOST_QUEUE_ABANDONED_AFTER]
+    if abandoned:
+        log.warning("host workers gone, no longer sampled: %s", ", ".join(abandoned))
+        Host.objects.filter(name__in=abandoned).update(has_worker=False)
+        client.delete(*(f"host-{n}" for n in abandoned))
+    return [n for n in names if n not in abandoned]
 
 
 def ensure_default_services() -> int:

@@ -37,6 +37,7 @@ from dashboards.panels.base import render as render_panel
 from dashboards.panels.slo import SLO_REPORT_PANEL, SloReportRow
 from dashboards.timerange import CUSTOM, PRESETS, TimeRange
 from incidents.selectors import incident_stats
+from penguinmon.redact import header_value, mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class BuiltReport:
 
     @property
     def subject(self) -> str:
-        return f"[PenguinMon] {self.report.name}: {self.page.title}, {self.tr.label}"
+        return header_value(f"[PenguinMon] {self.report.name}: {self.page.title}, {self.tr.label}")
 
 
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -330,7 +331,7 @@ def deliver(report: ScheduledReport, *, now: datetime) -> BuiltReport:
 
 
 def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    return mask_secrets(f"{type(exc).__name__}: {exc}")[:2000]
 
 
 def claim(report: ScheduledReport, *, now: datetime) -> bool:

@@ -1,23 +1,27 @@
 from django.contrib import admin, messages
 
+from penguinmon.audit import AuditedModelAdmin, audit
 from penguinmon.models import ApiToken, AuditLog
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedModelAdmin):
     list_display = [
         "prefix",
         "name",
         "user",
         "scopes",
+        "status",
         "created_at",
         "last_used_at",
         "expires_at",
         "revoked_at",
     ]
-    list_filter = ["revoked_at"]
+    list_filter = ["revoked_at", "expires_at"]
     search_fields = ["prefix", "name", "user__username"]
-    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    # Who a token acts as and what it may do are fixed when it is issued: widening a leaked
+    # token's reach in place would be invisible to whoever holds it. Issue a new one instead.
+    readonly_fields = ["user", "scopes", "prefix", "created_at", "last_used_at"]
     fields = [
         "user",
         "name",
@@ -34,10 +38,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
         # The raw token must be shown once, so tokens are made by `manage.py create_api_token`.
         return False
 
+    @admin.display(description="status")
+    def status(self, token: ApiToken) -> str:
+        if token.revoked_at is not None:
+            return "revoked"
+        return "active" if token.is_active else "expired"
+
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
             token.revoke()
+            audit(actor=request.user, action="token.revoke", target=token)
         messages.success(request, "Tokens revoked.")
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import admin
 from django.db import models, transaction
 from django.forms.models import model_to_dict
 
 from penguinmon.models import AuditLog
 from penguinmon.observability import capture_event
+from penguinmon.redact import REDACTED, SECRET_KEY_RE, mask_headers
 
 
 def audit(
@@ -43,12 +42,7 @@ def audit(
     return entry
 
 
-# Keys inside JSON configs (channels, probes, zones) whose values are credentials: a Slack or
-# generic webhook URL is itself the secret, as are tokens, keys, passwords and DSNs.
-SECRET_KEY_RE = re.compile(
-    r"secret|token|password|passwd|api_?key|auth|credential|dsn|webhook|url|sid", re.I
-)
-REDACTED = "***"
+__all__ = ["REDACTED", "SECRET_KEY_RE", "AuditedModelAdmin", "audit"]
 
 
 def _jsonable(value):
@@ -60,7 +54,7 @@ def _jsonable(value):
         return {
             str(k): REDACTED
             if SECRET_KEY_RE.search(str(k)) and v not in (None, "")
-            else _jsonable(v)
+            else _jsonable(mask_headers(v) if k == "headers" and isinstance(v, dict) else v)
             for k, v in value.items()
         }
     return str(value)

@@ -443,7 +443,12 @@ async def _check_one(
     elif status != "ok":
         result.detail = status
     else:
-        result.result, result.codes, result.meanings, result.detail = classify(addresses, spec)
+        try:
+            result.result, result.codes, result.meanings, result.detail = classify(addresses, spec)
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:
+            # A zone's answer table that does not fit (e.g. a list): unknown, never a crashed run.
+            result.detail = f"cannot read the answer with this zone's codes: {exc}"[:300]
+            return result
         if result.result == LISTED and read_reason:
             txt_status, texts = await client.lookup(name, TYPE_TXT)
             result.reason = " | ".join(texts) if txt_status == "ok" else ""

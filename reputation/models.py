@@ -3,11 +3,21 @@ those checks (every result, listing periods, scores over time, rotations)."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from reputation import conf
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+    except ValueError:
+        return False
 
 
 class SendingIP(models.Model):
@@ -84,6 +94,33 @@ class BlocklistZone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.zone})"
+
+    def clean(self) -> None:
+        problems = self.config_problems()
+        if problems:
+            raise ValidationError(problems)
+
+    def config_problems(self) -> dict[str, str]:
+        """Field -> what is wrong with this zone's answer tables. Admin refuses to save such a
+        zone; a check run skips one saved before this check existed, and checks the others."""
+        problems = {}
+        for field_name in ("return_codes", "error_codes"):
+            table = getattr(self, field_name)
+            bits = self.bitmask_codes and field_name == "return_codes"
+            shape = '{"8": "phishing"}' if bits else '{"127.0.0.2": "listed as spam source"}'
+            if not isinstance(table, dict):
+                problems[field_name] = f"must be a JSON object of answer -> meaning, e.g. {shape}"
+                continue
+            for key, meaning in table.items():
+                if not isinstance(meaning, str):
+                    problems[field_name] = f"the meaning of {key!r} must be text"
+                elif bits and not (key.isdigit() and 0 < int(key) < 256):
+                    problems[field_name] = f"{key!r} is not a bit value of the last octet (1-255)"
+                elif not bits and not _is_ipv4(key):
+                    problems[field_name] = f"{key!r} is not an answer address such as 127.0.0.2"
+                if field_name in problems:
+                    break
+        return problems
 
     def query_zone(self) -> str:
         """The zone actually queried: Spamhaus zones go through DQS when a key is configured,

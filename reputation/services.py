@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import requests
@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from penguinmon.audit import audit
+from penguinmon.redact import mask_secrets, secret_values
 from reputation import conf, dnsbl, sender_dns
 from reputation.models import (
     BlocklistZone,
@@ -51,6 +52,7 @@ class CheckRunSummary:
     newly_listed: list[str]
     delisted: list[str]
     duration_s: float
+    skipped_zones: list[str] = field(default_factory=list)  # misconfigured: not looked up
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +61,11 @@ class CheckRunSummary:
         return (
             f"{self.lookups} look-ups for {self.ips} IPs and {self.domains} domains in "
             f"{self.duration_s:.1f} s: {self.listed} listed, {self.unknown} unknown"
+            + (
+                f"; zones skipped (bad config): {', '.join(self.skipped_zones)}"
+                if self.skipped_zones
+                else ""
+            )
         )
 
 
@@ -92,7 +99,16 @@ def run_reputation_check(
         ips_qs = ips_qs.filter(pk__in=ip_ids or [])
         domains_qs = domains_qs.filter(pk__in=domain_ids or [])
     ips, domains = list(ips_qs), list(domains_qs)
-    zones = list(BlocklistZone.objects.filter(enabled=True))
+    zones, skipped = [], []
+    for zone in BlocklistZone.objects.filter(enabled=True):
+        problems = zone.config_problems()
+        if problems:
+            # One zone with a broken answer table (saved before admin checked it) must not
+            # stop the look-ups on every other list.
+            log.error("blocklist zone %s skipped: %s", zone.zone, problems)
+            skipped.append(zone.zone)
+        else:
+            zones.append(zone)
     specs = {z.pk: _spec(z) for z in zones}
 
     owners: list[tuple[SendingIP | SendingDomain, BlocklistZone]] = []
@@ -223,6 +239,7 @@ def run_reputation_check(
         newly_listed=newly_listed,
         delisted=delisted,
         duration_s=round(time.perf_counter() - started, 3),
+        skipped_zones=skipped,
     )
     log.info("reputation check: %s", summary)
     return summary
@@ -406,7 +423,9 @@ def _call_webhook(event: RotationEvent, payload: dict) -> None:
             url, data=body, headers=headers, timeout=conf.rotation_webhook_timeout()
         )
     except requests.RequestException as exc:
-        event.webhook_error = f"{exc.__class__.__name__}: {exc}"[:500]
+        # The IP page shows the error; the URL's path and query may carry the receiver's key.
+        error = f"{exc.__class__.__name__}: {exc}"
+        event.webhook_error = mask_secrets(error, secret_values({"url": url}))[:500]
         return
     event.webhook_status = resp.status_code
     event.webhook_response = resp.text[:2000]

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from alerts.channels.base import Notification, TransportError, missing_keys
+from penguinmon.redact import header_value
 
 REQUIRED = ("to",)
 
@@ -20,12 +21,12 @@ def validate(config: dict) -> list[str]:
 
 
 def subject(note: Notification) -> str:
+    # Messages are rendered from label values pushed through the API: a newline in one would
+    # make Django refuse the header (BadHeaderError) and the alert would never be mailed.
     if note.event in ("digest", "summary"):
-        return note.title
-    return (
-        f"[PenguinMon {note.event.upper()}] {note.severity_label} {note.service}: {note.message}"[
-            :200
-        ]
+        return header_value(note.title)
+    return header_value(
+        f"[PenguinMon {note.event.upper()}] {note.severity_label} {note.service}: {note.message}"
     )
 
 

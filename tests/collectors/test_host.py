@@ -210,3 +210,29 @@ def test_beat_sends_each_worker_host_a_sample_task_on_its_own_queue():
     message = json.loads(client.lpop("host-worker-a"))
     assert message["headers"]["task"] == "collectors.sample_host"
     assert client.llen("host-pusher") == 0
+
+
+@pytest.mark.django_db
+def test_a_host_whose_worker_is_gone_stops_being_sampled_and_its_queue_is_deleted():
+    from collectors.services import HOST_QUEUE_ABANDONED_AFTER
+    from collectors.tasks import dispatch_host_samples
+
+    client = redis_client()
+    client.delete("host-old-container", "host-new-container")
+    register_worker_host("old-container")  # the container was recreated under a new hostname
+    register_worker_host("new-container")
+    for _ in range(HOST_QUEUE_ABANDONED_AFTER):
+        assert dispatch_host_samples() == 2
+        client.delete("host-new-container")  # the live worker consumes its queue
+    assert client.llen("host-old-container") == HOST_QUEUE_ABANDONED_AFTER
+
+    assert dispatch_host_samples() == 1
+    assert client.exists("host-old-container") == 0
+    assert Host.objects.get(name="old-container").has_worker is False
+    for _ in range(5):
+        dispatch_host_samples()
+    assert client.exists("host-old-container") == 0  # no longer grows
+    # If that worker ever starts again it registers itself and is sampled again.
+    register_worker_host("old-container")
+    assert set(hosts_to_sample()) == {"old-container", "new-container"}
+    client.delete("host-new-container")

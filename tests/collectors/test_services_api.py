@@ -223,7 +223,11 @@ def test_probe_secrets_are_masked_in_answers(api):
         "url": "http://es:9200",
         "user": "elastic",
         "password": "hunter2",
-        "headers": {"Authorization": "Bearer abc", "Accept": "application/json"},
+        "headers": {
+            "Authorization": "Bearer abc",
+            "Accept": "application/json",
+            "X-Honeycomb-Team": "hc-key-123",
+        },
     }
     es.save()
     probes = {p["service"]: p for p in api.get("/api/v1/probes").json()}
@@ -231,8 +235,10 @@ def test_probe_secrets_are_masked_in_answers(api):
     assert probes["oltp-db"]["config"]["statements"] == 5
     assert probes["elasticsearch"]["config"]["password"] == "***"
     assert probes["elasticsearch"]["config"]["user"] == "elastic"
+    # Every header but a few harmless ones: custom API-key headers have any name.
     assert probes["elasticsearch"]["config"]["headers"] == {
         "Authorization": "***",
         "Accept": "application/json",
+        "X-Honeycomb-Team": "***",
     }
     assert "hunter2" not in api.get("/api/v1/services/elasticsearch").content.decode()

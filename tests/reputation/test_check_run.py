@@ -169,3 +169,39 @@ def test_history_older_than_90_days_is_pruned(dns, make_ip):
         == 0
     )
     assert ReputationSnapshot.objects.filter(ip=ip).count() == 1
+
+
+def test_a_zone_whose_error_codes_is_a_list_is_skipped_and_the_others_still_run(dns, make_ip):
+    broken = BlocklistZone.objects.get(zone="bl.spamcop.net")
+    BlocklistZone.objects.filter(pk=broken.pk).update(error_codes=["127.255.255.254"])
+    ip = make_ip("192.0.2.40")
+    dns({reversed_name("192.0.2.40", "zen.spamhaus.org"): {"A": ["127.0.0.2"]}})
+
+    summary = services.run_reputation_check()
+
+    assert summary.skipped_zones == ["bl.spamcop.net"]
+    assert summary.newly_listed == ["192.0.2.40 on zen.spamhaus.org"]
+    assert not ListingCheck.objects.filter(zone=broken).exists()
+    others = BlocklistZone.objects.filter(kind="ip", enabled=True).exclude(pk=broken.pk)
+    assert ListingCheck.objects.filter(ip=ip).count() == others.count()
+
+
+def test_admin_refuses_answer_tables_that_are_not_answer_to_meaning(admin_user, login_client):
+    zone = BlocklistZone.objects.get(zone="bl.spamcop.net")
+    url = f"/admin/reputation/blocklistzone/{zone.pk}/change/"
+    form = {
+        "name": zone.name,
+        "zone": zone.zone,
+        "kind": zone.kind,
+        "weight": zone.weight,
+        "return_codes": '{"127.0.0.2": "listed"}',
+        "error_codes": '["127.255.255.254"]',
+        "enabled": "on",
+    }
+    page = login_client(admin_user).post(url, form)
+    assert page.status_code == 200
+    assert "must be a JSON object of answer -&gt; meaning" in page.content.decode()
+    zone.refresh_from_db()
+    assert isinstance(zone.error_codes, dict)
+    form["error_codes"] = '{"127.255.255.254": "refused"}'
+    assert login_client(admin_user).post(url, form).status_code == 302
