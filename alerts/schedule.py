@@ -17,4 +17,9 @@ BEAT_SCHEDULE: dict = {
         "task": "alerts.tasks.send_info_digest",
         "schedule": crontab(hour=DIGEST_HOUR_UTC, minute=0),
     },
+    # Retention of deliveries and resolved alerts (RETENTION_*_DAYS): once a day, off-peak.
+    "alerts-prune-history": {
+        "task": "alerts.tasks.prune_history",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }

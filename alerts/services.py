@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from alerts import notify
-from alerts.models import Alert, AlertEvent, Silence
+from alerts.models import Alert, AlertEvent, Delivery, Silence
 from penguinmon.audit import audit
+from penguinmon.retention import cutoff, delete_in_batches
 
 
 class AlertActionError(Exception):
@@ -189,3 +191,21 @@ def silence_expire(*, silence: Silence, user, actor_label: str = "") -> Silence:
             changes={"ends_at": {"from": str(old), "to": str(silence.ends_at)}},
         )
     return silence
+
+
+def prune_history(*, now: datetime | None = None) -> dict[str, int]:
+    """Deliveries older than ``RETENTION_DELIVERIES_DAYS``; alerts resolved more than
+    ``RETENTION_ALERTS_DAYS`` ago with their timeline and deliveries, unless an incident
+    holds them (the incident is the record and keeps its alerts)."""
+    deliveries = Delivery.objects.filter(
+        created_at__lt=cutoff(settings.RETENTION_DELIVERIES_DAYS, now)
+    )
+    alerts = Alert.objects.filter(
+        state=Alert.State.RESOLVED,
+        resolved_at__lt=cutoff(settings.RETENTION_ALERTS_DAYS, now),
+        incidents__isnull=True,
+    )
+    return {
+        "deliveries": delete_in_batches(deliveries),
+        "alerts": delete_in_batches(alerts),
+    }

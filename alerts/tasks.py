@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from alerts import evaluation, notify
+from alerts import evaluation, notify, services
 from alerts.models import Alert, Channel, Delivery
 from collectors.queues import redis_client
 
@@ -89,3 +89,8 @@ def send_repeat_notifications() -> int:
 @shared_task(ignore_result=True)
 def send_info_digest() -> int:
     return notify.send_info_digest()
+
+
+@shared_task(ignore_result=True)
+def prune_history() -> dict:
+    return services.prune_history()

@@ -1,5 +1,7 @@
 """Periodic tasks of the collectors app (merged into the beat schedule by penguinmon.celery_settings)."""
 
+from celery.schedules import crontab
+
 BEAT_SCHEDULE: dict = {
     # Each probe has its own interval (Probe.interval_seconds); this tick sends each location's
     # worker (queue probes-<location>) a run that only looks for due ones, so the worst
@@ -21,5 +23,10 @@ BEAT_SCHEDULE: dict = {
         "task": "collectors.dispatch_host_samples",
         "schedule": 15.0,
         "options": {"expires": 15},
+    },
+    # Retention of status changes (RETENTION_STATUS_CHANGES_DAYS): once a day, off-peak.
+    "collectors.prune_history": {
+        "task": "collectors.prune_history",
+        "schedule": crontab(hour=3, minute=20),
     },
 }

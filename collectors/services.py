@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from collectors import host as host_sampler
@@ -25,6 +26,7 @@ from collectors.locations import DEFAULT_LOCATION, current_location
 from collectors.models import Host, Probe, ProbeLocation, RunResult, Service, Status, StatusChange
 from collectors.probes import ProbeResult, run_check
 from collectors.store import IngestError, write_samples
+from penguinmon.retention import cutoff, delete_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -614,6 +616,16 @@ def hosts_to_sample() -> list[str]:
         Host.objects.filter(name__in=abandoned).update(has_worker=False)
         client.delete(*(f"host-{n}" for n in abandoned))
     return [n for n in names if n not in abandoned]
+
+
+def prune_history(*, now: datetime | None = None) -> dict[str, int]:
+    """Status changes older than ``RETENTION_STATUS_CHANGES_DAYS``, except each service's
+    latest one: uptime over any window starts from the status the service was in."""
+    latest = StatusChange.objects.filter(service=OuterRef("service")).order_by("-at", "-pk")
+    old = StatusChange.objects.filter(
+        at__lt=cutoff(settings.RETENTION_STATUS_CHANGES_DAYS, now)
+    ).exclude(pk=Subquery(latest.values("pk")[:1]))
+    return {"status_changes": delete_in_batches(old)}
 
 
 def ensure_default_services() -> int:

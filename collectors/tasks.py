@@ -85,3 +85,8 @@ def _register_host(sender=None, **kwargs) -> None:
         services.register_worker_host(socket.gethostname())
     except Exception:  # a worker must start even if the database is briefly unreachable
         log.exception("could not register this host for sampling")
+
+
+@shared_task(name="collectors.prune_history", ignore_result=True)
+def prune_history() -> dict:
+    return services.prune_history()

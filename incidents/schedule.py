@@ -1,3 +1,11 @@
 """Periodic tasks of the incidents app (merged into the beat schedule by penguinmon.celery_settings)."""
 
-BEAT_SCHEDULE: dict = {}
+from celery.schedules import crontab
+
+BEAT_SCHEDULE: dict = {
+    # Retention of deployments (RETENTION_DEPLOYMENTS_DAYS): once a day, off-peak.
+    "incidents-prune-history": {
+        "task": "incidents.prune_history",
+        "schedule": crontab(hour=3, minute=40),
+    },
+}

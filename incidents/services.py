@@ -4,6 +4,9 @@ Every change lands on the incident timeline and in the audit log. Deployments ar
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +14,7 @@ from django.utils import timezone
 from incidents.models import Deployment, Incident, IncidentEvent
 from incidents.slo.selectors import service_freeze
 from penguinmon.audit import audit
+from penguinmon.retention import cutoff, delete_in_batches
 
 # "Leave as it is", as distinct from None ("no deployment caused it").
 _UNCHANGED = object()
@@ -308,3 +312,13 @@ def deployment_finish(
             },
         )
     return deployment
+
+
+def prune_history(*, now: datetime | None = None) -> dict[str, int]:
+    """Deployments older than ``RETENTION_DEPLOYMENTS_DAYS``, except those an incident names
+    as its cause. Incidents themselves (postmortems, timelines) are records and are kept."""
+    old = Deployment.objects.filter(
+        created_at__lt=cutoff(settings.RETENTION_DEPLOYMENTS_DAYS, now),
+        caused_incidents__isnull=True,
+    )
+    return {"deployments": delete_in_batches(old)}

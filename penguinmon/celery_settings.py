@@ -23,6 +23,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 
 SCHEDULE_MODULES = [
+    "penguinmon.schedule",
     "collectors.store.schedule",
     "collectors.schedule",
     "alerts.schedule",

@@ -160,6 +160,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="penguinmon@localhost
 RETENTION_RAW_DAYS = env.int("RETENTION_RAW_DAYS", default=14)
 RETENTION_1M_DAYS = env.int("RETENTION_1M_DAYS", default=90)
 RETENTION_1H_DAYS = env.int("RETENTION_1H_DAYS", default=400)
+# Retention of the other tables that grow, in days (pruned daily by each app's beat task).
+# Resolved alerts go with their timeline and deliveries; alerts attached to an incident are
+# kept as long as the incident. Incidents and postmortems are records and are never pruned.
+RETENTION_ALERTS_DAYS = env.int("RETENTION_ALERTS_DAYS", default=400)
+RETENTION_DELIVERIES_DAYS = env.int("RETENTION_DELIVERIES_DAYS", default=90)
+RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=400)
+RETENTION_STATUS_CHANGES_DAYS = env.int("RETENTION_STATUS_CHANGES_DAYS", default=400)
+RETENTION_DEPLOYMENTS_DAYS = env.int("RETENTION_DEPLOYMENTS_DAYS", default=400)
 INGEST_MAX_BATCH = env.int("INGEST_MAX_BATCH", default=10_000)
 INGEST_MAX_LABELS = env.int("INGEST_MAX_LABELS", default=16)
 INGEST_MAX_FUTURE_SECONDS = 600

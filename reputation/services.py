@@ -510,11 +510,14 @@ def rotate_to_backup(*, ip: SendingIP, actor, reason: str, actor_label: str = ""
 
 
 def prune_history(*, now: datetime | None = None) -> dict[str, int]:
-    """Delete check results, snapshots and closed listings older than the retention (90 d)."""
+    """Delete check results, snapshots, closed listings, check runs and rotations older than
+    the retention (REPUTATION_HISTORY_DAYS, 90 d)."""
     cutoff = (now or timezone.now()) - timedelta(days=conf.history_days())
     deleted = {
         "checks": ListingCheck.objects.filter(checked_at__lt=cutoff).delete()[0],
         "snapshots": ReputationSnapshot.objects.filter(taken_at__lt=cutoff).delete()[0],
         "listings": Listing.objects.filter(delisted_at__lt=cutoff).delete()[0],
+        "check_runs": CheckRun.objects.filter(requested_at__lt=cutoff).delete()[0],
+        "rotations": RotationEvent.objects.filter(created_at__lt=cutoff).delete()[0],
     }
     return deleted

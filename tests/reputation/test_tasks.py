@@ -27,4 +27,10 @@ def test_check_task_checks_ips_and_sender_dns(dns, make_ip):
 
 
 def test_prune_task_reports_what_it_deleted(db):
-    assert tasks.prune_reputation_history() == {"checks": 0, "snapshots": 0, "listings": 0}
+    assert tasks.prune_reputation_history() == {
+        "checks": 0,
+        "snapshots": 0,
+        "listings": 0,
+        "check_runs": 0,
+        "rotations": 0,
+    }
