@@ -129,8 +129,42 @@ def clear_stale_postmaster_pid(pgdata: Path) -> bool:
     return True
 
 
+# Password logins over TCP only (Unix sockets are off): a local user who can reach the port
+# no longer gets in as anyone, as under the "trust" of clusters made before this.
+PG_HBA = (
+    "# PenguinMon embedded Postgres: password (SCRAM) logins over 127.0.0.1 only.\n"
+    "host all all 127.0.0.1/32 scram-sha-256\n"
+    "host all all ::1/128 scram-sha-256\n"
+)
+
+
+def _secret_file(name: str) -> Path:
+    """A generated password kept under var/ (mode 0600), made on first use."""
+    import secrets
+
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24))
+    return path
+
+
+def app_password() -> str:
+    return _secret_file("postgres_password").read_text().strip()
+
+
+def _superuser_password() -> str:
+    return _secret_file("postgres_superuser_password").read_text().strip()
+
+
 def postgres_url() -> str:
-    return f"postgres://{PG_USER}@127.0.0.1:{PG_PORT}/{PG_DB}"
+    """The app's URL. A cluster still running from an older version (trust, no password file
+    yet) is reached without a password until it is restarted and migrated."""
+    if not (VAR_DIR / "postgres_password").exists():
+        return f"postgres://{PG_USER}@127.0.0.1:{PG_PORT}/{PG_DB}"
+    return f"postgres://{PG_USER}:{app_password()}@127.0.0.1:{PG_PORT}/{PG_DB}"
 
 
 def ensure_postgres() -> str:
@@ -151,21 +185,29 @@ def ensure_postgres() -> str:
             if kwargs:
                 _open_for_others(pgdata.parent)
                 os.chown(pgdata, kwargs["user"], kwargs["group"])
-            subprocess.run(
-                [
-                    _pg_bin("initdb"),
-                    "-D",
-                    str(pgdata),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--locale=C",
-                ],
-                check=True,
-                capture_output=True,
-                **kwargs,
-            )
+            pwfile = VAR_DIR / ".initdb-pw"
+            pwfile.write_text(_superuser_password() + "\n")
+            if kwargs:
+                os.chown(pwfile, kwargs["user"], kwargs["group"])
+            try:
+                subprocess.run(
+                    [
+                        _pg_bin("initdb"),
+                        "-D",
+                        str(pgdata),
+                        "-U",
+                        "postgres",
+                        f"--pwfile={pwfile}",
+                        "--auth=scram-sha-256",
+                        "--encoding=UTF8",
+                        "--locale=C",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    **kwargs,
+                )
+            finally:
+                pwfile.unlink(missing_ok=True)
             with open(pgdata / "postgresql.conf", "a") as conf:
                 conf.write(
                     "\n# PenguinMon embedded defaults\n"
@@ -200,36 +242,69 @@ def ensure_postgres() -> str:
             raise RuntimeError(f"embedded postgres did not start (see {log}):\n{tail}")
         _wait_for_port(PG_PORT, "postgres", log)
         _ensure_role_and_database()
+        _require_passwords(pgdata, kwargs)
     return postgres_url()
 
 
+def _psql(sql: str, *, database: str = "postgres") -> str:
+    done = subprocess.run(
+        [
+            _pg_bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(PG_PORT),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-tA",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PGPASSWORD": _superuser_password(), "PGCONNECT_TIMEOUT": "10"},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"embedded postgres: {sql.split()[0]} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
 def _ensure_role_and_database() -> None:
-    """Create PenguinMon's role and database if missing: on every start, not only after
-    initdb, so a first start interrupted between initdb and here is repaired by the next."""
-    psql = [
-        _pg_bin("psql"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(PG_PORT),
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-tA",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-c",
-    ]
+    """Make PenguinMon's role and database as they should be: on every start, not only after
+    initdb, so a first start interrupted halfway is repaired by the next, and a cluster made
+    by an older version (trust logins, a superuser app role) is brought up to date.
 
-    def run(sql: str) -> str:
-        done = subprocess.run(psql + [sql], check=True, capture_output=True, text=True)
-        return done.stdout.strip()
+    The app role owns its database and may create the test databases (CREATEDB) but is no
+    superuser; pg_stat_statements is created here, as the superuser, in the database and in
+    template1 (so test databases have it too), and the role may read every statement's stats.
+    """
+    password = app_password().replace("'", "''")
+    if _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}'"):
+        _psql(f"ALTER ROLE {PG_USER} LOGIN NOSUPERUSER CREATEDB PASSWORD '{password}'")
+    else:
+        _psql(f"CREATE ROLE {PG_USER} LOGIN NOSUPERUSER CREATEDB PASSWORD '{password}'")
+    _psql(f"ALTER ROLE postgres PASSWORD '{_superuser_password().replace(chr(39), chr(39) * 2)}'")
+    _psql(f"GRANT pg_read_all_stats TO {PG_USER}")
+    if not _psql(f"SELECT 1 FROM pg_database WHERE datname = '{PG_DB}'"):
+        _psql(f"CREATE DATABASE {PG_DB} OWNER {PG_USER}")
+    for database in ("template1", PG_DB):
+        _psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", database=database)
 
-    if not run(f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}'"):
-        run(f"CREATE ROLE {PG_USER} LOGIN SUPERUSER")
-    if not run(f"SELECT 1 FROM pg_database WHERE datname = '{PG_DB}'"):
-        run(f"CREATE DATABASE {PG_DB} OWNER {PG_USER}")
+
+def _require_passwords(pgdata: Path, kwargs: dict) -> None:
+    """Replace a trust pg_hba.conf (clusters made before passwords) once the roles have
+    passwords, and reload: from then on every login needs one."""
+    hba = pgdata / "pg_hba.conf"
+    if hba.read_text() == PG_HBA:
+        return
+    hba.write_text(PG_HBA)
+    subprocess.run(
+        [_pg_bin("pg_ctl"), "-D", str(pgdata), "reload"], check=True, capture_output=True, **kwargs
+    )
 
 
 def redis_url() -> str:

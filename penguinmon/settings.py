@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -31,11 +32,53 @@ if not SECRET_KEY:
         key_file.write_text(secrets.token_urlsafe(50))
     SECRET_KEY = key_file.read_text().strip()
 
+# docker-compose passes a variable left out of .env as "" (`${X:-}`): that means "default".
+for _name in (
+    "PENGUINMON_BASE_URL",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "SECURE_COOKIES",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "TRUST_X_FORWARDED_PROTO",
+):
+    if os.environ.get(_name) == "":
+        del os.environ[_name]
+
 DEBUG = env.bool("DEBUG", default=False)
 # Where users reach this instance; links in notifications point here.
 PENGUINMON_BASE_URL = env.str("PENGUINMON_BASE_URL", default="http://127.0.0.1:8000")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+_BASE = urlsplit(PENGUINMON_BASE_URL)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    default=["127.0.0.1", "localhost", "[::1]", "testserver"]
+    + ([_BASE.hostname] if _BASE.hostname else []),
+)
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=[f"{_BASE.scheme}://{_BASE.netloc}"] if _BASE.netloc else []
+)
+
+# Production profile: an https:// base URL means users come through a reverse proxy that
+# terminates TLS (README, "Production"). Then, unless overridden: cookies only over HTTPS,
+# plain-HTTP requests redirected, HSTS for a year, and the proxy's X-Forwarded-Proto trusted
+# (the app must only be reachable through that proxy). The plain-HTTP dev default keeps all
+# of this off so `make run` works on http://127.0.0.1:8000.
+HTTPS = _BASE.scheme == "https"
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=HTTPS)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+# Health checks from the container runtime speak plain HTTP to the app itself.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+# "preload" in the header lets anyone submit the domain to the browsers' preload list, a
+# commitment that takes months to undo: opt in explicitly (the check for it is silenced).
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+if env.bool("TRUST_X_FORWARDED_PROTO", default=HTTPS):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -144,8 +187,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")

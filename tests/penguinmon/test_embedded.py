@@ -65,3 +65,96 @@ def test_a_cluster_starts_after_a_crash_left_a_reused_pid(tmp_path, monkeypatch)
             capture_output=True,
             **embedded._pg_run_kwargs(),
         )
+
+
+def _stop(pgdata) -> None:
+    subprocess.run(
+        [embedded._pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
+        capture_output=True,
+        **embedded._pg_run_kwargs(),
+    )
+
+
+def _psql_as(url: str, sql: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return subprocess.run(
+        [embedded._pg_bin("psql"), url, "-tAc", sql], capture_output=True, text=True, env=env
+    )
+
+
+@pytest.fixture
+def own_var(tmp_path, monkeypatch):
+    """A var dir and port of our own: the shared servers are never touched."""
+    monkeypatch.setattr(embedded, "VAR_DIR", tmp_path)
+    monkeypatch.setattr(embedded, "PG_PORT", _free_port())
+    yield tmp_path
+    _stop(tmp_path / "postgres")
+
+
+def test_a_new_cluster_needs_a_password_and_the_app_role_is_no_superuser(own_var):
+    url = embedded.ensure_postgres()
+    port = embedded.PG_PORT
+    assert embedded.app_password() in url
+    assert oct((own_var / "postgres_password").stat().st_mode & 0o777) == "0o600"
+    who = _psql_as(url, "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+    assert who.stdout.strip() == "penguinmon|f"
+    for user in ("penguinmon", "postgres"):
+        refused = _psql_as(f"postgres://{user}@127.0.0.1:{port}/postgres", "SELECT 1")
+        assert refused.returncode != 0 and "password" in refused.stderr
+        wrong = _psql_as(f"postgres://{user}:wrong@127.0.0.1:{port}/postgres", "SELECT 1")
+        assert "password authentication failed" in wrong.stderr
+    # What the app and its tests need without a superuser: its own database, test databases,
+    # and pg_stat_statements (created by the launcher, also in template1 for test databases).
+    assert _psql_as(url, "CREATE TABLE t (id int); DROP TABLE t").returncode == 0
+    assert _psql_as(url, "CREATE DATABASE test_x").returncode == 0
+    test_db = url.rsplit("/", 1)[0] + "/test_x"
+    assert _psql_as(test_db, "SELECT count(*) >= 0 FROM pg_stat_statements").stdout.strip() == "t"
+    assert _psql_as(url, "SELECT 1 FROM pg_stat_statements LIMIT 1").returncode == 0
+
+
+def test_a_trust_cluster_from_an_older_version_is_migrated_on_start_with_its_data(own_var):
+    pgdata, port = own_var / "postgres", embedded.PG_PORT
+    pgdata.mkdir()
+    kwargs = embedded._pg_run_kwargs()
+    if kwargs:
+        embedded._open_for_others(own_var)
+        os.chown(pgdata, kwargs["user"], kwargs["group"])
+    # What the earlier launcher made: trust logins and a superuser app role.
+    initdb = [embedded._pg_bin("initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust"]
+    subprocess.run(initdb, check=True, capture_output=True, **kwargs)
+    with open(pgdata / "postgresql.conf", "a") as conf:
+        conf.write(
+            "unix_socket_directories = ''\nshared_preload_libraries = 'pg_stat_statements'\n"
+        )
+    log = own_var / "postgres.log"
+    log.touch()
+    if kwargs:
+        os.chown(log, kwargs["user"], kwargs["group"])
+    ctl = [embedded._pg_bin("pg_ctl"), "-D", str(pgdata), "-w", "-o", f"-p {port} -h 127.0.0.1"]
+    subprocess.run([*ctl, "-l", str(log), "start"], check=True, capture_output=True, **kwargs)
+    old_url = f"postgres://penguinmon@127.0.0.1:{port}/penguinmon"
+    admin = f"postgres://postgres@127.0.0.1:{port}/postgres"
+    assert _psql_as(admin, "CREATE ROLE penguinmon LOGIN SUPERUSER").returncode == 0
+    assert _psql_as(admin, "CREATE DATABASE penguinmon OWNER penguinmon").returncode == 0
+    assert (
+        _psql_as(old_url, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('x')").returncode
+        == 0
+    )
+    # A running old cluster is left alone: reached without a password as before.
+    assert embedded.ensure_postgres() == old_url
+    subprocess.run([*ctl, "stop"], check=True, capture_output=True, **kwargs)
+
+    url = embedded.ensure_postgres()
+
+    assert url != old_url and embedded.app_password() in url
+    assert _psql_as(url, "SELECT v FROM kept").stdout.strip() == "x"
+    assert _psql_as(url, "INSERT INTO kept VALUES ('y')").returncode == 0
+    assert (
+        _psql_as(url, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").stdout.strip()
+        == "f"
+    )
+    assert _psql_as(old_url, "SELECT 1").returncode != 0
+    assert _psql_as(admin, "SELECT 1").returncode != 0
+    # Starting again changes nothing and keeps the same password.
+    subprocess.run([*ctl, "stop"], check=True, capture_output=True, **kwargs)
+    assert embedded.ensure_postgres() == url
