@@ -2,7 +2,7 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLogi
 
 # The JSON API authenticates itself (bearer tokens or session, see penguinmon/api_auth.py)
 # and answers 401 in JSON; /metrics and static files are for machines.
-PUBLIC_PREFIXES = ("/api/", "/metrics", "/static/")
+PUBLIC_PREFIXES = ("/api/", "/metrics", "/static/", "/favicon.ico")
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from collectors.receivers.views import otlp_metrics
 from dashboards.views import home
@@ -12,6 +14,8 @@ admin.site.site_title = "PenguinMon"
 
 urlpatterns = [
     path("", home, name="home"),
+    # Pages without our <link rel="icon"> (Django admin) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("img/penguinmon.svg"), permanent=True)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
