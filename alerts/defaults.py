@@ -194,6 +194,49 @@ DEFAULT_RULES = [
     ),
 ]
 
+# PenguinMon's own doors (seed 000 §11; the events are counted by collectors.security).
+SECURITY_RULES = [
+    (
+        "Failed-login burst",
+        "security_logins",
+        "sum",
+        300,
+        ">",
+        20,
+        0,
+        (1, 1),
+        "warning",
+        "{value} failed logins in 5 minutes: password guessing?",
+    ),
+    (
+        "Login lockouts",
+        "security_lockouts",
+        "sum",
+        900,
+        ">",
+        0,
+        0,
+        (1, 1),
+        "warning",
+        "{value} login lockout(s) in 15 minutes (admin → Axes shows who and from where)",
+    ),
+    (
+        "403 spike",
+        "security_forbidden",
+        "sum",
+        300,
+        ">",
+        50,
+        0,
+        (1, 1),
+        "warning",
+        "{value} requests refused (403) in 5 minutes: see Refused requests by route",
+    ),
+]
+DEFAULT_RULES += SECURITY_RULES
+# Label filters of rules whose metric carries labels the rule must pick one value of.
+LABEL_FILTERS = {"Failed-login burst": {"result": "failure"}}
+
 
 def ensure_default_rules(AlertRule, EscalationPolicy) -> int:  # noqa: N803 (model classes)
     """Create the default rules when there are no rules; returns how many were created."""
@@ -206,11 +249,22 @@ def ensure_default_rules(AlertRule, EscalationPolicy) -> int:  # noqa: N803 (mod
             "Add steps (wait 10 min → a channel) in admin."
         },
     )
+    return _create(AlertRule, policy, DEFAULT_RULES)
+
+
+def ensure_security_rules(AlertRule, EscalationPolicy) -> int:  # noqa: N803 (model classes)
+    """Add the security rules to an install that already has rules (migration 0010); a rule
+    of the same name is left as it is."""
+    policy = EscalationPolicy.objects.filter(name=POLICY).first()
+    return _create(AlertRule, policy, SECURITY_RULES)
+
+
+def _create(AlertRule, policy, rules) -> int:  # noqa: N803 (model class)
     created = 0
     for name, metric, agg, window, cmp, threshold, for_s, (
         k,
         n,
-    ), severity, message in DEFAULT_RULES:
+    ), severity, message in rules:
         created += AlertRule.objects.get_or_create(
             name=name,
             defaults=dict(
@@ -224,6 +278,7 @@ def ensure_default_rules(AlertRule, EscalationPolicy) -> int:  # noqa: N803 (mod
                 k_of_n_n=n,
                 severity=severity,
                 message_template=message,
+                label_filters=LABEL_FILTERS.get(name, {}),
                 escalation_policy=policy if severity == "critical" else None,
             ),
         )[1]

@@ -108,6 +108,21 @@ METRICS: dict[str, MetricDef] = {
     "ip_listed_major": MetricDef(
         "", G, "1 when the IP is on a major blocklist (Spamhaus, Barracuda) [ip]"
     ),
+    # PenguinMon's own doors (collectors.security; seed 000 §11), counted per 15 s
+    "security_logins": MetricDef("", C, "login attempts [result: success|failure]"),
+    "security_lockouts": MetricDef(
+        "", C, "logins refused by a django-axes lockout (the one that locks, and each after)"
+    ),
+    "security_forbidden": MetricDef("", C, "requests answered 403, all routes"),
+    "security_forbidden_by_route": MetricDef(
+        "", C, "requests answered 403 [route, actor: username or token prefix]"
+    ),
+    "security_token_new_address": MetricDef(
+        "",
+        C,
+        "API token used from an address new to it (forgotten 30 days after its last use) [token]",
+    ),
+    "security_audit_events": MetricDef("", C, "audit log entries written [action]"),
 }
 
 

@@ -19,6 +19,12 @@ BEAT_SCHEDULE: dict = {
         "schedule": 15.0,
         "options": {"expires": 15},
     },
+    # Security events counted in Redis become samples (collectors.security).
+    "collectors.flush_security_counts": {
+        "task": "collectors.flush_security_counts",
+        "schedule": 15.0,
+        "options": {"expires": 15},
+    },
     "collectors.dispatch_host_samples": {
         "task": "collectors.dispatch_host_samples",
         "schedule": 15.0,

@@ -15,7 +15,7 @@ import socket
 from celery import shared_task
 from celery.signals import worker_ready
 
-from collectors import services
+from collectors import security, services
 from collectors.locations import current_location, queue_for
 
 log = logging.getLogger(__name__)
@@ -90,3 +90,8 @@ def _register_host(sender=None, **kwargs) -> None:
 @shared_task(name="collectors.prune_history", ignore_result=True)
 def prune_history() -> dict:
     return services.prune_history()
+
+
+@shared_task(name="collectors.flush_security_counts", ignore_result=True)
+def flush_security_counts() -> int:
+    return security.flush_counts()

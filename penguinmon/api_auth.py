@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
+from django.dispatch import Signal
 from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
@@ -18,15 +20,34 @@ from penguinmon.models import ApiToken, hash_token
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
-def token_for(raw: str, scope: str) -> ApiToken | None:
+# Sent on every authenticated token use with the client's address (security monitoring
+# counts uses from new addresses; see collectors.security).
+token_used = Signal()
+
+
+def client_address(request) -> str:
+    """The client's address: behind the trusted TLS proxy, the one it appended to
+    X-Forwarded-For (the last entry); otherwise the peer's."""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded.strip():
+            return forwarded.split(",")[-1].strip()[:64]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def token_for(raw: str, scope: str, request=None) -> ApiToken | None:
     """The active token ``raw`` if it has ``scope``; marks it used. None when unknown."""
     api_token = (
         ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(raw)).first()
     )
     if api_token is None:
         return None
+    if request is not None:
+        request.api_token = api_token  # so a refusal below is counted against this token
     if not api_token.has_scope(scope):
         raise HttpError(403, f"this token lacks the '{scope}' scope")
+    if request is not None:
+        token_used.send(sender=ApiToken, token=api_token, address=client_address(request))
     now = timezone.now()
     if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
@@ -39,7 +60,7 @@ class BearerToken(HttpBearer):
         self.scope = scope
 
     def authenticate(self, request, token: str):
-        api_token = token_for(token, self.scope)
+        api_token = token_for(token, self.scope, request)
         if api_token is None:
             return None
         request.user = api_token.user

@@ -90,7 +90,9 @@ def metrics_view(request):
         scheme, _, raw = header.partition(" ")
         try:
             allowed = (
-                scheme.lower() == "bearer" and raw and token_for(raw.strip(), "read") is not None
+                scheme.lower() == "bearer"
+                and raw
+                and token_for(raw.strip(), "read", request) is not None
             )
         except HttpError as exc:
             return HttpResponse(str(exc), status=exc.status_code, content_type="text/plain")

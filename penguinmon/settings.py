@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "penguinmon.middleware.LoginRequiredMiddleware",
     "axes.middleware.AxesMiddleware",
+    "collectors.security.ForbiddenMetricsMiddleware",
 ]
 
 # Content-Security-Policy on every response: scripts, styles, images, fonts and fetches from
