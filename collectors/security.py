@@ -34,7 +34,7 @@ COUNTS_KEY = "penguinmon:security-counts"
 ADDRESSES_KEY = "penguinmon:token-addresses:{}"
 ADDRESS_MEMORY_S = 30 * 86400  # a token's addresses are forgotten 30 days after its last use
 # Token/address pairs this process saw lately: most API calls then cost no Redis round trip.
-_recent: dict[tuple[int, str], float] = {}
+_recent: dict[tuple[str, str], float] = {}
 _RECENT_S = 600
 _RECENT_MAX = 10_000
 
@@ -129,15 +129,17 @@ def _audited(sender, instance: AuditLog, created: bool = False, **kwargs) -> Non
 def _token_used(sender, token, address: str = "", **kwargs) -> None:
     if not address:
         return
-    key, now = (token.pk, address), time.monotonic()
+    # Keyed by the token's hash, not its id: ids come back after a database is recreated.
+    ident = token.token_hash[:32]
+    key, now = (ident, address), time.monotonic()
     if now - _recent.get(key, -_RECENT_S) < _RECENT_S:
         return
     if len(_recent) > _RECENT_MAX:
         _recent.clear()
     try:
         pipe = redis_client().pipeline()
-        pipe.sadd(ADDRESSES_KEY.format(token.pk), address)
-        pipe.expire(ADDRESSES_KEY.format(token.pk), ADDRESS_MEMORY_S)
+        pipe.sadd(ADDRESSES_KEY.format(ident), address)
+        pipe.expire(ADDRESSES_KEY.format(ident), ADDRESS_MEMORY_S)
         added, _ = pipe.execute()
     except redis.RedisError as exc:
         log.warning("token address not checked: %s", exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +52,8 @@ def to_csv(table: Table) -> bytes:
 def to_xlsx(table: Table, *, title: str, subtitle: str = "") -> bytes:
     wb = Workbook(write_only=False)
     ws = wb.active
-    ws.title = (title[:31] or "panel").replace("/", "-")
+    # Excel refuses []:*?/\ in sheet titles (a panel title with a colon made the export fail).
+    ws.title = re.sub(r"[\[\]:*?/\\]", "-", title[:31]) or "panel"
     ws.append([title])
     ws["A1"].font = Font(bold=True, size=13)
     ws.append([subtitle])

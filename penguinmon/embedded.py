@@ -237,9 +237,10 @@ def ensure_postgres() -> str:
             capture_output=True,
             **kwargs,
         )
-        if started.returncode != 0:  # say why: the reason is in the server log, not pg_ctl's
+        if started.returncode != 0:  # say why: usually in the server log, else in pg_ctl's
             tail = log.read_text()[-2000:] if log.exists() else ""
-            raise RuntimeError(f"embedded postgres did not start (see {log}):\n{tail}")
+            said = (started.stdout + started.stderr).decode(errors="replace")[-1000:]
+            raise RuntimeError(f"embedded postgres did not start (see {log}):\n{tail}\n{said}")
         _wait_for_port(PG_PORT, "postgres", log)
         _ensure_role_and_database()
         _require_passwords(pgdata, kwargs)
