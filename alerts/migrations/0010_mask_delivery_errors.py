@@ -16,6 +16,6 @@ def mask_errors(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("alerts", "0008_evaluator_state_and_summary")]
+    dependencies = [("alerts", "0009_burn_rate_rules")]
 
     operations = [migrations.RunPython(mask_errors, migrations.RunPython.noop)]
