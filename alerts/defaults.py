@@ -253,7 +253,7 @@ def ensure_default_rules(AlertRule, EscalationPolicy) -> int:  # noqa: N803 (mod
 
 
 def ensure_security_rules(AlertRule, EscalationPolicy) -> int:  # noqa: N803 (model classes)
-    """Add the security rules to an install that already has rules (migration 0011); a rule
+    """Add the security rules to an install that already has rules (migration 0012); a rule
     of the same name is left as it is."""
     policy = EscalationPolicy.objects.filter(name=POLICY).first()
     return _create(AlertRule, policy, SECURITY_RULES)

@@ -16,6 +16,6 @@ def mask_errors(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("alerts", "0009_burn_rate_rules")]
+    dependencies = [("alerts", "0010_rule_source_apprise_channel")]
 
     operations = [migrations.RunPython(mask_errors, migrations.RunPython.noop)]

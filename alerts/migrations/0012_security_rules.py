@@ -20,6 +20,6 @@ def remove_rules(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("alerts", "0010_mask_delivery_errors")]
+    dependencies = [("alerts", "0011_mask_delivery_errors")]
 
     operations = [migrations.RunPython(add_rules, remove_rules)]
