@@ -12,6 +12,7 @@ from alerts.models import Alert, AlertRule
 from collectors.models import Service
 from dashboards.pages import PAGES
 from incidents.models import Incident
+from incidents.slo.models import SLO
 from reputation.models import SendingIP
 from tests.support.browser import logged_in_page
 
@@ -45,6 +46,8 @@ def _pages() -> list[str]:
         "/",
         *(page.path for page in PAGES),
         "/dashboard/reports/",
+        "/dashboard/slos/",
+        f"/dashboard/slos/{SLO.objects.order_by('pk').first().pk}/",
         "/services/",
         f"/services/{service.name}/",
         "/alerts/",
