@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -356,6 +357,36 @@ def deliver(
             .order_by("started_at")
         )
         note = note_for_summary(listed) if event == "summary" else note_for_digest(listed)
+    result = send_to_channel(channel, note, attempt=attempt, recipients=recipients)
+    delivery = Delivery.objects.create(
+        alert=alert,
+        alert_ids=alert_ids or [],
+        channel=channel,
+        event=event,
+        attempt=attempt,
+        status=result.status,
+        response_code=result.response_code,
+        error=result.error[:2000],
+        duration_ms=result.duration_ms,
+    )
+    delivery.retry_recipients = result.retry_recipients
+    return delivery
+
+
+@dataclass
+class SendResult:
+    status: str  # a Delivery.Status
+    response_code: int | None
+    error: str
+    duration_ms: float
+    retry_recipients: list[str] | None
+
+
+def send_to_channel(
+    channel: Channel, note: Notification, *, attempt: int = 1, recipients: list[str] | None = None
+) -> SendResult:
+    """Send ``note`` through ``channel``'s transport once; the result says whether to retry
+    (``Delivery.Status.RETRYING``) and whom. Used for alerts and for incident updates."""
     final = attempt >= MAX_ATTEMPTS
     code, error, status = None, "", Delivery.Status.SENT
     retry_recipients = recipients
@@ -385,21 +416,10 @@ def deliver(
             # Some recipients are credentials (an Apprise URL): the transport says how to show them.
             label = getattr(TRANSPORTS.get(channel.kind), "recipient_label", str)
             error += " to " + ", ".join(label(r) for r in retry_recipients)
-    delivery = Delivery.objects.create(
-        alert=alert,
-        alert_ids=alert_ids or [],
-        channel=channel,
-        event=event,
-        attempt=attempt,
-        status=status,
-        response_code=code,
-        # The error is shown to every role that reads alerts; the URL it failed on is the
-        # channel's credential (Slack, webhook) and must not be.
-        error=mask_secrets(error, secret_values(channel.config))[:2000],
-        duration_ms=(time.perf_counter() - t0) * 1000,
-    )
-    delivery.retry_recipients = retry_recipients
-    return delivery
+    # The error is shown to every role that reads alerts (and on incident timelines); the URL
+    # it failed on is the channel's credential (Slack, webhook) and must not be.
+    error = mask_secrets(error, secret_values(channel.config))
+    return SendResult(status, code, error, (time.perf_counter() - t0) * 1000, retry_recipients)
 
 
 # --- periodic work: escalation, repeats, digest ---------------------------------------------

@@ -2,8 +2,16 @@ from django.contrib import admin
 from django.db import models, transaction
 
 from alerts.burn_rate import delete_burn_rate_rules
-from incidents.models import SLO, Deployment, Incident, IncidentEvent
+from incidents.models import (
+    SLO,
+    Deployment,
+    Incident,
+    IncidentEvent,
+    IncidentUpdate,
+    StatusComponent,
+)
 from incidents.slo.services import owner_key, sync_rules
+from incidents.status_page import forget_cached_status
 from penguinmon.audit import AuditedModelAdmin
 
 
@@ -15,14 +23,52 @@ class IncidentEventInline(admin.TabularInline):
     exclude = ("actor",)
 
 
+class IncidentUpdateInline(admin.TabularInline):
+    model = IncidentUpdate
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("created_at", "status", "public", "author_label", "message")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # posted from the incident page or the API, which notify and audit
+
+
+@admin.register(StatusComponent)
+class StatusComponentAdmin(AuditedModelAdmin):
+    """What the public status page lists. Only the name and description are public."""
+
+    list_display = ("name", "position", "visible", "service_names")
+    list_editable = ("position", "visible")
+    filter_horizontal = ("services",)
+
+    @admin.display(description="internal services")
+    def service_names(self, obj: StatusComponent) -> str:
+        return ", ".join(s.name for s in obj.services.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("services")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        forget_cached_status()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        forget_cached_status()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        forget_cached_status()
+
+
 @admin.register(Incident)
 class IncidentAdmin(AuditedModelAdmin):
     list_display = ("id", "title", "severity", "status", "service", "started_at", "resolved_at")
     list_filter = ("status", "severity")
     search_fields = ("title", "service")
     filter_horizontal = ("alerts",)
-    raw_id_fields = ("caused_by_deployment",)
-    inlines = [IncidentEventInline]
+    inlines = [IncidentEventInline, IncidentUpdateInline]
+    raw_id_fields = ("caused_by_deployment", "owner")
 
 
 class CausedIncidentInline(admin.TabularInline):

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from incidents.models import Deployment, Incident
+from alerts.models import Channel
+from incidents.models import Deployment, Incident, IncidentUpdate
 from incidents.selectors import cause_candidates
 
 # How far before an incident the deployment menu reaches: a release that broke something is
@@ -62,3 +63,29 @@ class DeploymentFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["service"].choices = [("", "All")] + [(s, s) for s in services]
         self.fields["environment"].choices = [("", "All")] + [(e, e) for e in environments]
+
+
+class IncidentPostUpdateForm(forms.Form):
+    """An update by the people working on the incident; public ones go on the status page."""
+
+    update_status = forms.ChoiceField(choices=IncidentUpdate.Status.choices, label="Status")
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    public = forms.BooleanField(
+        required=False, help_text="Shown on the public status page and in its feed."
+    )
+    public_title = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Public title",
+        help_text="The name the status page shows; never the internal title.",
+    )
+    channels = forms.ModelMultipleChoiceField(
+        queryset=Channel.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Stakeholder channels that get this update with the incident's link.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["channels"].queryset = Channel.objects.filter(enabled=True).order_by("name")

@@ -49,6 +49,15 @@ class Incident(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who answers for it now: reminded when it goes without an update (default: its creator).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The name the status page shows once a public update is posted; the title may hold
+    # internal names (hosts, alert text) and is never shown publicly.
+    public_title = models.CharField(max_length=200, blank=True)
+    # When the owner was last reminded that nobody posted an update (compare-and-set claim).
+    update_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Demo rows are tagged so the demo loader can replace them without touching real ones.
     is_demo = models.BooleanField(default=False, editable=False)
 
@@ -196,3 +205,6 @@ class Deployment(models.Model):
 
 # SLOs live in their own package; imported here so Django registers the model with the app.
 from incidents.slo.models import SLO as SLO  # noqa: E402
+from incidents.communication import IncidentUpdate, StatusComponent  # noqa: E402
+
+__all__ = ["SLO", "Deployment", "Incident", "IncidentEvent", "IncidentUpdate", "StatusComponent"]

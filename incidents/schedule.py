@@ -8,4 +8,6 @@ BEAT_SCHEDULE: dict = {
         "task": "incidents.prune_history",
         "schedule": crontab(hour=3, minute=40),
     },
+    # Open incidents with no update for INCIDENT_UPDATE_REMINDER_MINUTES remind their owner.
+    "incidents-remind-owners": {"task": "incidents.tasks.remind_incident_owners", "schedule": 60.0},
 }

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from incidents.models import Deployment, Incident, IncidentEvent
 from incidents.slo.selectors import service_freeze
+from incidents.status_page import forget_cached_status
 from penguinmon.audit import audit
 from penguinmon.retention import cutoff, delete_in_batches
 
@@ -43,6 +44,7 @@ def incident_create(
         summary=summary,
         started_at=started_at or timezone.now(),
         created_by=user if getattr(user, "is_authenticated", False) else None,
+        owner=user if getattr(user, "is_authenticated", False) else None,
         caused_by_deployment=caused_by_deployment,
     )
     incident.full_clean(exclude=["alerts"])
@@ -193,6 +195,8 @@ def incident_update(
                 at=now,
                 message=note[:5000],
             )
+        if "status" in changes or "public_title" in changes:
+            forget_cached_status()  # the status page shows open and resolved ones differently
         if changes:
             audit(
                 actor=user,

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from incidents.forms import DeploymentFilterForm, IncidentUpdateForm
+from incidents.forms import DeploymentFilterForm, IncidentPostUpdateForm, IncidentUpdateForm
 from incidents.models import Incident
 from incidents.selectors import (
     deployment_environments,
@@ -23,6 +23,7 @@ from incidents.selectors import (
 )
 from incidents.services import incident_update
 from incidents.slo.selectors import frozen_services, slo_list, slo_statuses
+from incidents.updates import update_post
 from penguinmon.roles import capability_required, user_can
 
 
@@ -89,19 +90,66 @@ def incident_detail(request, incident_id: int):
                 for field, errs in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errs)
         status = 400
+    return _detail(request, incident, form=form, status=status)
+
+
+def _detail(request, incident: Incident, *, form=None, update_form=None, status: int = 200):
+    if form is None:
+        form = IncidentUpdateForm(
+            initial={
+                "status": incident.status,
+                "severity": incident.severity,
+                "title": incident.title,
+                "summary": incident.summary,
+                "caused_by_deployment": incident.caused_by_deployment_id,
+            },
+            incident=incident,
+        )
     return render(
         request,
         "incidents/detail.html",
         {
             "incident": incident,
             "events": incident.events.all(),
+            "updates": incident.updates.order_by("-created_at", "-id").prefetch_related("channels"),
             "alerts": incident.alerts.select_related("rule"),
             "deployment": incident.caused_by_deployment,
             "form": form,
-            "can_manage": can_manage,
+            "update_form": update_form
+            or IncidentPostUpdateForm(initial={"public_title": incident.public_title}),
+            "can_manage": user_can(request.user, "manage_incidents"),
         },
         status=status,
     )
+
+
+@require_http_methods(["POST"])
+@capability_required("manage_incidents")
+def incident_post_update(request, incident_id: int):
+    incident = get_object_or_404(Incident, pk=incident_id)
+    form = IncidentPostUpdateForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            update_post(
+                incident=incident,
+                user=request.user,
+                status=data["update_status"],
+                message=data["message"],
+                public=data["public"],
+                public_title=data["public_title"],
+                channels=list(data["channels"]),
+            )
+            messages.success(
+                request, "Update posted" + (" on the status page." if data["public"] else ".")
+            )
+            return redirect(f"/incidents/{incident.pk}/#updates")
+        except ValidationError as exc:
+            incident.refresh_from_db()
+            for field, errs in exc.message_dict.items():
+                name = {"status": "update_status", "incident": None}.get(field, field)
+                form.add_error(name if name in form.fields else None, errs)
+    return _detail(request, incident, update_form=form, status=400)
 
 
 DEPLOYMENT_ROWS = 500

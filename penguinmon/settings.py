@@ -177,6 +177,23 @@ if TESTING:
         REDIS_URL.rsplit("/", 1)[0] + "/" + env.str("PENGUINMON_TEST_REDIS_DB", default="13")
     )
 
+# Django's cache is Redis (the same server, its own key prefix): the public status page is
+# served from it so a traffic spike does not reach Postgres.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="penguinmon"),
+        "TIMEOUT": 300,
+    }
+}
+# Public status page: name, and how long a rendering is reused (at most the 15 s evaluation
+# interval, so a change of state shows within one interval; posting an update clears it).
+STATUS_PAGE_NAME = env.str("STATUS_PAGE_NAME", default="PenguinMails")
+STATUS_CACHE_SECONDS = min(env.int("STATUS_CACHE_SECONDS", default=10), 15)
+# An open incident with no update for this long reminds its owner.
+INCIDENT_UPDATE_REMINDER_MINUTES = env.int("INCIDENT_UPDATE_REMINDER_MINUTES", default=30)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

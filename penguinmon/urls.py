@@ -26,6 +26,7 @@ urlpatterns = [
     path("services/", include("collectors.urls")),
     path("alerts/", include("alerts.urls")),
     path("incidents/", include("incidents.urls")),
+    path("status/", include("incidents.status_urls")),
     path("reputation/", include("reputation.urls")),
     path("", include("dashboards.urls")),
 ]

@@ -36,7 +36,9 @@ class TransportError(Exception):
 class Notification:
     """A channel-neutral description of what happened to an alert (or, for the digest, many)."""
 
-    event: str  # trigger | repeat | acknowledge | resolve | escalate | digest | summary
+    # trigger | repeat | acknowledge | resolve | escalate | digest | summary, or "update":
+    # an incident update (title says which incident and status, lines carry the message).
+    event: str
     alert_id: int | None
     title: str
     severity: str
@@ -56,7 +58,7 @@ class Notification:
 
     def text(self) -> str:
         """The plain-text body used by chat, SMS and email."""
-        if self.event in ("digest", "summary"):
+        if self.event in ("digest", "summary", "update"):
             return self.title + "\n" + "\n".join(self.lines)
         head = {
             "trigger": "FIRING",

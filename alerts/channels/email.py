@@ -23,7 +23,7 @@ def validate(config: dict) -> list[str]:
 def subject(note: Notification) -> str:
     # Messages are rendered from label values pushed through the API: a newline in one would
     # make Django refuse the header (BadHeaderError) and the alert would never be mailed.
-    if note.event in ("digest", "summary"):
+    if note.event in ("digest", "summary", "update"):
         return header_value(note.title)
     return header_value(
         f"[PenguinMon {note.event.upper()}] {note.severity_label} {note.service}: {note.message}"

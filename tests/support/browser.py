@@ -70,3 +70,26 @@ def logged_in_page(live_server_url: str, user, *, width: int = 1280, height: int
             yield page
         finally:
             browser.close()
+
+
+@contextmanager
+def anonymous_page(live_server_url: str, *, width: int = 1280, height: int = 900):
+    """A page of a fresh browser with no session (public pages). ``page.errors`` as in
+    ``logged_in_page``; ``page.requests`` lists every URL the page asked for."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with allow_sync_orm(), sync_playwright() as p:
+        browser = launch(p)
+        try:
+            ctx = browser.new_context(viewport={"width": width, "height": height})
+            page = ctx.new_page()
+            page.errors = []
+            page.requests = []
+            page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+            page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+            page.on("request", lambda r: page.requests.append(r.url))
+            page.base = live_server_url
+            yield page
+        finally:
+            browser.close()
