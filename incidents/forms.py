@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from alerts.models import Channel
-from incidents.models import Deployment, Incident, IncidentUpdate
+from incidents.models import CorrectiveAction, Deployment, Incident, IncidentUpdate
 from incidents.selectors import cause_candidates
 
 # How far before an incident the deployment menu reaches: a release that broke something is
@@ -89,3 +89,44 @@ class IncidentPostUpdateForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["channels"].queryset = Channel.objects.filter(enabled=True).order_by("name")
+
+
+class PostmortemForm(forms.Form):
+    """The blameless template: each part with its prompt (see postmortem_services.PROMPTS)."""
+
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20000)
+    impact_notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Other impact"
+    )
+    timeline = forms.CharField(widget=forms.Textarea(attrs={"rows": 12}), required=False)
+    why_1 = forms.CharField(required=False, max_length=2000, label="Why? (1)")
+    why_2 = forms.CharField(required=False, max_length=2000, label="Why? (2)")
+    why_3 = forms.CharField(required=False, max_length=2000, label="Why? (3)")
+    why_4 = forms.CharField(required=False, max_length=2000, label="Why? (4)")
+    why_5 = forms.CharField(required=False, max_length=2000, label="Why? (5)")
+    root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    contributing_factors = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    what_went_well = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    review_meeting_on = forms.DateField(
+        required=False,
+        label="Review meeting",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    WHY_FIELDS = ("why_1", "why_2", "why_3", "why_4", "why_5")
+
+
+class CorrectiveActionForm(forms.Form):
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    title = forms.CharField(max_length=300, required=False)
+    owner = forms.CharField(max_length=150, required=False)
+    due_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(choices=CorrectiveAction.Status.choices, required=False)
+    link = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    def is_blank(self) -> bool:
+        data = self.cleaned_data
+        return not (data.get("id") or data.get("title") or data.get("owner") or data.get("due_on"))
+
+
+CorrectiveActionFormSet = forms.formset_factory(CorrectiveActionForm, extra=2, can_delete=True)

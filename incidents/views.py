@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from incidents.forms import DeploymentFilterForm, IncidentPostUpdateForm, IncidentUpdateForm
 from incidents.models import Incident
+from incidents.postmortem_services import missing_postmortem_ids
 from incidents.selectors import (
     deployment_environments,
     deployment_services,
@@ -39,6 +40,7 @@ def incident_index(request):
         "incidents/list.html",
         {
             "incidents": incident_list(status=status),
+            "missing_postmortems": missing_postmortem_ids(),
             "status": status,
             "statuses": Incident.Status.values,
             "stats": incident_stats(start=now - timedelta(days=30), end=now),

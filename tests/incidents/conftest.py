@@ -13,6 +13,7 @@ from incidents.status_page import CACHE_KEY, FORMATS, _local, _responses
 from tests.alerts.conftest import (  # noqa: F401  (fixtures)
     eager_celery,
     make_channel,
+    make_rule,
     run_deliveries,
     smtp_server,
 )
