@@ -19,6 +19,19 @@ from dashboards.pages import PAGES, page_by_slug
 MAX_RECIPIENTS = 50
 
 
+def add_months(at: datetime, months: int) -> datetime:
+    """``at`` moved by whole months; only used on day 1, so every month has the day."""
+    index = at.year * 12 + at.month - 1 + months
+    return at.replace(year=index // 12, month=index % 12 + 1)
+
+
+def quarter_start(at: datetime) -> datetime:
+    """Midnight of day 1 of ``at``'s calendar quarter (same time zone)."""
+    return at.replace(
+        month=(at.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+
 def split_recipients(value: str) -> list[str]:
     """The addresses of a comma-separated list (blank entries from "a@x, , b@y" dropped)."""
     return [part.strip() for part in (value or "").replace(";", ",").split(",") if part.strip()]
@@ -48,11 +61,13 @@ class ScheduledReport(models.Model):
         WEEK = "7d", "last 7 days"
         MONTH = "30d", "last 30 days"
         PREVIOUS_MONTH = "previous-month", "previous calendar month"
+        PREVIOUS_QUARTER = "previous-quarter", "previous calendar quarter"
 
     class Frequency(models.TextChoices):
         DAILY = "daily", "daily"
         WEEKLY = "weekly", "weekly, on the weekday below"
         MONTHLY = "monthly", "monthly, on day 1"
+        QUARTERLY = "quarterly", "quarterly, on day 1 of January, April, July and October"
 
     class Weekday(models.IntegerChoices):
         MONDAY = 0, "Monday"
@@ -70,7 +85,7 @@ class ScheduledReport(models.Model):
     name = models.CharField(max_length=100)
     page = models.CharField(max_length=32, choices=[(p.slug, p.title) for p in PAGES])
     range = models.CharField(max_length=16, choices=Range.choices, default=Range.WEEK)
-    frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.WEEKLY)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.WEEKLY)
     weekday = models.PositiveSmallIntegerField(
         choices=Weekday.choices,
         null=True,
@@ -133,12 +148,17 @@ class ScheduledReport(models.Model):
             return f"every {self.Weekday(self.weekday).label} at {at}"
         if self.frequency == self.Frequency.MONTHLY:
             return f"on day 1 of every month at {at}"
+        if self.frequency == self.Frequency.QUARTERLY:
+            return f"on day 1 of every quarter at {at}"
         return f"every day at {at}"
 
     def latest_occurrence(self, now: datetime) -> datetime:
         """The newest scheduled send time at or before ``now`` (UTC)."""
         now = now.astimezone(UTC)
         at = now.replace(hour=self.hour_utc, minute=0, second=0, microsecond=0)
+        if self.frequency == self.Frequency.QUARTERLY:
+            at = quarter_start(at).replace(hour=self.hour_utc)
+            return at if at <= now else add_months(at, -3)
         if self.frequency == self.Frequency.MONTHLY:
             at = at.replace(day=1)
             if at > now:  # day 1 of this month is still ahead: the previous month's day 1
@@ -152,6 +172,8 @@ class ScheduledReport(models.Model):
     def next_occurrence(self, now: datetime) -> datetime:
         """The first scheduled send time after ``now`` (UTC)."""
         latest = self.latest_occurrence(now)
+        if self.frequency == self.Frequency.QUARTERLY:
+            return add_months(latest, 3)
         if self.frequency == self.Frequency.MONTHLY:
             return (latest.replace(day=28) + timedelta(days=4)).replace(day=1)
         return latest + timedelta(days=7 if self.frequency == self.Frequency.WEEKLY else 1)

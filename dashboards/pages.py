@@ -21,6 +21,7 @@ from dashboards.panels.feeds import (
     IncidentsPanel,
     IpReputationPanel,
     MaintenancePanel,
+    OverdueActionsPanel,
 )
 from dashboards.panels.health import ServiceHealthPanel
 from dashboards.panels.slo import ErrorBudgetsPanel
@@ -142,6 +143,7 @@ OPERATIONS = Page(
         ),
         ActiveAlertsPanel(),
         IncidentsPanel(),
+        OverdueActionsPanel(),
         MaintenancePanel(),
         TableHeatmapPanel(),
         ScalingPanel(),

@@ -29,12 +29,13 @@ from openpyxl import Workbook, load_workbook
 
 from collectors.health import uptime_figures
 from collectors.selectors_services import services_list
-from dashboards import exports, kpis, memo
-from dashboards.models import ScheduledReport
+from dashboards import exports, kpis, memo, sources
+from dashboards.models import ScheduledReport, add_months, quarter_start
 from dashboards.pages import Page, page_by_slug
 from dashboards.panels.base import Panel, Table
 from dashboards.panels.base import render as render_panel
 from dashboards.panels.slo import SLO_REPORT_PANEL, SloReportRow
+from dashboards.panels.feeds import ACTION_COLUMNS, action_rows
 from dashboards.timerange import CUSTOM, PRESETS, TimeRange
 from incidents.selectors import incident_stats
 from penguinmon.redact import header_value, mask_secrets
@@ -46,6 +47,7 @@ SLA_PAGES = frozenset({"operations", "executive", "infrastructure"})
 SLA_SHEET = "SLA"
 SLO_SHEET = "SLOs"
 PREVIOUS_MONTH = ScheduledReport.Range.PREVIOUS_MONTH.value
+PREVIOUS_QUARTER = ScheduledReport.Range.PREVIOUS_QUARTER.value
 RANGE_CHOICES = [c.value for c in ScheduledReport.Range]
 
 # What the e-mail body lists for each page: the KPIs (dashboards.kpis) that page is about.
@@ -65,6 +67,9 @@ class ReportError(Exception):
 
 def report_range(key: str, *, now: datetime) -> TimeRange:
     """The period a report covers: a preset ending now, or the previous calendar month (UTC)."""
+    if key == PREVIOUS_QUARTER:
+        end = quarter_start(now.astimezone(UTC))
+        return TimeRange(CUSTOM, add_months(end, -3), end)
     if key == PREVIOUS_MONTH:
         end = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         start = (end - timedelta(days=1)).replace(day=1)
@@ -163,6 +168,100 @@ SLA_PANEL = SlaPanel()
 
 
 # ---------------------------------------------------------------------------------------------
+# Incident follow-up: overdue actions in weekly reports; the review pack (incidents,
+# postmortems, open actions) in monthly and quarterly ones.
+
+COMPARISON = {
+    PREVIOUS_MONTH: "previous month",
+    PREVIOUS_QUARTER: "previous quarter",
+}
+
+
+def previous_start(range_key: str, tr: TimeRange) -> datetime:
+    """Start of the period the KPIs are compared with: the calendar month or quarter before
+    for those ranges (they differ in length), else the same length before."""
+    if range_key == PREVIOUS_QUARTER:
+        return add_months(tr.start, -3)
+    if range_key == PREVIOUS_MONTH:
+        return add_months(tr.start, -1)
+    return tr.previous().start
+
+
+@dataclass
+class Followup:
+    overdue: list | None = None  # weekly: overdue corrective actions
+    incidents: list | None = None  # review pack: incidents of the period …
+    incident_stats: dict | None = None
+    postmortems: list | None = None  # … their postmortems …
+    open_actions: list | None = None  # … and every open corrective action
+    missing_postmortems: int = 0
+
+    def sheets(self) -> list[tuple[str, Table]]:
+        out = []
+        if self.overdue is not None:
+            out.append(
+                ("Overdue corrective actions", Table(ACTION_COLUMNS, action_rows(self.overdue)))
+            )
+        if self.postmortems is not None:
+            out.append(
+                (
+                    "Postmortems",
+                    Table(
+                        [
+                            "incident",
+                            "severity",
+                            "started",
+                            "review meeting",
+                            "actions",
+                            "open",
+                            "overdue",
+                        ],
+                        [
+                            [
+                                f"#{p.incident_id} {p.incident.title}",
+                                p.incident.severity,
+                                p.incident.started_at,
+                                p.review_meeting_on,
+                                p.actions_total,
+                                p.actions_open,
+                                p.actions_overdue,
+                            ]
+                            for p in self.postmortems
+                        ],
+                    ),
+                )
+            )
+        if self.open_actions is not None:
+            out.append(
+                ("Open corrective actions", Table(ACTION_COLUMNS, action_rows(self.open_actions)))
+            )
+        return out
+
+
+def incident_followup(report: ScheduledReport, tr: TimeRange) -> Followup:
+    F = ScheduledReport.Frequency
+    if report.frequency == F.WEEKLY:
+        return Followup(overdue=sources.overdue_actions())
+    if report.frequency in (F.MONTHLY, F.QUARTERLY):
+        incidents = sources.incidents_in_range(start=tr.start, end=tr.end) or []
+        postmortems = sources.postmortems_in_range(start=tr.start, end=tr.end)
+        with_pm = {p.incident_id for p in postmortems}
+        return Followup(
+            overdue=sources.overdue_actions(),
+            incidents=incidents,
+            incident_stats=incident_stats(start=tr.start, end=tr.end),
+            postmortems=postmortems,
+            open_actions=sources.open_actions(),
+            missing_postmortems=sum(
+                1
+                for i in incidents
+                if i.severity == "critical" and i.status == "resolved" and i.pk not in with_pm
+            ),
+        )
+    return Followup()
+
+
+# ---------------------------------------------------------------------------------------------
 # Building
 
 
@@ -182,6 +281,7 @@ class BuiltReport:
     kpis: list[kpis.Kpi]
     sla: list[SlaRow] | None
     slos: list[SloReportRow] | None
+    followup: Followup
     page_url: str
     filename: str
     content: bytes
@@ -189,7 +289,13 @@ class BuiltReport:
 
     @property
     def subject(self) -> str:
-        return header_value(f"[PenguinMon] {self.report.name}: {self.page.title}, {self.tr.label}")
+        kind = {
+            ScheduledReport.Frequency.QUARTERLY: "quarterly summary, ",
+            ScheduledReport.Frequency.MONTHLY: "monthly review, ",
+        }.get(self.report.frequency, "")
+        return header_value(
+            f"[PenguinMon] {self.report.name}: {self.page.title}, {kind}{self.tr.label}"
+        )
 
 
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -258,7 +364,9 @@ def build_report(report: ScheduledReport, *, now: datetime) -> BuiltReport:
     defs = [_KPIS_BY_KEY[k] for k in PAGE_KPIS.get(page.slug, ())]
     with memo.scope():  # the panels and the KPI list share their reads, as on the page
         rendered = [render_panel(panel, tr) for panel in page.panels]
-        kpi_values = kpis.compute(defs, tr.start, tr.end, tr.previous().start) if defs else []
+        kpi_values = (
+            kpis.compute(defs, tr.start, tr.end, previous_start(report.range, tr)) if defs else []
+        )
         sla = sla_rows(tr) if page.slug in SLA_PAGES else None
         slos = SLO_REPORT_PANEL.query(tr) if page.slug in SLA_PAGES else None
     titles = [r.panel.title for r in rendered]
@@ -269,6 +377,11 @@ def build_report(report: ScheduledReport, *, now: datetime) -> BuiltReport:
     if slos is not None:
         titles.append(SLO_SHEET)
         tables.append(SLO_REPORT_PANEL.table(slos, tr))
+    followup = incident_followup(report, tr)
+    for title, table in followup.sheets():
+        if title not in titles:  # the operations page already has the overdue panel
+            titles.append(title)
+            tables.append(table)
     names = _sheet_names(titles)
     sheets = [Sheet(n, t, tab) for n, t, tab in zip(names, titles, tables, strict=True)]
     stamp = f"{tr.end.astimezone(UTC):%Y%m%d}"
@@ -285,6 +398,7 @@ def build_report(report: ScheduledReport, *, now: datetime) -> BuiltReport:
         kpis=kpi_values,
         sla=sla,
         slos=slos,
+        followup=followup,
         page_url=page_url(page, tr),
         filename=f"penguinmon-{page.slug}-{stamp}.{ext}",
         content=content,
@@ -301,6 +415,8 @@ def email_message(built: BuiltReport) -> EmailMultiAlternatives:
         "sla": built.sla,
         "sla_target": SLA_TARGET_PCT,
         "slos": built.slos,
+        "followup": built.followup,
+        "comparison": COMPARISON.get(built.report.range, "previous period"),
         "sheets": built.sheets,
         "page_url": built.page_url,
         "reports_url": f"{base_url()}/dashboard/reports/",

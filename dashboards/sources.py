@@ -11,6 +11,7 @@ from datetime import datetime
 
 from alerts import selectors as alert_selectors
 from collectors import selectors_services as service_selectors
+from incidents import postmortem_services
 from incidents import selectors as incident_selectors
 from reputation import selectors as reputation_selectors
 
@@ -29,6 +30,19 @@ def deployments_in_range(*, start: datetime, end: datetime) -> list:
 
 def dora_stats(*, start: datetime, end: datetime) -> dict:
     return incident_selectors.dora_stats(start=start, end=end)
+
+
+def overdue_actions() -> list:
+    """Open corrective actions of postmortems past their due date, most overdue first."""
+    return postmortem_services.overdue_actions()
+
+
+def open_actions() -> list:
+    return postmortem_services.open_actions()
+
+
+def postmortems_in_range(*, start: datetime, end: datetime) -> list:
+    return postmortem_services.review_period_postmortems(start=start, end=end)
 
 
 def active_alerts() -> list | None:

@@ -81,6 +81,7 @@ def _mount_routers() -> None:
     from collectors.receivers.api import router as receivers_router
     from dashboards.api import router as dashboards_router
     from incidents.api import router as incidents_router
+    from incidents.api_communication import router as incident_communication_router
     from reputation.api import router as reputation_router
 
     api.add_router("/v1/", collectors_router)
@@ -88,6 +89,7 @@ def _mount_routers() -> None:
     api.add_router("/v1/", alerts_router)
     api.add_router("/v1/", integrations_router)
     api.add_router("/v1/", incidents_router)
+    api.add_router("/v1/", incident_communication_router)
     api.add_router("/v1/", reputation_router)
     api.add_router("/v1/", dashboards_router)
 

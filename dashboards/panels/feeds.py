@@ -177,6 +177,37 @@ class IncidentsPanel(RowsPanel):
         return Rows(Table(columns, rows), summary=summary, badges={1: "sev"})
 
 
+def action_rows(actions: list) -> list[list]:
+    return [
+        [
+            a.due_on,
+            a.title,
+            a.owner,
+            a.get_status_display(),
+            f"#{a.postmortem.incident_id} {a.postmortem.incident.title}",
+            a.link,
+        ]
+        for a in actions
+    ]
+
+
+ACTION_COLUMNS = ["due", "action", "owner", "status", "incident", "link"]
+
+
+class OverdueActionsPanel(RowsPanel):
+    key = "overdue-actions"
+    title = "Overdue corrective actions"
+    description = "Postmortem actions still open past their due date (as of now), oldest first."
+    empty_text = "No corrective action is overdue."
+
+    def query(self, tr: TimeRange) -> Rows:
+        actions = sources.overdue_actions()
+        return Rows(
+            Table(ACTION_COLUMNS, action_rows(actions)),
+            summary=[("overdue", str(len(actions)))],
+        )
+
+
 class IpReputationPanel(RowsPanel):
     key = "ip-reputation"
     title = "IP reputation monitor"
