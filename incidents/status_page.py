@@ -109,12 +109,13 @@ IMPACT = {"critical": "critical", "warning": "major", "info": "minor"}
 
 
 def component_state(statuses: list[str], in_maintenance: bool) -> str:
-    """Statuspage's state from the internal services' health. Unknown (no probe data) counts
-    as neither up nor down: a component whose services are all unknown shows operational,
-    with "no data" on its bars."""
+    """Statuspage's state from the internal services' health. A status not seen (unknown,
+    stale, not monitored) counts as neither up nor down: a component whose services are all
+    unseen shows operational, with "no data" on its bars."""
     if in_maintenance:
         return MAINTENANCE
-    known = [s for s in statuses if s != Status.UNKNOWN]
+    unseen = Status.unseen()
+    known = [s for s in statuses if s not in unseen]
     down = sum(1 for s in known if s == Status.DOWN)
     if known and down == len(known):
         return MAJOR
