@@ -34,8 +34,8 @@ from dashboards.models import ScheduledReport, add_months, quarter_start
 from dashboards.pages import Page, page_by_slug
 from dashboards.panels.base import Panel, Table
 from dashboards.panels.base import render as render_panel
-from dashboards.panels.slo import SLO_REPORT_PANEL, SloReportRow
 from dashboards.panels.feeds import ACTION_COLUMNS, action_rows
+from dashboards.panels.slo import SLO_REPORT_PANEL, SloReportRow
 from dashboards.timerange import CUSTOM, PRESETS, TimeRange
 from incidents.selectors import incident_stats
 from penguinmon.redact import header_value, mask_secrets

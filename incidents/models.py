@@ -204,9 +204,9 @@ class Deployment(models.Model):
 
 
 # SLOs live in their own package; imported here so Django registers the model with the app.
-from incidents.slo.models import SLO as SLO  # noqa: E402
 from incidents.communication import IncidentUpdate, StatusComponent  # noqa: E402
 from incidents.postmortems import CorrectiveAction, Postmortem  # noqa: E402
+from incidents.slo.models import SLO as SLO  # noqa: E402
 
 __all__ = [
     "SLO",

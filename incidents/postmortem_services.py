@@ -23,6 +23,7 @@ from incidents.models import (
 )
 from incidents.selectors import CAUSE_WINDOW
 from incidents.services import _actor
+from incidents.slo.selectors import budget_incidents, slo_list, slo_statuses
 from penguinmon.audit import audit
 
 BLAMELESS_NOTE = (
@@ -55,6 +56,7 @@ def postmortem_impact(incident: Incident) -> dict:
         "requests_failed": None,
         "failed_pct": None,
         "tenants_affected": None,
+        "error_budget": error_budget_consumed(incident),
         "computed_at": timezone.now().isoformat(),
     }
     if not incident.service:
@@ -81,6 +83,29 @@ def postmortem_impact(incident: Incident) -> dict:
                 }
             )
     return impact
+
+
+def error_budget_consumed(incident: Incident) -> list[dict]:
+    """For each enabled SLO of the incident's service, the share of its error budget the
+    incident used (incidents.slo: bad events inside the incident over the budget), while the
+    incident is inside the SLO's window; empty when the service has no SLO."""
+    if not incident.service:
+        return []
+    slos = [s for s in slo_list(enabled_only=True) if s.service.name == incident.service]
+    out = []
+    for status in slo_statuses(slos).values():
+        share = next((x for x in budget_incidents(status) if x.incident.pk == incident.pk), None)
+        out.append(
+            {
+                "slo": status.slo.name,
+                "objective_pct": status.slo.objective_pct,
+                # None: the incident is older than the SLO's window, so it no longer counts.
+                "consumed_pct": None
+                if share is None or share.share_pct is None
+                else round(share.share_pct, 2),
+            }
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -400,6 +425,11 @@ def postmortem_markdown(pm: Postmortem) -> str:
             else (", ".join(_md_escape(t) for t in imp["tenants_affected"]) or "none")
         ),
     ]
+    for b in imp.get("error_budget") or []:
+        used = "outside the SLO window" if b["consumed_pct"] is None else f"{b['consumed_pct']}%"
+        lines.append(
+            f"- Error budget of SLO {_md_escape(b['slo'])} ({b['objective_pct']}%): {used}"
+        )
     if pm.impact_notes:
         lines += ["", _md_escape(pm.impact_notes)]
     lines += ["", "## Timeline (UTC)", ""]

@@ -285,3 +285,31 @@ def test_roles_that_cannot_manage_incidents_only_read(client, resolved, make_use
 def test_incident_status_unchanged_by_postmortem(resolved, oncall):
     postmortem_save(incident=resolved, user=oncall, summary="s")
     assert Incident.objects.get(pk=resolved.pk).status == "resolved"
+
+
+def test_impact_includes_the_error_budget_consumed(oncall):
+    from collectors.models import Service, Status, StatusChange
+    from incidents.slo.services import slo_create
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    service = Service.objects.create(name="mta-pm", display_name="MTA", kind="smtp")
+    for at, old, new in (
+        (now - timedelta(days=40), Status.UNKNOWN, Status.HEALTHY),  # a full 30-day window
+        (now - timedelta(hours=5), Status.HEALTHY, Status.DOWN),
+        (now - timedelta(hours=5) + timedelta(minutes=20), Status.DOWN, Status.HEALTHY),
+    ):
+        StatusChange.objects.create(service=service, at=at, old_status=old, new_status=new)
+    slo_create(name="MTA up", service="mta-pm", sli_kind="availability", objective_pct=99.9)
+    incident = Incident.objects.create(
+        title="MTA down",
+        service="mta-pm",
+        severity="critical",
+        started_at=now - timedelta(hours=5),
+        resolved_at=now - timedelta(hours=5) + timedelta(minutes=20),
+        status="resolved",
+    )
+    [budget] = postmortem_impact(incident)["error_budget"]
+    assert budget["slo"] == "MTA up"
+    assert budget["consumed_pct"] == pytest.approx(100 * 20 / 43.2, abs=0.01)
+    pm = postmortem_save(incident=incident, user=oncall, summary="s")
+    assert "Error budget of SLO MTA up (99.9%): 46.3" in postmortem_markdown(pm)
