@@ -1,18 +1,5 @@
-<<<<<<< HEAD
-"""Celery tasks of the incidents app: thin wrappers around incidents.services."""
-
-from __future__ import annotations
-
-from celery import shared_task
-
-from incidents import services
-
-
-@shared_task(name="incidents.prune_history", ignore_result=True)
-def prune_history() -> dict:
-    return services.prune_history()
-=======
-"""Celery tasks of the incidents app: thin wrappers around incidents.updates, carrying ids."""
+"""Celery tasks of the incidents app: thin wrappers around incidents.services and
+incidents.updates, carrying ids."""
 
 from __future__ import annotations
 
@@ -22,7 +9,7 @@ from celery import shared_task
 
 from alerts.models import Channel, Delivery
 from alerts.notify import MAX_ATTEMPTS, backoff_seconds
-from incidents import updates
+from incidents import services, updates
 from incidents.models import IncidentUpdate
 
 log = logging.getLogger(__name__)
@@ -52,4 +39,8 @@ def deliver_incident_update(
 @shared_task(ignore_result=True)
 def remind_incident_owners() -> int:
     return updates.remind_owners()
->>>>>>> 13f23bc (Public status page /status/ (components over services, 90-day uptime bars, public incidents and updates, maintenance, history), Statuspage-shaped summary.json and Atom feed, cached in Redis; incident updates (public or internal) sent to chosen channels, owner reminded after 30 min without one)
+
+
+@shared_task(name="incidents.prune_history", ignore_result=True)
+def prune_history() -> dict:
+    return services.prune_history()
