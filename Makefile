@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Web, worker and beat share their Prometheus counters through this directory (make run only).
 PROM_DIR := $(CURDIR)/var/prometheus
 
-.PHONY: run test bench stop lint format demo test-deps bench-deps
+.PHONY: run test bench stop lint format demo test-deps bench-deps test-query-properties
 
 # A fresh Debian/Ubuntu has python3 without venv/ensurepip: install python3-venv then.
 $(STAMP): pyproject.toml
@@ -29,7 +29,8 @@ demo: $(STAMP)
 # Debian packages the suite and the benchmarks use: chromium drives the browser tests
 # (Playwright never downloads a browser here), docker-compose validates docker-compose.yml,
 # prometheus and prometheus-alertmanager are the real peers of the remote_write and
-# Alertmanager receivers,
+# Alertmanager receivers; prometheus (with promtool) and prometheus-node-exporter are the
+# references the query and host benchmarks measure;
 # unbound is the fast local DNS server the DNSBL benchmark queries.
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
@@ -47,10 +48,15 @@ test-deps:
 
 bench-deps:
 	@command -v unbound >/dev/null || test -x /usr/sbin/unbound || { $(APT_INSTALL) unbound; }
+	@test -x /usr/bin/prometheus && test -x /usr/bin/promtool && test -x /usr/bin/prometheus-node-exporter || { $(APT_INSTALL) prometheus prometheus-node-exporter; }
 
 test: $(STAMP) test-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest -p no:randomly
+
+# The query engine against numpy with many more random queries than `make test` runs (~60).
+test-query-properties: $(STAMP)
+	HYPOTHESIS_PROFILE=query-long $(BIN)/pytest -p no:randomly tests/collectors/test_query_properties.py
 
 bench: $(STAMP) bench-deps
 	$(BIN)/python -m benchmarks.run

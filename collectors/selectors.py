@@ -1,13 +1,17 @@
-"""The read path of the metric store.
+"""The read path of the metric store: series of a metric, points per step, one value per window.
 
-``series_query`` picks the table from the step and the range: 1-hour rollups for steps of an
-hour or more, 1-minute rollups for steps of a minute or more, raw samples below that, and a
-coarser table whenever the finer one's retention does not reach back to ``start``. A 30-day
-chart therefore reads ~720 pre-aggregated rows per series, never raw samples.
+``series_query`` and ``window_values`` are built on ``collectors.store.reader``: buckets aligned
+to the epoch (or one bucket that is exactly the window), ``end`` exclusive, partial buckets at
+the edges read from finer tables, and rows not yet rolled up merged at query time. Series can be
+merged (``by``): samples are pooled per group, latency histograms are merged bucket-wise, and
+``error_ratio`` is the share of requests with status class 5xx. Percentiles of histograms come
+from ``collectors.store.histogram.quantile``, the store's one quantile estimator.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,43 +20,32 @@ from django.conf import settings
 from django.db import connection
 
 from collectors.models import Series
-from collectors.store import histogram
+from collectors.store import reader
 from collectors.store.errors import QueryError
+from collectors.store.reader import PERCENTILES, Buckets, HistogramStats
 
-AGGREGATIONS = ("avg", "min", "max", "sum", "last", "count", "rate", "p50", "p95", "p99")
-PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+AGGREGATIONS = (
+    "avg",
+    "min",
+    "max",
+    "sum",
+    "last",
+    "count",
+    "rate",
+    "p50",
+    "p95",
+    "p99",
+    "error_ratio",
+)
 MAX_SERIES = 500
 MAX_POINTS = 11_000
-
-_ROLLUP_EXPR = {
-    "avg": "sum(sum) / NULLIF(sum(count), 0)",
-    "min": "min(min)",
-    "max": "max(max)",
-    "sum": "sum(sum)",
-    "count": "sum(count)::float8",
-    "last": "(max(ARRAY[extract(epoch FROM bucket)::float8, last]))[2]",
-}
-_RAW_EXPR = {
-    "avg": "avg(value)",
-    "min": "min(value)",
-    "max": "max(value)",
-    "sum": "sum(value)",
-    "count": "count(*)::float8",
-    "last": "(max(ARRAY[extract(epoch FROM ts)::float8, value]))[2]",
-    **{p: f"percentile_cont({q}) WITHIN GROUP (ORDER BY value)" for p, q in PERCENTILES.items()},
-}
-_TABLES = {
-    "raw": ("collectors_sample", "ts"),
-    "1m": ("collectors_rollup_1m", "bucket"),
-    "1h": ("collectors_rollup_1h", "bucket"),
-    "hist_1m": ("collectors_histogram_1m", "bucket"),
-    "hist_1h": ("collectors_histogram_1h", "bucket"),
-}
+STATUS_LABEL = "status_class"
+ERROR_CLASS = "5xx"
 
 
 @dataclass
 class SeriesPoints:
-    series_id: int
+    series_id: int | None  # None for a group of series (``by``)
     labels: dict
     unit: str
     points: list[tuple[datetime, float]] = field(default_factory=list)
@@ -110,23 +103,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _resolution(step: int, start: datetime, now: datetime) -> str:
-    raw_from = now - timedelta(days=settings.RETENTION_RAW_DAYS)
-    minute_from = now - timedelta(days=settings.RETENTION_1M_DAYS)
-    if step < 60 and start >= raw_from:
-        return "raw"
-    if step < 3600 and start >= minute_from:
-        return "1m"
-    return "1h"
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
-def _epoch_bucket(col: str, step: int) -> str:
-    # floor(): a cast to int8 rounds, which would put a sample at 23:59:59.7 into the next
-    # minute (and the next day) instead of the bucket it belongs to.
-    return f"(floor(extract(epoch FROM {col}))::int8 / {step}) * {step}"
-
-
-def _check(metric: str, agg: str, start: datetime, end: datetime, step: int) -> None:
+def _check(metric: str, agg: str, start: datetime, end: datetime, step: float) -> None:
     if agg not in AGGREGATIONS:
         raise QueryError(f"unknown aggregation {agg!r}; use one of {', '.join(AGGREGATIONS)}")
     if not metric:
@@ -141,6 +122,139 @@ def _check(metric: str, agg: str, start: datetime, end: datetime, step: int) -> 
         )
 
 
+def _usable_step(step: int, start: datetime, kinds: set[str], agg: str) -> int:
+    """The step actually answered: latency histograms are per minute, and data finer than a
+    table's retention is gone, so a step it would need is raised to the next resolution."""
+    now = _now()
+    if "histogram" in kinds or kinds == {"counter"} or agg == "error_ratio":
+        step = max(step, 60)  # stored per minute
+    if step % 60 and start < now - timedelta(days=settings.RETENTION_RAW_DAYS):
+        step = -(-step // 60) * 60
+    if step % 3600 and start < now - timedelta(days=settings.RETENTION_1M_DAYS):
+        step = -(-step // 3600) * 3600
+    if "histogram" in kinds and step % 60:
+        raise QueryError("latency histograms are kept per minute: use a step in whole minutes")
+    return step
+
+
+def _group_key(labels: dict, by: Sequence[str] | None, drop: str | None = None) -> tuple:
+    if by is None:
+        return tuple(sorted((k, v) for k, v in labels.items() if k != drop))
+    return tuple((k, labels[k]) for k in by if k in labels and k != drop)
+
+
+def _evaluate(
+    found: list[Series], b: Buckets, agg: str, by: Sequence[str] | None
+) -> tuple[list[tuple[int | None, dict]], dict[tuple[int, int], float]]:
+    """(groups as (series id or None, labels), value per (group index, bucket t))."""
+    kinds = {s.kind for s in found}
+    ids = [s.id for s in found]
+    if agg == "error_ratio":
+        return _error_ratio(found, b, by)
+    if by is None:
+        groups = [(s.id, s.labels) for s in found]
+        gid = None
+        index = {s.id: i for i, s in enumerate(found)}
+    else:
+        keys: dict[tuple, int] = {}
+        gid = {}
+        for s in found:
+            gid[s.id] = keys.setdefault(_group_key(s.labels, by), len(keys))
+        groups = [(None, dict(k)) for k in keys]
+        index = {i: i for i in range(len(keys))}
+    values: dict[tuple[int, int], float] = {}
+    if "histogram" in kinds:
+        hist = reader.read_histograms(ids, b, groups=gid, with_buckets=agg in PERCENTILES)
+        for (k, t), w in hist.items():
+            try:
+                v = w.value(agg, b.seconds(t))
+            except ValueError as exc:
+                raise QueryError(
+                    f"{agg} is not available for a latency histogram; "
+                    "use avg, count, sum, rate, p50, p95 or p99"
+                ) from exc
+            if v is not None:
+                values[(index[k], t)] = v
+        return groups, values
+    if agg in PERCENTILES:
+        if b.start < _now() - timedelta(days=settings.RETENTION_RAW_DAYS):
+            raise QueryError(
+                f"{agg} of a gauge needs raw samples, kept {settings.RETENTION_RAW_DAYS} days; "
+                "shorten the range (histogram metrics keep percentiles for longer)"
+            )
+        got = reader.read_raw_percentile(ids, b, PERCENTILES[agg], groups=gid)
+        return groups, {(index[k], t): v for (k, t), v in got.items() if v is not None}
+    if agg == "rate" and kinds != {"counter"}:
+        return groups, _cumulative_rate(found, b, gid, index)
+    stats = reader.read_stats(ids, b, groups=gid)
+    for (k, t), st in stats.items():
+        v = reader.stat_value(agg, st.count, st.sum, st.min, st.max, st.last, b.seconds(t))
+        if v is not None:
+            values[(index[k], t)] = v
+    return groups, values
+
+
+def _cumulative_rate(found, b: Buckets, gid, index) -> dict[tuple[int, int], float]:
+    """Per-second increase of cumulative series: (last value of a bucket − the last value
+    before it, within one step, or else the bucket's first value) / the bucket's seconds, a drop
+    counting as a reset from 0; summed per group."""
+    ids = [s.id for s in found]
+    lasts = reader.read_stats(ids, b)
+    span = b.step or (b.end - b.start).total_seconds()
+    before = reader.read_stats(ids, Buckets(b.start - timedelta(seconds=span), b.start))
+    per_series: dict[int, list[tuple[int, reader.Stats]]] = defaultdict(list)
+    for (sid, t), st in sorted(lasts.items()):
+        per_series[sid].append((t, st))
+    out: dict[tuple[int, int], float] = defaultdict(float)
+    for sid, points in per_series.items():
+        prev = before.get((sid, 0))
+        prev_value = prev.last if prev else None
+        for t, st in points:
+            value = st.last
+            if prev_value is None:
+                prev_value = st.first
+            if prev_value is not None:
+                increase = value - prev_value if value >= prev_value else value
+                key = (index[sid if gid is None else gid[sid]], t)
+                out[key] += increase / b.seconds(t)
+            prev_value = value
+    return dict(out)
+
+
+def _error_ratio(found: list[Series], b: Buckets, by: Sequence[str] | None):
+    """Share of requests whose status class is 5xx, per group (``status_class`` is never a
+    grouping label here) and bucket."""
+    if not found or any(STATUS_LABEL not in s.labels for s in found):
+        raise QueryError(
+            f"error_ratio needs request counters with a {STATUS_LABEL} label (metric http_requests)"
+        )
+    keys: dict[tuple, int] = {}
+    sub: dict[tuple[int, bool], int] = {}
+    gid = {}
+    for s in found:
+        g = keys.setdefault(_group_key(s.labels, by, drop=STATUS_LABEL), len(keys))
+        gid[s.id] = sub.setdefault((g, s.labels[STATUS_LABEL] == ERROR_CLASS), len(sub))
+    parts = {v: k for k, v in sub.items()}
+    stats = reader.read_stats([s.id for s in found], b, groups=gid)
+    total: dict[tuple[int, int], float] = defaultdict(float)
+    errors: dict[tuple[int, int], float] = defaultdict(float)
+    for (k, t), st in stats.items():
+        g, is_error = parts[k]
+        total[(g, t)] += st.sum
+        if is_error:
+            errors[(g, t)] += st.sum
+    values = {key: errors[key] / n for key, n in total.items() if n > 0}
+    return [(None, dict(k)) for k in keys], values
+
+
+def _resolution(b: Buckets, agg: str, kinds: set[str]) -> str:
+    if agg in PERCENTILES and "histogram" not in kinds:
+        return "raw"
+    if b.fits(reader.HOUR):
+        return "1h"
+    return "1m" if b.fits(reader.MINUTE) else "raw"
+
+
 def series_query(
     *,
     metric: str,
@@ -149,117 +263,39 @@ def series_query(
     end: datetime,
     step: int,
     agg: str = "avg",
+    by: Sequence[str] | None = None,
     epoch_seconds: bool = False,
 ) -> QueryResult:
-    """Points per matching series, one per ``step`` seconds, aggregated with ``agg``.
+    """Points per matching series (or per group of them, see ``by``), one per ``step`` seconds
+    over [start, end), aggregated with ``agg``.
 
-    Points are (datetime, value); with ``epoch_seconds`` they are (unix seconds, value), which
-    saves the JSON API a conversion per point."""
+    Buckets are aligned to multiples of ``step`` since the epoch; a bucket clipped by start or
+    end is stamped with its clipped start and holds exactly its part of [start, end).
+    ``by``: None for one line per series; a list of label names for one line per distinct
+    value of them (an empty list merges every matching series into one). Points are (datetime,
+    value); with ``epoch_seconds`` they are (unix seconds, value), which saves the JSON API a
+    conversion per point."""
     _check(metric, agg, start, end, step)
-    step = int(step)
     found = _matching(metric, labels)
-    now = _now()
-    resolution = _resolution(step, start, now)
-    result = QueryResult(
-        metric,
-        agg,
-        step,
-        resolution,
-        start,
-        end,
-        [SeriesPoints(s.id, s.labels, s.unit) for s in found],
-    )
+    kinds = {s.kind for s in found}
+    step = _usable_step(int(step), start, kinds, agg)
+    b = Buckets(start, end, step)
+    result = QueryResult(metric, agg, step, _resolution(b, agg, kinds), start, end, [])
     if not found:
         return result
-    by_id = {s.series_id: s for s in result.series}
-    kinds = {s.kind for s in found}
-    ids = list(by_id)
-    if "histogram" in kinds:
-        rows = _histogram_rows(ids, agg, start, end, step, resolution)
-        result.resolution = "1h" if resolution == "1h" else "1m"
-    elif agg in PERCENTILES:
-        if resolution != "raw" and start < now - timedelta(days=settings.RETENTION_RAW_DAYS):
-            raise QueryError(
-                f"{agg} of a gauge needs raw samples, kept {settings.RETENTION_RAW_DAYS} days; "
-                "shorten the range (histogram metrics keep percentiles for longer)"
-            )
-        rows = _rows("raw", _RAW_EXPR[agg], ids, start, end, step)
-        result.resolution = "raw"
-    elif agg == "rate":
-        rows = _rate_rows(ids, kinds, start, end, step, resolution)
-    else:
-        expr = _RAW_EXPR[agg] if resolution == "raw" else _ROLLUP_EXPR[agg]
-        rows = _rows(resolution, expr, ids, start, end, step)
-    for sid, t, value in rows:
-        if value is not None:
-            by_id[sid].points.append(
-                (t if epoch_seconds else datetime.fromtimestamp(t, UTC), float(value))
-            )
+    groups, values = _evaluate(found, b, agg, None if by is None else tuple(by))
+    unit = found[0].unit if len({s.unit for s in found}) == 1 else ""
+    if agg in ("count", "error_ratio") or (agg == "rate" and "histogram" in kinds):
+        unit = "" if agg != "rate" else "/s"
+    units = {s.id: s.unit for s in found}
+    lines = [
+        SeriesPoints(sid, lbls, units.get(sid, unit) if sid is not None else unit)
+        for sid, lbls in groups
+    ]
+    for (g, t), v in sorted(values.items()):
+        lines[g].points.append((b.stamp_s(t) if epoch_seconds else b.stamp(t), float(v)))
+    result.series = lines
     return result
-
-
-def _rows(resolution: str, expr: str, ids: list[int], start, end, step: int):
-    table, col = _TABLES[resolution]
-    sql = (
-        f"SELECT series_id, {_epoch_bucket(col, step)} AS t, {expr} FROM {table} "
-        f"WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s GROUP BY 1, 2 ORDER BY 1, 2"
-    )
-    with connection.cursor() as cur:
-        cur.execute(sql, [ids, start, end])
-        return cur.fetchall()
-
-
-def _rate_rows(ids, kinds, start, end, step: int, resolution: str):
-    """Per-second rate. Counter series hold per-interval counts (sum / step); other series
-    are treated as cumulative counters (increase of the last value / step, resets count from 0)."""
-    if kinds == {"counter"}:
-        expr = _RAW_EXPR["sum"] if resolution == "raw" else _ROLLUP_EXPR["sum"]
-        return [
-            (sid, t, v / step if v is not None else None)
-            for sid, t, v in _rows(resolution, expr, ids, start, end, step)
-        ]
-    expr = _RAW_EXPR["last"] if resolution == "raw" else _ROLLUP_EXPR["last"]
-    rows = _rows(resolution, expr, ids, start - timedelta(seconds=step), end, step)
-    out, prev = [], {}
-    for sid, t, v in rows:
-        if sid in prev and v is not None:
-            before = prev[sid]
-            increase = v - before if v >= before else v
-            out.append((sid, t, increase / step))
-        prev[sid] = v
-    return out
-
-
-def _histogram_rows(ids, agg, start, end, step: int, resolution: str):
-    table, col = _TABLES["hist_1h" if resolution == "1h" else "hist_1m"]
-    step = max(step, 60)
-    bucket = _epoch_bucket(col, step)
-    if agg in PERCENTILES:
-        sql = (
-            f"SELECT series_id, {bucket} AS t, pm_array_sum(counts) FROM {table} "
-            f"WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s GROUP BY 1, 2 ORDER BY 1, 2"
-        )
-        with connection.cursor() as cur:
-            cur.execute(sql, [ids, start, end])
-            q = PERCENTILES[agg]
-            return [(sid, t, histogram.quantile(counts, q)) for sid, t, counts in cur.fetchall()]
-    exprs = {
-        "avg": "sum(sum) / NULLIF(sum(count), 0)",
-        "count": "sum(count)::float8",
-        "sum": "sum(sum)",
-        "rate": f"sum(count)::float8 / {step}",
-    }
-    if agg not in exprs:
-        raise QueryError(
-            f"{agg} is not available for a latency histogram; use avg, count, sum, rate, p50, p95 or p99"
-        )
-    sql = (
-        f"SELECT series_id, {bucket} AS t, {exprs[agg]} FROM {table} "
-        f"WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s GROUP BY 1, 2 ORDER BY 1, 2"
-    )
-    with connection.cursor() as cur:
-        cur.execute(sql, [ids, start, end])
-        return cur.fetchall()
 
 
 def latest_values(
@@ -279,109 +315,39 @@ def latest_values(
 
 
 def window_values(
-    *, metric: str, labels: dict | None = None, start: datetime, end: datetime, agg: str = "avg"
+    *,
+    metric: str,
+    labels: dict | None = None,
+    start: datetime,
+    end: datetime,
+    agg: str = "avg",
+    by: Sequence[str] | None = None,
 ) -> list[tuple[dict, float]]:
-    """One aggregate per matching series over [start, end) — what alert rules evaluate."""
-    step = max(1, int((end - start).total_seconds()))
-    _check(metric, agg, start, end, step)
+    """One ``agg`` per matching series (or group, see ``series_query``) over exactly
+    [start, end) — what alert rules evaluate and KPI tiles show."""
+    _check(metric, agg, start, end, max(1e-6, (end - start).total_seconds()))
     found = _matching(metric, labels)
     if not found:
         return []
-    ids = [s.id for s in found]
-    labels_of = {s.id: s.labels for s in found}
-    kinds = {s.kind for s in found}
-    now = _now()
-    fresh = start >= now - timedelta(days=settings.RETENTION_RAW_DAYS) and step <= 6 * 3600
-    values: dict[int, float] = {}
-    if "histogram" in kinds:
-        res = "1h" if step >= 7 * 86400 else "1m"
-        values = _window_histogram(ids, agg, start, end, res)
-    elif agg == "rate":
-        res = "raw" if fresh else ("1m" if step < 7 * 86400 else "1h")
-        if kinds == {"counter"}:
-            expr = _RAW_EXPR["sum"] if res == "raw" else _ROLLUP_EXPR["sum"]
-            values = {
-                sid: v / step
-                for sid, v in _window(res, expr, ids, start, end).items()
-                if v is not None
-            }
-        else:
-            table, col = _TABLES[res]
-            val = "value" if res == "raw" else "last"
-            with connection.cursor() as cur:
-                cur.execute(
-                    f"SELECT series_id, (max(ARRAY[extract(epoch FROM {col})::float8, {val}]))[2] - "
-                    f"(min(ARRAY[extract(epoch FROM {col})::float8, {val}]))[2] FROM {table} "
-                    f"WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s GROUP BY 1",
-                    [ids, start, end],
-                )
-                values = {sid: max(v, 0.0) / step for sid, v in cur.fetchall() if v is not None}
-    elif agg in PERCENTILES:
-        if start < now - timedelta(days=settings.RETENTION_RAW_DAYS):
-            raise QueryError(
-                f"{agg} of a gauge needs raw samples, kept {settings.RETENTION_RAW_DAYS} days"
-            )
-        values = _window("raw", _RAW_EXPR[agg], ids, start, end)
-    else:
-        res = "raw" if fresh else ("1m" if step < 7 * 86400 else "1h")
-        values = _window(
-            res, _RAW_EXPR[agg] if res == "raw" else _ROLLUP_EXPR[agg], ids, start, end
-        )
-    return [(labels_of[sid], float(v)) for sid, v in values.items() if v is not None]
+    groups, values = _evaluate(found, Buckets(start, end), agg, None if by is None else tuple(by))
+    return [(groups[g][1], float(v)) for (g, _), v in sorted(values.items())]
 
 
-def _window(resolution: str, expr: str, ids, start, end) -> dict[int, float]:
-    table, col = _TABLES[resolution]
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT series_id, {expr} FROM {table} WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s GROUP BY 1",
-            [ids, start, end],
-        )
-        return dict(cur.fetchall())
-
-
-def _window_histogram(ids, agg, start, end, resolution: str) -> dict[int, float]:
-    table, col = _TABLES["hist_1h" if resolution == "1h" else "hist_1m"]
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT series_id, sum(count)::float8, sum(sum), pm_array_sum(counts) FROM {table} "
-            f"WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s GROUP BY 1",
-            [ids, start, end],
-        )
-        rows = cur.fetchall()
-    seconds = (end - start).total_seconds()
-    out: dict[int, float] = {}
-    for sid, count, total, counts in rows:
-        if agg in PERCENTILES:
-            out[sid] = histogram.quantile(counts, PERCENTILES[agg])
-        elif agg == "avg":
-            out[sid] = total / count if count else None
-        elif agg == "count":
-            out[sid] = float(count)
-        elif agg == "sum":
-            out[sid] = total
-        elif agg == "rate":
-            out[sid] = count / seconds
-        else:
-            raise QueryError(f"{agg} is not available for a latency histogram")
-    return out
+def histogram_window(
+    *, metric: str, labels: dict | None = None, start: datetime, end: datetime
+) -> HistogramStats:
+    """Every matching latency histogram merged bucket-wise over [start, end) (a route, a
+    service, everything): its ``quantile(q)``, ``avg``, ``count``."""
+    found = [s for s in _matching(metric, labels) if s.kind == "histogram"]
+    got = reader.read_histograms(
+        [s.id for s in found], Buckets(start, end), groups={s.id: 0 for s in found}
+    )
+    return got.get((0, 0), HistogramStats())
 
 
 def merged_quantiles(
     *, metric: str, labels: dict | None, start: datetime, end: datetime, quantiles=(0.5, 0.95, 0.99)
 ) -> dict[float, float | None]:
     """Percentiles over all matching histogram series together (e.g. a whole service)."""
-    found = _matching(metric, labels)
-    if not found:
-        return {q: None for q in quantiles}
-    res = "hist_1h" if (end - start) >= timedelta(days=7) else "hist_1m"
-    table, col = _TABLES[res]
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT pm_array_sum(counts) FROM {table} WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s",
-            [[s.id for s in found], start, end],
-        )
-        counts = cur.fetchone()[0]
-    if not counts:
-        return {q: None for q in quantiles}
-    return {q: histogram.quantile(counts, q) for q in quantiles}
+    w = histogram_window(metric=metric, labels=labels, start=start, end=end)
+    return {q: w.quantile(q) for q in quantiles}
