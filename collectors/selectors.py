@@ -186,7 +186,7 @@ def _evaluate(
         return groups, {(index[k], t): v for (k, t), v in got.items() if v is not None}
     if agg == "rate" and kinds != {"counter"}:
         return groups, _cumulative_rate(found, b, gid, index)
-    stats = reader.read_stats(ids, b, groups=gid)
+    stats = reader.read_stats(ids, b, groups=gid, need=reader.NEEDS[agg])
     for (k, t), st in stats.items():
         v = reader.stat_value(agg, st.count, st.sum, st.min, st.max, st.last, b.seconds(t))
         if v is not None:
@@ -199,9 +199,11 @@ def _cumulative_rate(found, b: Buckets, gid, index) -> dict[tuple[int, int], flo
     before it, within one step, or else the bucket's first value) / the bucket's seconds, a drop
     counting as a reset from 0; summed per group."""
     ids = [s.id for s in found]
-    lasts = reader.read_stats(ids, b)
+    lasts = reader.read_stats(ids, b, need=("last", "first"))
     span = b.step or (b.end - b.start).total_seconds()
-    before = reader.read_stats(ids, Buckets(b.start - timedelta(seconds=span), b.start))
+    before = reader.read_stats(
+        ids, Buckets(b.start - timedelta(seconds=span), b.start), need=("last",)
+    )
     per_series: dict[int, list[tuple[int, reader.Stats]]] = defaultdict(list)
     for (sid, t), st in sorted(lasts.items()):
         per_series[sid].append((t, st))
@@ -235,7 +237,7 @@ def _error_ratio(found: list[Series], b: Buckets, by: Sequence[str] | None):
         g = keys.setdefault(_group_key(s.labels, by, drop=STATUS_LABEL), len(keys))
         gid[s.id] = sub.setdefault((g, s.labels[STATUS_LABEL] == ERROR_CLASS), len(sub))
     parts = {v: k for k, v in sub.items()}
-    stats = reader.read_stats([s.id for s in found], b, groups=gid)
+    stats = reader.read_stats([s.id for s in found], b, groups=gid, need=("sum",))
     total: dict[tuple[int, int], float] = defaultdict(float)
     errors: dict[tuple[int, int], float] = defaultdict(float)
     for (k, t), st in stats.items():

@@ -266,43 +266,73 @@ def stat_value(agg: str, count: float, total: float, lo, hi, last, seconds: floa
     raise ValueError(f"{agg} is not a window aggregate of rollups")
 
 
+_STAT_COLUMNS = {
+    # column: (per series and bucket, across a group)
+    "count": ("sum(c)", "sum"),
+    "sum": ("sum(s)", "sum"),
+    "min": ("min(lo)", "min"),
+    "max": ("max(hi)", "max"),
+    "last": ("(max(ARRAY[lt, lv]))[2]", "sum"),
+    "first": ("(min(ARRAY[lt, lv]))[2]", "sum"),
+}
+NEEDS = {
+    "avg": ("count", "sum"),
+    "sum": ("count", "sum"),
+    "count": ("count",),
+    "rate": ("count", "sum"),
+    "min": ("min",),
+    "max": ("max",),
+    "last": ("last",),
+}
+
+
 def read_stats(
     ids: Sequence[int],
     b: Buckets | Sequence[Buckets],
     *,
     groups: dict[int, int] | None = None,
+    need: Iterable[str] = tuple(_STAT_COLUMNS),
 ) -> dict[tuple[int, int], Stats]:
     """Stats per (series id — or group id when ``groups`` maps series to groups —, bucket t).
 
     ``b``: one bucketed range (t = the bucket's aligned start, 0 for a window), or several
-    windows read in one statement (t = the window's index).
+    windows read in one statement (t = the window's index). ``need``: the Stats fields to
+    compute (the others stay None/0), e.g. ``NEEDS[agg]``.
     Across a group, count/sum/min/max pool every sample of its series; ``last`` is the sum of
     the series' last values (the group's total of gauges such as queue depths)."""
     ids = list(ids)
     windows = [b] if isinstance(b, Buckets) else list(b)
-    if not ids:
+    need = [c for c in _STAT_COLUMNS if c in set(need)]
+    if not ids or not need:
         return {}
     inner, params = _parts(_reads(windows, sample_plan), _STAT_SOURCES, ids)
     if not inner:
         return {}
     per_series = (
-        f"SELECT series_id, t, sum(c), sum(s), min(lo), max(hi), (max(ARRAY[lt, lv]))[2], "
-        f"(min(ARRAY[lt, lv]))[2] FROM ({inner}) AS p GROUP BY 1, 2"
+        "SELECT series_id, t, "
+        + ", ".join(_STAT_COLUMNS[c][0] for c in need)
+        + f" FROM ({inner}) AS p GROUP BY 1, 2"
     )
     if groups is None:
         sql = per_series
     else:
         sql = (
-            f"SELECT g.gid, w.t, sum(w.c), sum(w.s), min(w.lo), max(w.hi), sum(w.lv), sum(w.fv) "
-            f"FROM ({per_series}) AS w(series_id, t, c, s, lo, hi, lv, fv) "
+            "SELECT g.gid, w.t, "
+            + ", ".join(f"{_STAT_COLUMNS[c][1]}(w.{c})" for c in need)
+            + f" FROM ({per_series}) AS w(series_id, t, {', '.join(need)}) "
             "JOIN unnest(%s::int8[], %s::int8[]) AS g(sid, gid) ON g.sid = w.series_id GROUP BY 1, 2"
         )
         params += [list(groups), list(groups.values())]
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        return {
-            (k, t): Stats(c, s, lo, hi, lv, fv) for k, t, c, s, lo, hi, lv, fv in cur.fetchall()
-        }
+        rows = cur.fetchall()
+    out = {}
+    for k, t, *values in rows:
+        st = Stats()
+        for c, v in zip(need, values, strict=True):
+            setattr(st, c, v if v is not None or c not in ("count", "sum") else 0.0)
+        out[(k, t)] = st
+    return out
 
 
 def read_raw_percentile(
