@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 
 import orjson
 from django.conf import settings
@@ -83,20 +85,36 @@ def list_series(
 
 def _matching(metric: str, labels: dict | None) -> list[Series]:
     """Series of ``metric`` whose labels contain ``labels`` (raw SQL: this runs on every query)."""
-    sql = "SELECT id, name, labels::text, unit, kind FROM collectors_series WHERE name = %s"
+    return _matching_and_pending(metric, labels)[0]
+
+
+def _matching_and_pending(
+    metric: str, labels: dict | None, window: tuple[datetime, datetime] | None = None
+) -> tuple[list[Series], reader.Pending | None]:
+    """The matching series and, with ``window``, what is not rolled up yet in it: one round
+    trip, which is a good share of a chart query's time."""
+    extra = ", NULL::timestamptz, NULL::timestamptz" if window is not None else ""
+    sql = f"SELECT id, name, labels::text, unit, kind{extra} FROM collectors_series WHERE name = %s"
     params: list = [metric]
     if labels:
         sql += " AND labels @> %s::jsonb"
         params.append(orjson.dumps(labels).decode())
-    sql += f" ORDER BY id LIMIT {MAX_SERIES + 1}"
+    sql = f"({sql} ORDER BY id LIMIT {MAX_SERIES + 1})"
+    if window is not None:
+        sql += f" UNION ALL ({reader.pending_sql(lead='NULL, NULL, NULL, NULL, ')})"
+        params += reader.pending_params(*window)
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
-    if len(rows) > MAX_SERIES:
+    found = [r for r in rows if r[0] is not None]
+    if len(found) > MAX_SERIES:
         raise QueryError(f"more than {MAX_SERIES} series match; add label filters")
-    return [
-        Series(id=i, name=n, labels=orjson.loads(lbl), unit=u, kind=k) for i, n, lbl, u, k in rows
+    series = [
+        Series(id=r[0], name=r[1], labels=orjson.loads(r[2]), unit=r[3], kind=r[4]) for r in found
     ]
+    if window is None:
+        return series, None
+    return series, reader.pending_from(r[4:7] for r in rows if r[0] is None)
 
 
 def _now() -> datetime:
@@ -143,14 +161,25 @@ def _group_key(labels: dict, by: Sequence[str] | None, drop: str | None = None) 
     return tuple((k, labels[k]) for k in by if k in labels and k != drop)
 
 
+Rows = list[tuple[int, int, float]]  # (group index, bucket t, value), ordered
+
+
+def _ordered(values: dict[tuple[int, int], float]) -> Rows:
+    return [(g, t, v) for (g, t), v in sorted(values.items())]
+
+
 def _evaluate(
-    found: list[Series], b: Buckets, agg: str, by: Sequence[str] | None
-) -> tuple[list[tuple[int | None, dict]], dict[tuple[int, int], float]]:
-    """(groups as (series id or None, labels), value per (group index, bucket t))."""
+    found: list[Series],
+    b: Buckets,
+    agg: str,
+    by: Sequence[str] | None,
+    pend: reader.Pending | None = None,
+) -> tuple[list[tuple[int | None, dict]], Rows]:
+    """(groups as (series id or None, labels), (group index, bucket t, value) ordered)."""
     kinds = {s.kind for s in found}
     ids = [s.id for s in found]
     if agg == "error_ratio":
-        return _error_ratio(found, b, by)
+        return _error_ratio(found, b, by, pend)
     if by is None:
         groups = [(s.id, s.labels) for s in found]
         gid = None
@@ -164,7 +193,9 @@ def _evaluate(
         index = {i: i for i in range(len(keys))}
     values: dict[tuple[int, int], float] = {}
     if "histogram" in kinds:
-        hist = reader.read_histograms(ids, b, groups=gid, with_buckets=agg in PERCENTILES)
+        hist = reader.read_histograms(
+            ids, b, groups=gid, with_buckets=agg in PERCENTILES, pend=pend
+        )
         for (k, t), w in hist.items():
             try:
                 v = w.value(agg, b.seconds(t))
@@ -175,7 +206,7 @@ def _evaluate(
                 ) from exc
             if v is not None:
                 values[(index[k], t)] = v
-        return groups, values
+        return groups, _ordered(values)
     if agg in PERCENTILES:
         if b.start < _now() - timedelta(days=settings.RETENTION_RAW_DAYS):
             raise QueryError(
@@ -183,27 +214,20 @@ def _evaluate(
                 "shorten the range (histogram metrics keep percentiles for longer)"
             )
         got = reader.read_raw_percentile(ids, b, PERCENTILES[agg], groups=gid)
-        return groups, {(index[k], t): v for (k, t), v in got.items() if v is not None}
+        return groups, _ordered({(index[k], t): v for (k, t), v in got.items() if v is not None})
     if agg == "rate" and kinds != {"counter"}:
-        return groups, _cumulative_rate(found, b, gid, index)
-    stats = reader.read_stats(ids, b, groups=gid, need=reader.NEEDS[agg])
-    for (k, t), st in stats.items():
-        v = reader.stat_value(agg, st.count, st.sum, st.min, st.max, st.last, b.seconds(t))
-        if v is not None:
-            values[(index[k], t)] = v
-    return groups, values
+        return groups, _ordered(_cumulative_rate(found, b, gid, index, pend))
+    rows = reader.read_aggregate(ids, b, agg, groups=gid, pend=pend)
+    return groups, [(index[k], t, v) for k, t, v in rows if v is not None]
 
 
-def _cumulative_rate(found, b: Buckets, gid, index) -> dict[tuple[int, int], float]:
+def _cumulative_rate(found, b: Buckets, gid, index, pend) -> dict[tuple[int, int], float]:
     """Per-second increase of cumulative series: (last value of a bucket − the last value
     before it, within one step, or else the bucket's first value) / the bucket's seconds, a drop
     counting as a reset from 0; summed per group."""
     ids = [s.id for s in found]
-    lasts = reader.read_stats(ids, b, need=("last", "first"))
-    span = b.step or (b.end - b.start).total_seconds()
-    before = reader.read_stats(
-        ids, Buckets(b.start - timedelta(seconds=span), b.start), need=("last",)
-    )
+    lasts = reader.read_stats(ids, b, need=("last", "first"), pend=pend)
+    before = reader.read_stats(ids, Buckets(b.start - _span(b), b.start), need=("last",), pend=pend)
     per_series: dict[int, list[tuple[int, reader.Stats]]] = defaultdict(list)
     for (sid, t), st in sorted(lasts.items()):
         per_series[sid].append((t, st))
@@ -223,7 +247,12 @@ def _cumulative_rate(found, b: Buckets, gid, index) -> dict[tuple[int, int], flo
     return dict(out)
 
 
-def _error_ratio(found: list[Series], b: Buckets, by: Sequence[str] | None):
+def _span(b: Buckets) -> timedelta:
+    """How far before ``b.start`` a read may look (the value before a cumulative rate)."""
+    return timedelta(seconds=b.step) if b.step else b.end - b.start
+
+
+def _error_ratio(found: list[Series], b: Buckets, by: Sequence[str] | None, pend=None):
     """Share of requests whose status class is 5xx, per group (``status_class`` is never a
     grouping label here) and bucket."""
     if not found or any(STATUS_LABEL not in s.labels for s in found):
@@ -237,7 +266,7 @@ def _error_ratio(found: list[Series], b: Buckets, by: Sequence[str] | None):
         g = keys.setdefault(_group_key(s.labels, by, drop=STATUS_LABEL), len(keys))
         gid[s.id] = sub.setdefault((g, s.labels[STATUS_LABEL] == ERROR_CLASS), len(sub))
     parts = {v: k for k, v in sub.items()}
-    stats = reader.read_stats([s.id for s in found], b, groups=gid, need=("sum",))
+    stats = reader.read_stats([s.id for s in found], b, groups=gid, need=("sum",), pend=pend)
     total: dict[tuple[int, int], float] = defaultdict(float)
     errors: dict[tuple[int, int], float] = defaultdict(float)
     for (k, t), st in stats.items():
@@ -246,7 +275,7 @@ def _error_ratio(found: list[Series], b: Buckets, by: Sequence[str] | None):
         if is_error:
             errors[(g, t)] += st.sum
     values = {key: errors[key] / n for key, n in total.items() if n > 0}
-    return [(None, dict(k)) for k in keys], values
+    return [(None, dict(k)) for k in keys], _ordered(values)
 
 
 def _resolution(b: Buckets, agg: str, kinds: set[str]) -> str:
@@ -278,14 +307,17 @@ def series_query(
     value); with ``epoch_seconds`` they are (unix seconds, value), which saves the JSON API a
     conversion per point."""
     _check(metric, agg, start, end, step)
-    found = _matching(metric, labels)
+    # Pending ranges from a step before start (a cumulative rate's baseline; _usable_step
+    # raises a step by less than the hour added).
+    back = timedelta(seconds=int(step)) + timedelta(hours=1)
+    found, pend = _matching_and_pending(metric, labels, (start - back, end))
     kinds = {s.kind for s in found}
     step = _usable_step(int(step), start, kinds, agg)
     b = Buckets(start, end, step)
     result = QueryResult(metric, agg, step, _resolution(b, agg, kinds), start, end, [])
     if not found:
         return result
-    groups, values = _evaluate(found, b, agg, None if by is None else tuple(by))
+    groups, values = _evaluate(found, b, agg, None if by is None else tuple(by), pend)
     unit = found[0].unit if len({s.unit for s in found}) == 1 else ""
     if agg in ("count", "error_ratio") or (agg == "rate" and "histogram" in kinds):
         unit = "" if agg != "rate" else "/s"
@@ -294,8 +326,12 @@ def series_query(
         SeriesPoints(sid, lbls, units.get(sid, unit) if sid is not None else unit)
         for sid, lbls in groups
     ]
-    for (g, t), v in sorted(values.items()):
-        lines[g].points.append((b.stamp_s(t) if epoch_seconds else b.stamp(t), float(v)))
+    start_s = b.start_s
+    for g, rows in groupby(values, key=itemgetter(0)):
+        if epoch_seconds:
+            lines[g].points = [(t if t > start_s else start_s, v) for _, t, v in rows]
+        else:
+            lines[g].points = [(b.stamp(t), v) for _, t, v in rows]
     result.series = lines
     return result
 
@@ -328,11 +364,12 @@ def window_values(
     """One ``agg`` per matching series (or group, see ``series_query``) over exactly
     [start, end) — what alert rules evaluate and KPI tiles show."""
     _check(metric, agg, start, end, max(1e-6, (end - start).total_seconds()))
-    found = _matching(metric, labels)
+    b = Buckets(start, end)
+    found, pend = _matching_and_pending(metric, labels, (start - _span(b), end))
     if not found:
         return []
-    groups, values = _evaluate(found, Buckets(start, end), agg, None if by is None else tuple(by))
-    return [(groups[g][1], float(v)) for (g, _), v in sorted(values.items())]
+    groups, values = _evaluate(found, b, agg, None if by is None else tuple(by), pend)
+    return [(groups[g][1], float(v)) for g, _, v in values]
 
 
 def histogram_window(

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import orjson
 from django.db import connection
 
-from collectors.store import reader
+from collectors.store import histogram, reader
 from collectors.store.reader import Buckets
 
 HOUR = timedelta(hours=1)
@@ -139,42 +139,20 @@ def histogram_quantile_lines(
 def window_sums(ids: Sequence[int], periods: Sequence[Period]) -> dict[tuple[int, int], float]:
     """Sum of values per (series id, period index) — what a counter's total over a window
     is — without the min/max/last that ``window_stats`` also computes (a third of its time)."""
-    ids = list(ids)
     if not ids or not periods:
         return {}
-    inner, params = _union(
-        {"1h": "collectors_rollup_1h", "1m": "collectors_rollup_1m"}, "sum", ids, periods
-    )
-    if not inner:
-        return {}
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT series_id, p, sum(sum) FROM ({inner}) AS w GROUP BY 1, 2", params)
-        return {(sid, p): total or 0.0 for sid, p, total in cur.fetchall()}
+    got = reader.read_stats(ids, [Buckets(a, b) for a, b in periods], need=("sum",))
+    return {k: st.sum or 0.0 for k, st in got.items()}
 
 
 def histogram_prefix_windows(
     ids: Sequence[int], periods: Sequence[Period], *, buckets: int
 ) -> dict[tuple[int, int], tuple[float, list[float]]]:
     """Per (series id, period index): the request count and the counts of the first
-    ``buckets`` latency buckets. Summing each bucket by subscript (``sum(counts[i])``) keeps
-    the rows whole, ~3× faster than unnesting them, and a latency SLI needs only the buckets
-    up to its threshold."""
-    ids = list(ids)
-    buckets = max(1, min(buckets, histogram.N_BUCKETS))
+    ``buckets`` latency buckets (summed by subscript, only as far as asked): a latency SLI
+    needs only the buckets up to its threshold."""
     if not ids or not periods:
         return {}
-    inner, params = _union(
-        {"1h": "collectors_histogram_1h", "1m": "collectors_histogram_1m"},
-        "count, counts",
-        ids,
-        periods,
-    )
-    if not inner:
-        return {}
-    sums = ", ".join(f"coalesce(sum(counts[{i}]), 0)::float8" for i in range(1, buckets + 1))
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT series_id, p, sum(count)::float8, {sums} FROM ({inner}) AS h GROUP BY 1, 2",
-            params,
-        )
-        return {(row[0], row[1]): (row[2] or 0.0, list(row[3:])) for row in cur.fetchall()}
+    upto = max(1, min(buckets, histogram.N_BUCKETS))
+    got = reader.read_histograms(ids, [Buckets(a, b) for a, b in periods], upto=upto)
+    return {k: (w.count, [float(c) for c in w.counts[:upto]]) for k, w in got.items()}
