@@ -144,7 +144,7 @@ def _usable_step(step: int, start: datetime, kinds: set[str], agg: str) -> int:
     """The step actually answered: latency histograms are per minute, and data finer than a
     table's retention is gone, so a step it would need is raised to the next resolution."""
     now = _now()
-    if "histogram" in kinds or kinds == {"counter"} or agg == "error_ratio":
+    if "histogram" in kinds:
         step = max(step, 60)  # stored per minute
     if step % 60 and start < now - timedelta(days=settings.RETENTION_RAW_DAYS):
         step = -(-step // 60) * 60
