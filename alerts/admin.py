@@ -16,6 +16,8 @@ from alerts.models import (
     Delivery,
     EscalationPolicy,
     EscalationStep,
+    GroupingPolicy,
+    NotificationGroup,
     Silence,
 )
 from penguinmon.audit import AuditedModelAdmin, audit
@@ -191,6 +193,30 @@ class AlertAdmin(admin.ModelAdmin):
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ("created_at", "channel", "event", "alert", "attempt", "status", "response_code")
     list_filter = ("status", "event", "channel")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GroupingPolicy)
+class GroupingPolicyAdmin(AuditedModelAdmin):
+    """One row: how firing alerts are grouped into notifications (alerts.grouping)."""
+
+    list_display = ("__str__",)
+
+    def has_add_permission(self, request):
+        return not GroupingPolicy.objects.exists()
+
+
+@admin.register(NotificationGroup)
+class NotificationGroupAdmin(admin.ModelAdmin):
+    """The notification log: what each group last sent, and when it may send again."""
+
+    list_display = ("key", "route", "first_seen_at", "last_flushed_at", "next_flush_at")
+    search_fields = ("key",)
 
     def has_add_permission(self, request):
         return False

@@ -372,6 +372,9 @@ class Alert(models.Model):
     escalation_chain = models.JSONField(default=list, blank=True)
     # Demo rows are tagged so the demo loader can replace them without touching real ones.
     is_demo = models.BooleanField(default=False, editable=False)
+    # Where notification grouping (alerts.grouping) put the alert: its group's key, or why it
+    # is held back ("suppressed: parent db down (alert #12)", "silenced by silence #3").
+    group_key = models.CharField(max_length=300, blank=True, editable=False)
 
     objects = AlertQuerySet.as_manager()
 
@@ -529,6 +532,7 @@ class Delivery(models.Model):
         ESCALATE = "escalate"
         DIGEST = "digest"
         SUMMARY = "summary"  # one message for many transitions after an evaluation gap
+        GROUP = "group"  # one message for the firing alerts of one notification group
 
     alert = models.ForeignKey(
         Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
@@ -550,6 +554,83 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.channel.name}: {self.status} (attempt {self.attempt})"
+
+
+class GroupingPolicy(models.Model):
+    """How firing alerts are gathered into notifications, as Alertmanager routes do: alerts
+    with the same values of ``group_by`` (within one severity route) make one group; a new
+    group waits ``group_wait`` for its siblings, then is sent again at most every
+    ``group_interval`` when new alerts join it, and every ``repeat_interval`` while it still
+    fires unacknowledged. One row; the defaults are Alertmanager's."""
+
+    group_by = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Label names, e.g. ["service", "severity"] (the default when empty). '
+        "alertname, severity and service work as well as series labels.",
+    )
+    group_wait_seconds = models.PositiveIntegerField(default=30)
+    group_interval_seconds = models.PositiveIntegerField(default=300)
+    repeat_interval_minutes = models.PositiveIntegerField(default=240)
+
+    DEFAULT_GROUP_BY = ("service", "severity")
+
+    class Meta:
+        verbose_name_plural = "grouping policy"
+
+    def __str__(self) -> str:
+        return (
+            f"group by {', '.join(self.labels)}: wait {self.group_wait_seconds} s, "
+            f"interval {self.group_interval_seconds} s, repeat {self.repeat_interval_minutes} min"
+        )
+
+    def clean(self) -> None:
+        if not isinstance(self.group_by, list) or not all(
+            isinstance(x, str) and x for x in self.group_by
+        ):
+            raise ValidationError({"group_by": 'a JSON list of label names, e.g. ["service"]'})
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.group_by or self.DEFAULT_GROUP_BY)
+
+    @property
+    def group_wait(self) -> timedelta:
+        return timedelta(seconds=self.group_wait_seconds)
+
+    @property
+    def group_interval(self) -> timedelta:
+        return timedelta(seconds=self.group_interval_seconds)
+
+    @property
+    def repeat_interval(self) -> timedelta:
+        return timedelta(minutes=self.repeat_interval_minutes)
+
+    @classmethod
+    def current(cls) -> GroupingPolicy:
+        """The saved policy, or the defaults when nobody has saved one."""
+        return cls.objects.order_by("pk").first() or cls()
+
+
+class NotificationGroup(models.Model):
+    """One notification group and its notification log: what was last sent and when, so a
+    group is sent again only when its firing set grows, or after the repeat interval."""
+
+    key = models.CharField(max_length=300, unique=True)
+    route = models.CharField(max_length=10, help_text="The severity route: critical or warning.")
+    labels = models.JSONField(default=dict)
+    first_seen_at = models.DateTimeField()
+    next_flush_at = models.DateTimeField()
+    last_flushed_at = models.DateTimeField(null=True, blank=True)
+    notified_ids = models.JSONField(default=list, blank=True)
+    # Children held back because their parent service is down, named in the notification.
+    suppressed = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class EvaluatorState(models.Model):

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from alerts import grouping
 from alerts.channels import TRANSPORTS, Notification, TransportError
 from alerts.models import (
     REPEAT_INTERVAL,
@@ -29,6 +30,7 @@ from alerts.models import (
     Channel,
     Delivery,
     EscalationPolicy,
+    NotificationGroup,
     Silence,
     new_token,
 )
@@ -116,6 +118,8 @@ def _claim_warning_slot(rule: AlertRule, at: datetime) -> bool:
 def on_transition(alert: Alert, event: str, *, now: datetime | None = None) -> list[int]:
     """Decide and queue the notifications for ``event`` on ``alert``; returns channel ids."""
     now = now or timezone.now()
+    if event == "trigger" and alert.severity in grouping.ROUTES and grouping.enabled():
+        return []  # the next grouping flush sends it with its group (alerts.grouping)
     if event in ("resolve", "acknowledge") and not alert.notified:
         return []  # nobody was told it fired, so nobody needs to hear it stopped
     if event in ("trigger", "repeat"):
@@ -236,12 +240,17 @@ def queue_deliveries(
     *,
     alert_id: int | None = None,
     alert_ids: list[int] | None = None,
+    group_id: int | None = None,
 ) -> None:
     from alerts.tasks import deliver_notification
 
+    extra = {"group_id": group_id} if group_id is not None else {}
+
     def send():
         for channel_id in channel_ids:
-            deliver_notification.delay(channel_id, event, alert_id=alert_id, alert_ids=alert_ids)
+            deliver_notification.delay(
+                channel_id, event, alert_id=alert_id, alert_ids=alert_ids, **extra
+            )
 
     transaction.on_commit(send)
 
@@ -332,12 +341,56 @@ def note_for_summary(alerts: list[Alert]) -> Notification:
     )
 
 
+def note_for_group(alerts: list[Alert], group: NotificationGroup | None) -> Notification:
+    """One message for a notification group: its firing alerts, worst first, and the alerts
+    its parent-down alert suppresses (named, not listed one by one)."""
+    order = {"critical": 0, "warning": 1, "info": 2}
+    alerts = sorted(alerts, key=lambda a: (order.get(a.severity, 3), a.pk))
+    firing = [a for a in alerts if a.state != Alert.State.RESOLVED]
+    lines = [
+        f"- [{a.state.upper()}] {a.severity_label} {a.service or '-'}: {a.message}  "
+        f"{base_url()}/alerts/{a.pk}/"
+        for a in alerts
+    ]
+    suppressed = (group.suppressed if group else None) or {}
+    if suppressed:
+        lines.append(
+            f"- suppressed while {suppressed['parent']} is down: {suppressed['alerts']} alert(s) "
+            f"on {suppressed['services']} child service(s)"
+        )
+    worst = alerts[0] if alerts else None
+    severity = worst.severity if worst else "info"
+    labels = (group.labels if group else {}) or {}
+    what = ", ".join(f"{k}={v}" for k, v in labels.items() if v) or "all"
+    title = f"[FIRING:{len(firing)}] {SEVERITY_LABELS.get(severity, severity.upper())} {what}"
+    if worst is not None:
+        title += f": {worst.message}"
+    if suppressed:
+        title += f" (+{suppressed['alerts']} suppressed)"
+    return Notification(
+        event="group",
+        alert_id=None,
+        title=title[:300],
+        severity=severity,
+        severity_label=SEVERITY_LABELS.get(severity, severity.upper()),
+        service=worst.service if worst else "",
+        state="firing" if firing else "resolved",
+        message=f"{len(firing)} alert(s) firing in group {what}",
+        lines=tuple(lines),
+        labels=labels,
+        url=f"{base_url()}/alerts/",
+        dedup_key=f"penguinmon-group-{group.pk}" if group else "",
+        at=timezone.now().isoformat(),
+    )
+
+
 def deliver(
     *,
     channel_id: int,
     event: str,
     alert_id: int | None = None,
     alert_ids: list[int] | None = None,
+    group_id: int | None = None,
     attempt: int = 1,
     recipients: list[str] | None = None,
 ) -> Delivery:
@@ -356,7 +409,12 @@ def deliver(
             .select_related("rule")
             .order_by("started_at")
         )
-        note = note_for_summary(listed) if event == "summary" else note_for_digest(listed)
+        if event == "group":
+            note = note_for_group(listed, NotificationGroup.objects.filter(pk=group_id).first())
+        elif event == "summary":
+            note = note_for_summary(listed)
+        else:
+            note = note_for_digest(listed)
     result = send_to_channel(channel, note, attempt=attempt, recipients=recipients)
     delivery = Delivery.objects.create(
         alert=alert,
@@ -493,7 +551,10 @@ def escalate_due(*, now: datetime | None = None) -> int:
 
 
 def send_repeats(*, now: datetime | None = None) -> int:
-    """Remind about alerts still firing and unacknowledged (an ack stops reminders)."""
+    """Remind about alerts still firing and unacknowledged (an ack stops reminders). With
+    grouping on, reminders are the groups' repeat_interval instead (alerts.grouping)."""
+    if grouping.enabled():
+        return 0
     now = now or timezone.now()
     sent = 0
     stale = Alert.objects.filter(

@@ -10,6 +10,12 @@ DIGEST_HOUR_UTC = int(os.environ.get("ALERTS_DIGEST_HOUR_UTC", "8"))
 BEAT_SCHEDULE: dict = {
     # Same cadence as collection (seed: 15 s interval).
     "alerts-evaluate": {"task": "alerts.tasks.evaluate_rules", "schedule": 15.0},
+    # Notification groups: group_wait is 30 s, so a 5 s tick sends a new group within 35 s.
+    "alerts-flush-groups": {
+        "task": "alerts.tasks.flush_notification_groups",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
     "alerts-escalate": {"task": "alerts.tasks.escalate_alerts", "schedule": 30.0},
     "alerts-repeat": {"task": "alerts.tasks.send_repeat_notifications", "schedule": 300.0},
     # Info alerts are for the "daily review" (seed 000 §6): one digest a day.

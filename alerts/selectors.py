@@ -17,6 +17,7 @@ from alerts.models import (
     Alert,
     AlertRule,
     Delivery,
+    NotificationGroup,
     Silence,
     Window,
 )
@@ -137,15 +138,29 @@ class FeedRow:
     related: list[Alert]
     entity: tuple[str, str] | None
     labels: list[tuple[str, str, str]]  # (name, value, url or "")
+    suppressing: dict | None = None  # {"parent", "alerts", "services"} while it holds children
 
     @property
     def members(self) -> list[Alert]:
         return [self.lead, *self.related]
 
 
-def feed_rows(alerts: list[Alert], *, known_services: set[str]) -> list[FeedRow]:
+def suppressing_parents() -> dict[str, dict]:
+    """Parent services whose outage holds back their children's notifications (from the last
+    grouping flush): parent name → {"parent", "alerts", "services"}."""
+    return {
+        g.suppressed["parent"]: g.suppressed
+        for g in NotificationGroup.objects.exclude(suppressed={}).only("suppressed")
+    }
+
+
+def feed_rows(
+    alerts: list[Alert], *, known_services: set[str], suppressing: dict | None = None
+) -> list[FeedRow]:
     """Group ``alerts`` (in feed order, worst first) into rows: open alerts about the same
-    entity share the row of the worst of them; resolved ones stand alone."""
+    entity share the row of the worst of them; resolved ones stand alone. A parent's
+    service-down alert says how many child alerts its outage suppresses."""
+    suppressing = suppressing or {}
     rows: list[FeedRow] = []
     open_rows: dict[tuple[str, str], FeedRow] = {}
     for alert in alerts:
@@ -169,6 +184,8 @@ def feed_rows(alerts: list[Alert], *, known_services: set[str]) -> list[FeedRow]
         )
         if entity and alert.state != Alert.State.RESOLVED:
             open_rows[entity] = row
+            if alert.rule.metric == "probe_up" and alert.service in suppressing:
+                row.suppressing = suppressing[alert.service]
         rows.append(row)
     return rows
 

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from alerts import evaluation, notify, services
+from alerts import evaluation, grouping, notify, services
 from alerts.models import Alert, Channel, Delivery
 from collectors.queues import redis_client
 
@@ -32,6 +32,8 @@ def evaluate_rules() -> dict:
             log.warning("evaluation lock expired before release")
     if summary.errors:
         log.warning("rule evaluation errors: %s", "; ".join(summary.errors))
+    if grouping.enabled():
+        grouping.flush()  # groups whose wait is over go out with this cycle's alerts
     return {
         "rules": summary.rules,
         "fired": summary.fired,
@@ -48,6 +50,7 @@ def deliver_notification(
     alert_id: int | None = None,
     alert_ids: list[int] | None = None,
     recipients: list[str] | None = None,
+    group_id: int | None = None,
 ) -> str:
     attempt = self.request.retries + 1
     try:
@@ -56,6 +59,7 @@ def deliver_notification(
             event=event,
             alert_id=alert_id,
             alert_ids=alert_ids,
+            group_id=group_id,
             attempt=attempt,
             recipients=recipients,
         )
@@ -69,6 +73,7 @@ def deliver_notification(
             "alert_id": alert_id,
             "alert_ids": alert_ids,
             "recipients": delivery.retry_recipients,
+            "group_id": group_id,
         }
         raise self.retry(
             args=(channel_id, event), kwargs=kwargs, countdown=notify.backoff_seconds(attempt)
@@ -79,6 +84,12 @@ def deliver_notification(
 @shared_task(ignore_result=True)
 def escalate_alerts() -> int:
     return notify.escalate_due()
+
+
+@shared_task(ignore_result=True)
+def flush_notification_groups() -> dict:
+    result = grouping.flush()
+    return {"groups": result.groups, "notifications": result.notifications}
 
 
 @shared_task(ignore_result=True)

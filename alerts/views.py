@@ -48,7 +48,11 @@ def _feed_context(request) -> dict:
     return {
         "form": form,
         "alerts": alerts,
-        "rows": selectors.feed_rows(alerts, known_services=set(service_names())),
+        "rows": selectors.feed_rows(
+            alerts,
+            known_services=set(service_names()),
+            suppressing=selectors.suppressing_parents(),
+        ),
         "state_counts": [
             (state, counts[state], urlencode({**base_query, "state": state}))
             for state in ("firing", "acknowledged", "pending", "resolved")

@@ -36,8 +36,8 @@ class TransportError(Exception):
 class Notification:
     """A channel-neutral description of what happened to an alert (or, for the digest, many)."""
 
-    # trigger | repeat | acknowledge | resolve | escalate | digest | summary, or "update":
-    # an incident update (title says which incident and status, lines carry the message).
+    # trigger | repeat | acknowledge | resolve | escalate | digest | summary | group, or
+    # "update": an incident update (title says which incident and status, lines the message).
     event: str
     alert_id: int | None
     title: str
@@ -54,11 +54,11 @@ class Notification:
     url: str = ""
     dedup_key: str = ""
     at: str = ""
-    lines: tuple[str, ...] = ()  # digest and summary: one line per alert
+    lines: tuple[str, ...] = ()  # digest, summary and group: one line per alert
 
     def text(self) -> str:
         """The plain-text body used by chat, SMS and email."""
-        if self.event in ("digest", "summary", "update"):
+        if self.event in ("digest", "summary", "group", "update"):
             return self.title + "\n" + "\n".join(self.lines)
         head = {
             "trigger": "FIRING",

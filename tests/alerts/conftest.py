@@ -15,6 +15,14 @@ from collectors.store import write_samples
 from penguinmon.celery import app as celery_app
 
 
+@pytest.fixture(autouse=True)
+def _notification_grouping(request, settings):
+    """Most tests here check who hears about one alert (routing, pacing, channels), so they
+    run with one notification per alert (ALERT_GROUPING=0); tests marked ``grouping`` run
+    with grouping on, as production does."""
+    settings.ALERT_GROUPING = request.node.get_closest_marker("grouping") is not None
+
+
 @pytest.fixture
 def make_rule(db):
     counter = {"n": 0}
