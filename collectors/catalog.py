@@ -128,3 +128,13 @@ METRICS: dict[str, MetricDef] = {
 
 def metric_def(name: str) -> MetricDef | None:
     return METRICS.get(name)
+
+
+def metric_labels(name: str) -> frozenset[str]:
+    """The labels a catalogued metric carries, from the ``[label, label?]`` list in its help
+    (``?``: not always present). Empty for unknown metrics."""
+    metric = METRICS.get(name)
+    if metric is None or "[" not in metric.help:
+        return frozenset()
+    inside = metric.help[metric.help.index("[") + 1 : metric.help.rindex("]")]
+    return frozenset(part.strip().rstrip("?") for part in inside.split(",") if part.strip())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboards.kpis import EXECUTIVE_KPIS
-from dashboards.panels.base import Panel
+from dashboards.panels.base import Alarm, Panel
 from dashboards.panels.capacity import CapacityPanel
 from dashboards.panels.charts import LabelBarsPanel, SeriesSpec, TimeseriesPanel
 from dashboards.panels.development import (
@@ -24,6 +24,7 @@ from dashboards.panels.feeds import (
     OverdueActionsPanel,
 )
 from dashboards.panels.health import ServiceHealthPanel
+from dashboards.panels.hosts import HostResourcesPanel
 from dashboards.panels.slo import ErrorBudgetsPanel
 from dashboards.panels.tenants import AccountHealthPanel, FeatureAdoptionPanel, TenantSlaPanel
 from dashboards.panels.traffic import ScalingPanel, TableHeatmapPanel
@@ -38,6 +39,8 @@ class Page:
     panels: tuple[Panel, ...]
     intro: str = ""
     now_strip: bool = False  # the on-call "now" strip (alerts.now) above the panels
+    pickers: tuple[str, ...] = ()  # labels the page can be narrowed to (timerange.PICKERS)
+    see_also: tuple[tuple[str, str], ...] = ()  # (label, url) links beside the intro
 
     def panel(self, key: str) -> Panel | None:
         return next((p for p in self.panels if p.key == key), None)
@@ -80,6 +83,7 @@ EXECUTIVE = Page(
             "active-users",
             "Active users",
             [SeriesSpec("dau", "last", name="DAU"), SeriesSpec("mau", "last", name="MAU")],
+            unit="users",
         ),
         TimeseriesPanel(
             "uptime",
@@ -89,6 +93,7 @@ EXECUTIVE = Page(
             [SeriesSpec("probe_up", "avg", combine="avg", name="probe success", scale=100)],
             unit="%",
             thresholds=_SLA,
+            alarm=Alarm(near=99.95, bad=99.9, bad_above=False),
         ),
         TimeseriesPanel(
             "deliverability",
@@ -96,6 +101,7 @@ EXECUTIVE = Page(
             [SeriesSpec("inbox_placement_pct", "avg", combine="avg", name="inbox placement")],
             unit="%",
             thresholds=[(95, "target 95%")],
+            alarm=Alarm(near=97, bad=95, bad_above=False),
         ),
         IncidentsPanel(),
     ),
@@ -109,19 +115,7 @@ OPERATIONS = Page(
     "view_operations",
     (
         ServiceHealthPanel(),
-        TimeseriesPanel(
-            "host-resources",
-            "Host resources",
-            [
-                SeriesSpec("host_cpu_percent", by="host", combine="max", name="CPU"),
-                SeriesSpec("host_memory_used_percent", by="host", combine="max", name="memory"),
-                SeriesSpec("host_disk_used_percent", by="host", combine="max", name="disk"),
-            ],
-            unit="%",
-            thresholds=[(80, "80% limit")],
-            y_range=(0, 100),
-            compare=False,
-        ),
+        HostResourcesPanel(),
         CapacityPanel(),
         TimeseriesPanel(
             "api-throughput",
@@ -140,12 +134,12 @@ OPERATIONS = Page(
             "sessions",
             "Active sessions",
             [SeriesSpec("active_sessions", "avg", combine="sum", name="sessions")],
+            unit="sessions",
         ),
         ActiveAlertsPanel(),
         IncidentsPanel(),
         OverdueActionsPanel(),
         MaintenancePanel(),
-        TableHeatmapPanel(),
         ScalingPanel(),
         TimeseriesPanel(
             "security",
@@ -179,6 +173,20 @@ OPERATIONS = Page(
     ),
     "Real-time status, capacity and incidents.",
     now_strip=True,
+    see_also=(("Table traffic", "/dashboard/operations/table-traffic/"),),
+    pickers=("service", "host"),
+)
+
+# The heatmap of 80-90 tables is a page of its own: on the operations page it made the page
+# 5,400 px tall and pushed everything on call needs below it.
+TABLE_TRAFFIC = Page(
+    "table-traffic",
+    "Table traffic",
+    "/dashboard/operations/table-traffic/",
+    "view_operations",
+    (TableHeatmapPanel(),),
+    "Operations per hour per database table against the volumes planned in seed 001.",
+    see_also=(("Operations", "/dashboard/operations/"),),
 )
 
 DEVELOPMENT = Page(
@@ -195,6 +203,7 @@ DEVELOPMENT = Page(
             "http_requests",
             "route",
             labels={"status_class": "5xx"},
+            unit="errors",
             description="Server errors per route: where to look first.",
         ),
         SlowQueriesPanel(),
@@ -205,10 +214,12 @@ DEVELOPMENT = Page(
             "Feature usage",
             "feature_usage",
             "feature",
+            unit="uses",
             description="Uses per feature, all tenants, against the previous period.",
         ),
     ),
     "Application performance, errors and releases.",
+    pickers=("service", "route"),
 )
 
 CUSTOMER_SUCCESS = Page(
@@ -229,11 +240,12 @@ CUSTOMER_SUCCESS = Page(
             unit="%",
             threshold=(95, "target 95%"),
         ),
-        TimeseriesPanel("nps", "NPS trend", [SeriesSpec("nps", "last", name="NPS")]),
+        TimeseriesPanel("nps", "NPS trend", [SeriesSpec("nps", "last", name="NPS")], unit="NPS"),
         TimeseriesPanel(
             "support-volume",
             "Support tickets opened",
             [SeriesSpec("support_tickets_opened", "sum", combine="sum", name="tickets")],
+            unit="tickets",
         ),
         TimeseriesPanel(
             "resolution-time",
@@ -245,10 +257,12 @@ CUSTOMER_SUCCESS = Page(
             "product-usage",
             "Campaigns created",
             [SeriesSpec("campaigns_created", "sum", combine="sum", name="campaigns")],
+            unit="campaigns",
         ),
         FeatureAdoptionPanel(),
     ),
     "Account health, usage, support and SLAs per customer.",
+    pickers=("tenant",),
 )
 
 INFRASTRUCTURE = Page(
@@ -265,15 +279,25 @@ INFRASTRUCTURE = Page(
             unit="ms",
             thresholds=[(3000, "3 s")],
             compare=False,
+            alarm=Alarm(near=1000, bad=3000),  # degraded at 1 s (services), alert at 3 s
         ),
+        HostResourcesPanel(),
         IpReputationPanel(),
         AlertsFeedPanel(),
     ),
     "Service health, sending-IP reputation and the alert stream.",
     now_strip=True,
+    pickers=("service", "host"),
 )
 
-PAGES: tuple[Page, ...] = (EXECUTIVE, OPERATIONS, DEVELOPMENT, CUSTOMER_SUCCESS, INFRASTRUCTURE)
+PAGES: tuple[Page, ...] = (
+    EXECUTIVE,
+    OPERATIONS,
+    DEVELOPMENT,
+    CUSTOMER_SUCCESS,
+    INFRASTRUCTURE,
+    TABLE_TRAFFIC,
+)
 
 
 def page_by_slug(slug: str) -> Page | None:

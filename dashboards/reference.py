@@ -37,6 +37,11 @@ TABLE_TRAFFIC: dict[str, TableBand] = {
 LEVEL_FLOORS = (("CRITICAL", 100_000), ("HIGH", 5_000), ("MEDIUM", 100))
 
 
+# How pages name the seed's tiers: they are traffic volumes, not alarm states, so "CRITICAL"
+# (which reads like an alert at 3 a.m.) is shown as "very high".
+LEVEL_WORDS = {"CRITICAL": "very high", "HIGH": "high", "MEDIUM": "medium", "LOW": "low"}
+
+
 def traffic_level(ops_per_hour: float) -> str:
     for level, floor in LEVEL_FLOORS:
         if ops_per_hour >= floor:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from collectors import selectors_batch as batch
-from collectors.catalog import class_rate_pct
+from collectors.catalog import class_rate_pct, metric_labels
 from collectors.health import platform_uptime_pct
 from collectors.selectors import series_query
 from collectors.selectors_batch import HistogramWindow, SeriesInfo, WindowStats
@@ -74,6 +74,9 @@ def lines(
     per minute).
     """
     step = step or tr.step
+    picked = tr.filters_for(metric_labels(metric))
+    if picked:
+        labels = {**(labels or {}), **picked}
     result = series_query(
         metric=metric, labels=labels, start=tr.start, end=tr.end, step=step, agg=agg
     )

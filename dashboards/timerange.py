@@ -43,11 +43,25 @@ class RangeError(ValueError):
         self.message = message
 
 
+# Labels a page can be narrowed to, like Grafana's dashboard variables; kept in the URL
+# (?service=api&route=/v1/send) so a link, a refresh and an export show the same slice.
+PICKERS = ("service", "route", "host", "tenant")
+
+
 @dataclass(frozen=True)
 class TimeRange:
     key: str  # a PRESETS key or "custom"
     start: datetime
     end: datetime
+    # Picked label values, e.g. (("host", "db-1"),): charts of metrics carrying the label
+    # show only those series.
+    filters: tuple[tuple[str, str], ...] = ()
+
+    def filter(self, label: str) -> str:
+        return dict(self.filters).get(label, "")
+
+    def filters_for(self, labels: frozenset[str] | set[str]) -> dict[str, str]:
+        return {k: v for k, v in self.filters if k in labels}
 
     @property
     def length(self) -> timedelta:
@@ -63,7 +77,9 @@ class TimeRange:
         return int(seconds // MAX_POINTS // 86400 + 1) * 86400
 
     def previous(self) -> TimeRange:
-        return TimeRange(key=self.key, start=self.start - self.length, end=self.start)
+        return TimeRange(
+            key=self.key, start=self.start - self.length, end=self.start, filters=self.filters
+        )
 
     @property
     def label(self) -> str:
@@ -75,14 +91,16 @@ class TimeRange:
         return f"{local_start} – {local_end}"
 
     def params(self) -> dict[str, str]:
-        """Query parameters that reproduce this range (for export and refresh links)."""
+        """Query parameters that reproduce this range and its picks (export and refresh links)."""
         if self.key in PRESETS:
-            return {"range": self.key}
-        return {
-            "range": CUSTOM,
-            "start": timezone.localtime(self.start).strftime("%Y-%m-%dT%H:%M"),
-            "end": timezone.localtime(self.end).strftime("%Y-%m-%dT%H:%M"),
-        }
+            params = {"range": self.key}
+        else:
+            params = {
+                "range": CUSTOM,
+                "start": timezone.localtime(self.start).strftime("%Y-%m-%dT%H:%M"),
+                "end": timezone.localtime(self.end).strftime("%Y-%m-%dT%H:%M"),
+            }
+        return {**params, **dict(self.filters)}
 
     def querystring(self) -> str:
         return urlencode(self.params())
@@ -112,9 +130,10 @@ def _parse_moment(value: str, field: str) -> datetime:
 def parse_range(params: Mapping[str, str], *, now: datetime | None = None) -> TimeRange:
     """Read ``range`` (and ``start``/``end`` for custom) from request parameters."""
     now = now or timezone.now()
+    filters = _parse_filters(params)
     key = (params.get("range") or DEFAULT_RANGE).strip()
     if key in PRESETS:
-        return TimeRange(key=key, start=now - PRESETS[key], end=now)
+        return TimeRange(key=key, start=now - PRESETS[key], end=now, filters=filters)
     if key != CUSTOM:
         choices = ", ".join([*PRESETS, CUSTOM])
         raise RangeError("range", f"range {key!r} is not one of {choices}")
@@ -130,4 +149,16 @@ def parse_range(params: Mapping[str, str], *, now: datetime | None = None) -> Ti
         raise RangeError("start", "start is in the future")
     if start.year < 1970:  # nothing is stored before; previous() must stay in range too
         raise RangeError("start", "start is before 1970")
-    return TimeRange(key=CUSTOM, start=start, end=min(end, now))
+    return TimeRange(key=CUSTOM, start=start, end=min(end, now), filters=filters)
+
+
+def _parse_filters(params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for label in PICKERS:
+        value = (params.get(label) or "").strip()
+        if not value:
+            continue
+        if len(value) > 200 or any(ord(c) < 32 for c in value):
+            raise RangeError(label, f"{label} must be a label value of at most 200 characters")
+        out.append((label, value))
+    return tuple(out)

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from alerts.now import on_call_now
+from collectors.labels import label_values
 from dashboards import exports, memo, reports
 from dashboards.models import ScheduledReport
 from dashboards.pages import PAGES, Page, page_by_slug
@@ -64,6 +65,10 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         "rendered_at": timezone.now(),
         "query_ms": round((time.perf_counter() - started) * 1000),
         "now": on_call_now() if page.now_strip and user_can(request.user, "view_alerts") else None,
+        "pickers": [
+            {"label": label, "value": tr.filter(label), "values": label_values(label)}
+            for label in page.pickers
+        ],
     }
     return render(request, "dashboards/page.html", context, status=status)
 

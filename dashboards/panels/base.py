@@ -147,8 +147,10 @@ def line_figure(
     thresholds: list[tuple[float, str]] | None = None,
     height: int = 280,
     y_range: tuple[float, float] | None = None,
+    alarm: Alarm | None = None,
 ) -> fg.Figure:
-    """Lines for this period; the previous period dashed, shifted onto this period's time axis."""
+    """Lines for this period; the previous period dashed, shifted onto this period's time axis.
+    With ``alarm``, points past its levels are marked amber (near) and red (bad)."""
     fig = fg.Figure(layout=base_layout(height=height, unit=unit))
     colours = COLORWAY
     for i, line in enumerate(lines):
@@ -180,6 +182,8 @@ def line_figure(
                 opacity=0.6,
             )
         )
+    if alarm is not None:
+        _alarm_markers(fig, lines, alarm)
     for value, label in thresholds or []:
         fig.add_hline(
             y=value,
@@ -190,6 +194,50 @@ def line_figure(
     if y_range:
         fig.update_yaxes(range=list(y_range))
     return fig
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """Threshold colours for a chart: ``bad_above`` True when high values are bad (CPU),
+    False when low ones are (uptime, inbox placement)."""
+
+    near: float
+    bad: float
+    bad_above: bool = True
+
+    def level(self, value: float | None) -> str:
+        if value is None:
+            return ""
+        past = (lambda v, t: v > t) if self.bad_above else (lambda v, t: v < t)
+        if past(value, self.bad):
+            return "bad"
+        if past(value, self.near):
+            return "near"
+        return ""
+
+    def colour(self, value: float | None) -> str:
+        return {"bad": fg.BAD_RED, "near": fg.NEAR_AMBER}.get(self.level(value), "")
+
+
+def _alarm_markers(fig: fg.Figure, lines: list[Line], alarm: Alarm) -> None:
+    """One marker trace per level over every line: red points past ``bad``, amber past ``near``."""
+    for level, colour, name in (
+        ("near", fg.NEAR_AMBER, "near threshold"),
+        ("bad", fg.BAD_RED, "past threshold"),
+    ):
+        points = [(ts, v) for line in lines for ts, v in line.points if alarm.level(v) == level]
+        if not points:
+            continue
+        fig.add_trace(
+            fg.Scatter(
+                x=plot_times(p[0] for p in points),
+                y=plot_values(p[1] for p in points),
+                mode="markers",
+                name=name,
+                marker={"color": colour, "size": 5},
+                hoverinfo="skip",
+            )
+        )
 
 
 def lines_table(

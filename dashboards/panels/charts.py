@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from collectors.catalog import metric_labels
 from dashboards import selectors
 from dashboards.panels import figures as fg
-from dashboards.panels.base import Line, Panel, Table, base_layout, line_figure, lines_table
+from dashboards.panels.base import (
+    Alarm,
+    Line,
+    Panel,
+    Table,
+    base_layout,
+    line_figure,
+    lines_table,
+)
 from dashboards.timerange import TimeRange
 
 
@@ -43,8 +52,10 @@ class TimeseriesPanel(Panel):
         y_range: tuple[float, float] | None = None,
         wide: bool = False,
         height: int = 280,
+        alarm: Alarm | None = None,
     ):
         self.key, self.title, self.specs, self.unit = key, title, specs, unit
+        self.alarm = alarm
         self.description = description
         self.thresholds = thresholds or []
         self.compare = compare
@@ -82,6 +93,7 @@ class TimeseriesPanel(Panel):
             thresholds=self.thresholds,
             height=self.height,
             y_range=self.y_range,
+            alarm=self.alarm,
         )
 
     def table(self, data: LinesData, tr: TimeRange) -> Table:
@@ -115,21 +127,25 @@ class LabelBarsPanel(Panel):
         threshold: tuple[float, str] | None = None,
         top: int = 15,
         wide: bool = False,
+        near_margin: float = 2.0,
     ):
         self.key, self.title, self.metric, self.label = key, title, metric, label
+        self.near_margin = near_margin
         self.agg, self.combine, self.unit, self.description = agg, combine, unit, description
         self.labels = labels
         self.threshold, self.top, self.wide = threshold, top, wide
 
     def query(self, tr: TimeRange) -> BarsData:
         prev = tr.previous()
+        # The page's pickers narrow the bars too (e.g. one service's routes).
+        labels = {**(self.labels or {}), **tr.filters_for(metric_labels(self.metric))} or None
         return BarsData(
             selectors.per_label(
                 self.metric,
                 tr.start,
                 tr.end,
                 self.label,
-                labels=self.labels,
+                labels=labels,
                 agg=self.agg,
                 combine=self.combine,
             ),
@@ -138,11 +154,23 @@ class LabelBarsPanel(Panel):
                 prev.start,
                 prev.end,
                 self.label,
-                labels=self.labels,
+                labels=labels,
                 agg=self.agg,
                 combine=self.combine,
             ),
         )
+
+    def bar_colour(self, value: float) -> str:
+        """Red when a bar misses the panel's target, amber when it is within the near margin
+        of it, blue otherwise (panels without a target stay blue)."""
+        if not self.threshold or value is None:
+            return fg.OK_BLUE
+        target = self.threshold[0]
+        if value < target:
+            return fg.BAD_RED
+        if value < target + self.near_margin:
+            return fg.NEAR_AMBER
+        return fg.OK_BLUE
 
     def _order(self, data: BarsData) -> list[str]:
         return sorted(data.current, key=lambda k: -data.current[k])[: self.top]
@@ -155,7 +183,11 @@ class LabelBarsPanel(Panel):
                 x=names,
                 y=[data.current[n] for n in names],
                 name="this period",
-                marker_color="#2f6fd6",
+                marker_color=[self.bar_colour(data.current[n]) for n in names],
+                # The full label in the hover: long route names are cut on the axis.
+                hovertemplate="%{x}<br>%{y:,.4g}"
+                + (f" {self.unit}" if self.unit else "")
+                + "<extra>this period</extra>",
             )
         )
         fig.add_trace(

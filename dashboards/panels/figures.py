@@ -13,16 +13,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+# Series colours leave out red and amber: those mean "past a threshold" (BAD_RED,
+# NEAR_AMBER), so a 5xx line or a busy host is never red, or green, just by its position.
 COLORWAY = [
     "#2f6fd6",
-    "#1e9e5a",
-    "#d9a400",
-    "#d33a2c",
     "#7b4fc9",
     "#14a3b8",
-    "#e06c1f",
     "#5c6b82",
+    "#a0522d",
+    "#c2185b",
+    "#2e7d32",
+    "#37474f",
 ]
+# Threshold colours (red = bad, amber = near, as on the alert badges); series colours stay
+# in COLORWAY, so a red line always means a value past its threshold.
+BAD_RED = "#d33a2c"
+NEAR_AMBER = "#d9a400"
+OK_BLUE = "#2f6fd6"
 _AXIS = {"gridcolor": "#eef0f4", "linecolor": "#dde1e8", "zeroline": False, "automargin": True}
 # A small template instead of plotly's default: the default embeds ≈ 6 KB of styling into
 # every figure's JSON, which is most of the page weight on a 15-panel dashboard.

@@ -22,10 +22,15 @@ class TableTraffic:
     band: reference.TableBand | None
 
     @property
+    def level_word(self) -> str:
+        return reference.LEVEL_WORDS.get(self.level, self.level.lower())
+
+    @property
     def expected(self) -> str:
         if self.band is None:
             return "not in seed 001"
-        return f"{self.band.level} {self.band.low:,}–{self.band.high:,}/h"
+        word = reference.LEVEL_WORDS.get(self.band.level, self.band.level.lower())
+        return f"{word} traffic {self.band.low:,}–{self.band.high:,}/h"
 
     @property
     def verdict(self) -> str:
@@ -41,7 +46,10 @@ class TableTraffic:
 class TableHeatmapPanel(Panel):
     key = "table-traffic"
     title = "Table traffic (operations/hour)"
-    description = "Inserts, updates, deletes and scans per hour per table; levels from seed 001."
+    description = (
+        "Inserts, updates, deletes and scans per hour per table; traffic levels (very high, "
+        "high, medium, low) are seed 001's planned volumes, not alarms."
+    )
     template = "dashboards/panels/heatmap.html"
     wide = True
 
@@ -86,7 +94,7 @@ class TableHeatmapPanel(Panel):
         fig.add_trace(
             fg.Heatmap(
                 x=plot_times(xs),
-                y=[f"{t.table} · {t.level}" for t in data],
+                y=[f"{t.table} · {t.level_word} traffic" for t in data],
                 z=z,
                 text=text,
                 hovertemplate="%{y}<br>%{x}<br>%{text}<extra></extra>",
@@ -109,7 +117,7 @@ class TableHeatmapPanel(Panel):
             [
                 t.table,
                 t.band.category if t.band else "",
-                t.level,
+                t.level_word,
                 round(t.avg),
                 round(t.peak),
                 t.expected,
@@ -121,7 +129,7 @@ class TableHeatmapPanel(Panel):
             [
                 "table",
                 "category",
-                "level (measured avg)",
+                "traffic level (measured avg)",
                 "avg ops/h",
                 "peak ops/h",
                 "seed 001 band",

@@ -101,11 +101,11 @@ def test_capacity_panel_reads_host_trends(demo_metrics, day):
 
 
 def test_table_heatmap_levels_against_seed_001(demo_metrics, day):
-    rendered = render(page_by_slug("operations").panel("table-traffic"), day)
+    rendered = render(page_by_slug("table-traffic").panel("table-traffic"), day)
     rows = {r[0]: r for r in rendered.table.rows}
-    assert rows["email_messages"][2] == "CRITICAL"
+    assert rows["email_messages"][2] == "very high"
     assert rows["email_messages"][6] == "within planned band"
-    assert rows["billing_analytics"][2] == "MEDIUM"
+    assert rows["billing_analytics"][2] == "medium"
     assert rendered.figure["data"][0]["type"] == "heatmap"
 
 
