@@ -1,7 +1,7 @@
 """Dashboards: server render time per page (Django test client, logged in, p50/p95 over 20
 renders of the default 24 h range and of the 30 d range) with 30 days of demo history in the
 store, and the time until the page is fully drawn in Debian's chromium (every chart's svg
-present). Targets from TARGETS.md: render p95 <= 300 ms, drawn <= 1.5 s.
+present; p50 and p95 over 20 loads, the home page included). Targets from TARGETS.md: render p95 <= 300 ms, drawn <= 1.5 s.
 
 The demo history is written into the bench database under the demo metric names and removed
 again at the end (other benchmarks' series are left alone)."""
@@ -13,6 +13,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 from django.db import connection
 
@@ -20,7 +21,7 @@ from benchmarks.common import percentile, row
 
 RENDERS = 20
 DAYS = 30
-DRAW_LOADS = 5
+DRAW_LOADS = 20  # a p95 needs more than a handful of loads
 STORE = (
     "collectors_sample",
     "collectors_rollup_1m",
@@ -146,12 +147,23 @@ def run() -> list[dict]:
                     )
                 )
         if Path("/usr/bin/chromium").exists():
-            draws = _draw_times(PAGES, client.cookies["sessionid"].value)
+            # The home page (the on-call "now" strip) is drawn too: the root page was the
+            # slowest to draw under load.
+            home = SimpleNamespace(slug="home", path="/")
+            draws = _draw_times([home, *PAGES], client.cookies["sessionid"].value)
             for slug, times in draws.items():
                 results.append(
                     row(
-                        f"dashboard {slug} drawn in chromium p50",
+                        f"dashboard {slug} drawn in chromium p50 ({len(times)} loads)",
                         percentile(times, 0.5),
+                        "ms",
+                        target="-",
+                    )
+                )
+                results.append(
+                    row(
+                        f"dashboard {slug} drawn in chromium p95 ({len(times)} loads)",
+                        percentile(times, 0.95),
                         "ms",
                         reference="target",
                         reference_value=1500.0,

@@ -23,6 +23,10 @@ from dashboards.panels.figures import COLORWAY, TEMPLATE
 from dashboards.timerange import TimeRange
 
 PREVIOUS_SUFFIX = " (previous period)"
+# Lines longer than this are drawn with WebGL (scattergl). Ranges keep ≤ 240 points a line
+# (timerange.MAX_POINTS: about 2 per horizontal pixel of a half-width panel), so this is
+# for custom reads and tables of raw points.
+WEBGL_POINTS = 1000
 
 
 def plot_time(moment: datetime) -> str:
@@ -155,18 +159,19 @@ def line_figure(
     colours = COLORWAY
     for i, line in enumerate(lines):
         colour = colours[i % len(colours)]
-        fig.add_trace(
-            fg.Scatter(
-                x=plot_times(p[0] for p in line.points),
-                y=plot_values(p[1] for p in line.points),
-                # A sparse line (a new series, a long step) shows its points, or it is invisible.
-                mode="lines" if len(line.points) > 40 else "lines+markers",
-                marker={"size": 4},
-                name=line.name,
-                legendgroup=line.name,
-                line={"color": colour, "width": 2},
-            )
+        trace = fg.Scatter(
+            x=plot_times(p[0] for p in line.points),
+            y=plot_values(p[1] for p in line.points),
+            # A sparse line (a new series, a long step) shows its points, or it is invisible.
+            mode="lines" if len(line.points) > 40 else "lines+markers",
+            marker={"size": 4},
+            name=line.name,
+            legendgroup=line.name,
+            line={"color": colour, "width": 2},
         )
+        if len(line.points) > WEBGL_POINTS:
+            trace["type"] = "scattergl"  # drawn by WebGL: SVG paths this long are slow
+        fig.add_trace(trace)
     shift: timedelta = tr.length
     for i, line in enumerate(previous or []):
         base_name = line.name

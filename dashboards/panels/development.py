@@ -12,6 +12,7 @@ from collectors.selectors_batch import HistogramWindow, histogram_quantile_lines
 from dashboards import selectors, sources
 from dashboards.panels import figures as fg
 from dashboards.panels.base import (
+    Alarm,
     Line,
     Panel,
     Table,
@@ -49,7 +50,8 @@ class RouteStats:
 
     @property
     def name(self) -> str:
-        return f"{self.method} {self.route}".strip()
+        """Service, method and route: the same route on two services are two lines."""
+        return f"{self.service} {self.method} {self.route}".strip()
 
 
 def route_stats(tr: TimeRange) -> list[RouteStats]:
@@ -84,7 +86,14 @@ def route_stats(tr: TimeRange) -> list[RouteStats]:
         s.requests = sum(by_class.values())
         s.rate_4xx = class_rate_pct(by_class, "4xx")
         s.rate_5xx = class_rate_pct(by_class, "5xx")
-    return sorted(stats.values(), key=lambda s: -s.requests)
+    # The page's service and route pickers keep only the routes they name.
+    service, route = tr.filter("service"), tr.filter("route")
+    picked = [
+        s
+        for s in stats.values()
+        if (not service or s.service == service) and (not route or s.route == route)
+    ]
+    return sorted(picked, key=lambda s: -s.requests)
 
 
 def histogram_step(tr: TimeRange) -> int:
@@ -190,7 +199,12 @@ class RouteLatencyPanel(Panel):
 
     def figure(self, data: RouteData, tr: TimeRange) -> fg.Figure:
         fig = line_figure(
-            data.lines, data.previous, tr, unit="ms", thresholds=[(1000, "p95 alert 1 s")]
+            data.lines,
+            data.previous,
+            tr,
+            unit="ms",
+            thresholds=[(1000, "p95 alert 1 s")],
+            alarm=Alarm(near=500, bad=1000),
         )
         mark_deployments(fig, data.deploys)
         return fig
@@ -259,7 +273,12 @@ class ErrorRatePanel(Panel):
 
     def figure(self, data: LinesData, tr: TimeRange) -> fg.Figure:
         return line_figure(
-            data.lines, data.previous, tr, unit="%", thresholds=[(1.0, "KPI 1%"), (5.0, "alert 5%")]
+            data.lines,
+            data.previous,
+            tr,
+            unit="%",
+            thresholds=[(1.0, "KPI 1%"), (5.0, "alert 5%")],
+            alarm=Alarm(near=1.0, bad=5.0),
         )
 
     def table(self, data: LinesData, tr: TimeRange) -> Table:

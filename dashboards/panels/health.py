@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from collectors.catalog import class_rate_pct
 from collectors.health import uptime_figures
@@ -46,6 +47,8 @@ class ServiceCard:
     requests_per_min: float | None = None
     error_rate_pct: float | None = None
     gauges: list[tuple[str, str]] = field(default_factory=list)  # (label, formatted value)
+    # The last HEARTBEATS probe checks, oldest first: "up", "down" or "" (no check then).
+    heartbeats: list[str] = field(default_factory=list)
 
     @property
     def reasons(self) -> list[str]:
@@ -78,6 +81,33 @@ def http_figures(tr: TimeRange) -> dict[str, dict[str, float | None]]:
     return out
 
 
+HEARTBEATS = 50
+HEARTBEAT_STEP_S = 30  # the default probe interval: one bar per check
+
+
+def heartbeats(end: datetime) -> dict[str, list[str]]:
+    """Per service, the last 50 check slots ending at ``end`` (Uptime Kuma's heartbeat bar):
+    a slot is down when any probe of the service failed in it."""
+    # Slots on whole multiples of the step (as the store buckets them), the last one the
+    # check slot that ends at or before ``end``.
+    end = datetime.fromtimestamp(
+        int(end.timestamp()) // HEARTBEAT_STEP_S * HEARTBEAT_STEP_S, tz=end.tzinfo
+    )
+    start = end - timedelta(seconds=HEARTBEATS * HEARTBEAT_STEP_S)
+    window = TimeRange("custom", start, end)
+    slots = [start + timedelta(seconds=HEARTBEAT_STEP_S * i) for i in range(HEARTBEATS)]
+    out: dict[str, list[str]] = {}
+    for line in selectors.lines(
+        "probe_up", window, agg="min", by="service", combine="min", step=HEARTBEAT_STEP_S
+    ):
+        values = {ts: v for ts, v in line.points}
+        out[line.name] = [
+            "" if values.get(slot) is None else ("up" if values[slot] >= 1 else "down")
+            for slot in slots
+        ]
+    return out
+
+
 def service_cards(tr: TimeRange) -> list[ServiceCard]:
     cards: dict[str, ServiceCard] = {}
     overview = services_overview(now=tr.end)
@@ -96,6 +126,9 @@ def service_cards(tr: TimeRange) -> list[ServiceCard]:
             probe_latency_ms=row.latency_ms,
             gauges=list(row.highlights),
         )
+    for name, beats in heartbeats(tr.end).items():
+        if name in cards:
+            cards[name].heartbeats = beats
     for name, figures in http_figures(tr).items():
         card = cards.get(name)
         if card is None:  # traffic reported for a service no probe watches

@@ -1,24 +1,85 @@
 // Draws the Plotly figures the server embedded, and refreshes each panel in place:
 // every data-refresh-seconds the panel's partial is fetched for the same range and swapped in,
 // without reloading the page. plotly.js is served from our own static files.
+//
+// A chart is drawn when it scrolls near the viewport (panels below the fold cost nothing until
+// then), and the time charts of a page share one hover: pointing at a moment on one chart
+// shows the same moment on every other drawn time chart.
 (function () {
   "use strict";
   var CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+  var DATE = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d/;
+  var timeCharts = [];
+  var syncing = false;
+
+  var observer = "IntersectionObserver" in window
+    ? new IntersectionObserver(function (entries) {
+        for (var i = 0; i < entries.length; i++) {
+          if (entries[i].isIntersecting) {
+            observer.unobserve(entries[i].target);
+            drawOne(entries[i].target);
+          }
+        }
+      }, { rootMargin: "300px 0px" })
+    : null;
+
+  function isTimeChart(fig) {
+    var first = fig.data && fig.data[0];
+    return !!(first && first.x && first.x.length && DATE.test(String(first.x[0])) &&
+      fig.layout && fig.layout.hovermode === "x unified");
+  }
+
+  function shareHover(el) {
+    timeCharts.push(el);
+    el.on("plotly_hover", function (ev) {
+      if (syncing || !ev || !ev.xvals || !ev.xvals.length) return;
+      syncing = true;
+      try {
+        for (var i = 0; i < timeCharts.length; i++) {
+          var other = timeCharts[i];
+          if (other !== el && document.body.contains(other)) {
+            // The moment shown on every other time chart (a hover label where it has a point
+            // near that moment); the attribute records which moment the page is on.
+            other.setAttribute("data-hover-x", String(ev.xvals[0]));
+            window.Plotly.Fx.hover(other, { xval: ev.xvals[0] }, "xy");
+          }
+        }
+      } finally {
+        syncing = false;
+      }
+    });
+    el.on("plotly_unhover", function () {
+      if (syncing) return;
+      for (var i = 0; i < timeCharts.length; i++) {
+        if (timeCharts[i] !== el && document.body.contains(timeCharts[i])) window.Plotly.Fx.unhover(timeCharts[i]);
+      }
+    });
+  }
+
+  function drawOne(el) {
+    var script = document.getElementById(el.getAttribute("data-figure"));
+    if (!script || !window.Plotly) return;
+    var fig = JSON.parse(script.textContent);
+    window.Plotly.newPlot(el, fig.data, fig.layout, CONFIG).then(function () {
+      el.setAttribute("data-drawn", "1");
+      if (isTimeChart(fig)) shareHover(el);
+    });
+  }
 
   function drawIn(root) {
     var plots = root.querySelectorAll(".plot[data-figure]");
     for (var i = 0; i < plots.length; i++) {
-      var el = plots[i];
-      var script = document.getElementById(el.getAttribute("data-figure"));
-      if (!script || !window.Plotly) continue;
-      var fig = JSON.parse(script.textContent);
-      window.Plotly.newPlot(el, fig.data, fig.layout, CONFIG);
+      if (observer) observer.observe(plots[i]);
+      else drawOne(plots[i]);
     }
   }
 
   function purgeIn(root) {
     var plots = root.querySelectorAll(".plot[data-figure]");
     for (var i = 0; i < plots.length; i++) {
+      if (observer) observer.unobserve(plots[i]);
+      var at = timeCharts.indexOf(plots[i]);
+      if (at !== -1) timeCharts.splice(at, 1);
       if (window.Plotly) window.Plotly.purge(plots[i]);
     }
   }

@@ -59,9 +59,12 @@ def test_every_dashboard_draws_its_charts(world, page_for, live_server):
     page = page_for()
     for dash in PAGES:
         page.goto(live_server.url + dash.path)
-        page.wait_for_selector(".plot .main-svg", timeout=15_000)
         plots = page.locator(".plot[data-figure]")
         assert plots.count() >= 1, dash.slug
+        # Charts below the fold are drawn as they scroll into view, each one of them.
+        for i in range(plots.count()):
+            plots.nth(i).scroll_into_view_if_needed()
+            plots.nth(i).locator(".main-svg").first.wait_for(timeout=15_000)
         assert page.locator(".plot .main-svg").count() >= plots.count(), dash.slug
         page.screenshot(path=str(ARTIFACTS / f"dashboard-{dash.slug}-1280.png"), full_page=True)
         assert page.errors == [], (dash.slug, page.errors)
@@ -71,7 +74,9 @@ def test_phone_width_layout(world, page_for, live_server):
     page = page_for(width=375, height=812)
     for dash in PAGES:
         page.goto(live_server.url + dash.path)
-        page.wait_for_selector(".plot .main-svg", timeout=15_000)
+        first = page.locator(".plot[data-figure]").first
+        first.scroll_into_view_if_needed()
+        first.locator(".main-svg").first.wait_for(timeout=15_000)
         # nothing wider than the screen: panels stack and tables scroll inside their box
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, (dash.slug, overflow)
@@ -111,6 +116,7 @@ def test_exports_download_files_that_open(world, page_for, live_server, tmp_path
 def test_panels_refresh_in_place(world, page_for, live_server):
     page = page_for()
     page.goto(live_server.url + "/dashboard/operations/?range=24h")
+    page.locator("#panel-capacity .plot").scroll_into_view_if_needed()
     page.wait_for_selector("#panel-capacity .main-svg")
     page.evaluate("window.__marker = 'still here'")
     page.evaluate(
@@ -118,4 +124,48 @@ def test_panels_refresh_in_place(world, page_for, live_server):
     )
     page.wait_for_selector("#panel-capacity .main-svg")
     assert page.evaluate("window.__marker") == "still here"  # no full reload
+    assert page.errors == []
+
+
+def test_charts_below_the_fold_wait_and_time_charts_share_one_hover(world, page_for, live_server):
+    page = page_for(height=700)
+    page.goto(live_server.url + "/dashboard/executive/?range=24h")
+    page.wait_for_load_state("networkidle")
+    last = page.locator(".plot[data-figure]").last
+    assert last.get_attribute("data-drawn") is None  # not drawn while out of sight
+    last.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "el => el.getAttribute('data-drawn') === '1'", arg=last.element_handle(), timeout=15_000
+    )
+
+    page = page_for(height=2400)  # both charts on screen at once
+    page.goto(live_server.url + "/dashboard/executive/?range=24h")
+    page.wait_for_selector("#panel-active-users .main-svg", timeout=15_000)
+    page.wait_for_selector("#panel-uptime .main-svg", timeout=15_000)
+    # Point at the last point of the active-users line (sparse demo data: hover snaps to
+    # points within 20 px).
+    spot = page.evaluate(
+        """() => {
+          const el = document.querySelector('#panel-active-users .plot');
+          const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, t = el.data[0];
+          const i = t.x.length - 1, r = el.getBoundingClientRect();
+          return {x: r.left + xa._offset + xa.d2p(xa.d2c(t.x[i])),
+                  y: r.top + ya._offset + ya.d2p(t.y[i])};
+        }"""
+    )
+    page.mouse.move(spot["x"] - 5, spot["y"])
+    page.mouse.move(spot["x"], spot["y"])
+    page.wait_for_selector(
+        "#panel-active-users .hoverlayer .hovertext, #panel-active-users .hoverlayer .legend",
+        timeout=5_000,
+    )
+    # Every other drawn time chart follows to the same moment.
+    moment = page.evaluate(
+        "() => document.querySelector('#panel-active-users .plot').data[0].x.slice(-1)[0]"
+    )
+    synced = page.wait_for_function(
+        "() => document.querySelector('#panel-uptime .plot').getAttribute('data-hover-x')",
+        timeout=5_000,
+    ).json_value()
+    assert synced[:13] == moment[:13]  # the moment pointed at (hover snaps to a point)
     assert page.errors == []

@@ -4,6 +4,7 @@ multiples, the table-traffic heatmap on its own page with traffic (not alarm) wo
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from dashboards.pages import page_by_slug
 from dashboards.panels.base import render
@@ -64,3 +65,29 @@ def test_table_traffic_has_its_own_page_and_speaks_of_traffic_levels(
     labels = figure["data"][0]["y"]
     assert labels and all(label.endswith("traffic") for label in labels)
     assert not any("CRITICAL" in label or "LOW" in label for label in labels)
+
+
+def test_service_cards_carry_a_heartbeat_bar_of_the_last_50_checks(db, store, now, day):
+    from collectors.models import Service
+
+    name = Service.objects.order_by("name").values_list("name", flat=True).first()
+    samples = []
+    for i in range(10):  # the last 10 checks, 30 s apart: the 3rd and 4th newest failed
+        ts = now - timedelta(seconds=30 * i + 10)
+        samples.append(
+            {
+                "metric": "probe_up",
+                "labels": {"service": name, "probe": "p"},
+                "value": 0 if i in (2, 3) else 1,
+                "ts": ts,
+            }
+        )
+    store.samples(samples)
+    card = next(
+        c
+        for c in render(page_by_slug("operations").panel("service-health"), day).data
+        if c.name == name
+    )
+    assert len(card.heartbeats) == 50
+    assert card.heartbeats[:40] == [""] * 40  # no checks recorded then
+    assert card.heartbeats[-10:].count("down") == 2 and card.heartbeats[-10:].count("up") == 8

@@ -43,6 +43,7 @@ def test_demo_deployments_draw_on_the_page_and_the_dashboard(page, live_server):
     page.screenshot(path=str(ARTIFACTS / "incidents-deployments-1280.png"), full_page=True)
 
     page.goto(live_server.url + "/dashboard/development/?range=30d")
+    page.locator("#panel-deployments .plot").scroll_into_view_if_needed()  # drawn when seen
     page.wait_for_selector("#panel-deployments .plot .main-svg", timeout=15_000)
     tiles = page.locator("#panel-deployments [data-kpi]")
     assert tiles.count() == 4
