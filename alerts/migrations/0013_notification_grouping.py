@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0010_rule_source_apprise_channel'),
+        ('alerts', '0012_security_rules'),
     ]
 
     operations = [
