@@ -23,6 +23,7 @@ from alerts.burn_rate import burn_rate_values, render_burn_message
 from alerts.models import (
     BURN_RATE,
     ERROR_RATIO,
+    EVAL_ERROR_KEY,
     Alert,
     AlertRule,
     EvaluatorState,
@@ -32,7 +33,6 @@ from alerts.models import (
 )
 from collectors.catalog import class_rate_pct
 from collectors.selectors import window_values
-from collectors.store import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,27 @@ class EvalSummary:
     summaries: int = 0  # summary notifications queued (one per channel) after a gap
     queries: int = 0
     errors: list[str] = field(default_factory=list)
+    # Per rule id: why it (or one of its series) could not be evaluated this cycle.
+    failures: dict[int, str] = field(default_factory=dict)
+    cannot_evaluate: int = 0  # rules in the "cannot evaluate" state after this cycle
     duration_ms: float = 0.0
+
+    def fail(self, rule: AlertRule, reason: str) -> None:
+        """Record that ``rule`` could not be evaluated; the first reason of a cycle is kept."""
+        self.errors.append(f"{rule.name}: {reason}")
+        self.failures.setdefault(rule.id, reason[:1000])
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def _read(fn, **kwargs):
+    """A store read inside a savepoint, so a database error in one read (a DataError from a
+    strange label, a timeout) leaves the connection usable for every other rule."""
+    with transaction.atomic():
+        return fn(**kwargs)
 
 
 def _store_agg(rule: AlertRule) -> str:
@@ -100,25 +120,29 @@ def fetch_values(
     out: dict[int, list[tuple[dict, float]]] = {}
     if burn:
         try:
-            out.update(burn_rate_values(burn, now, end))
+            with transaction.atomic():
+                out.update(burn_rate_values(burn, now, end))
             summary.queries += 1
-        except QueryError as exc:
-            summary.errors.append(f"burn-rate rules: {exc}")
+        except Exception as exc:  # noqa: BLE001 - marks the burn-rate rules, not the cycle
+            for rule in burn:
+                summary.fail(rule, f"burn-rate read: {_reason(exc)}")
     for (metric, agg, window), members in groups.items():
         start = now - timedelta(seconds=window)
         common = _common_filters([_filters_for_store(r) for r in members])
         try:
-            rows = window_values(
-                metric=metric, labels=common or None, start=start, end=end, agg=agg
+            rows = _read(
+                window_values, metric=metric, labels=common or None, start=start, end=end, agg=agg
             )
             summary.queries += 1
             per_rule = {r.id: rows for r in members}
-        except QueryError:
-            # Too many series for one read: fall back to one read per rule with its own filters.
+        except Exception:  # noqa: BLE001 - retried per rule below, failures pinned there
+            # Too many series for one read (or the shared read failed): one read per rule with
+            # its own filters, so a failure is pinned on the rules it belongs to.
             per_rule = {}
             for rule in members:
                 try:
-                    per_rule[rule.id] = window_values(
+                    per_rule[rule.id] = _read(
+                        window_values,
                         metric=metric,
                         labels=_filters_for_store(rule) or None,
                         start=start,
@@ -126,8 +150,8 @@ def fetch_values(
                         agg=agg,
                     )
                     summary.queries += 1
-                except QueryError as exc:
-                    summary.errors.append(f"{rule.name}: {exc}")
+                except Exception as exc:  # noqa: BLE001 - one rule's failure must not stop the others
+                    summary.fail(rule, _reason(exc))
         indexes: dict[int, _PairIndex] = {}
         for rule in members:
             if rule.id not in per_rule:
@@ -152,7 +176,8 @@ def recently_reporting(
         end = now - timedelta(seconds=window)
         common = _common_filters([_filters_for_store(r) for r in members])
         try:
-            rows = window_values(
+            rows = _read(
+                window_values,
                 metric=metric,
                 labels=common or None,
                 start=end - NO_DATA_LOOKBACK,
@@ -160,8 +185,9 @@ def recently_reporting(
                 agg="count",
             )
             summary.queries += 1
-        except QueryError as exc:
-            summary.errors.append(f"no-data check of {metric}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one rule's failure must not stop the others
+            for rule in members:
+                summary.fail(rule, f"no-data check: {_reason(exc)}")
             continue
         index = _PairIndex(rows)
         for rule in members:
@@ -267,13 +293,14 @@ def evaluate_rules(*, now: datetime | None = None, rules=None, notify: bool = Tr
     gap = record_cycle(now) if everything else None
     batch = notifications.GapSummary(gap=gap, now=now) if gap is not None else None
 
-    def announce(alert: Alert, event: str) -> None:
+    def announce(alert: Alert, event: str) -> bool:
         if not notify:
-            return
+            return True
         if batch is not None:
             batch.add(alert, event)
         else:
             notifications.on_transition(alert, event, now=now)
+        return True
 
     rules = list(
         AlertRule.objects.filter(enabled=True, source=AlertRule.Source.NATIVE)
@@ -285,9 +312,13 @@ def evaluate_rules(*, now: datetime | None = None, rules=None, notify: bool = Tr
     values = fetch_values(rules, now, summary)
 
     open_alerts: dict[tuple[int, str], Alert] = {}
+    eval_alerts: dict[int, Alert] = {}  # open "cannot evaluate" alerts by rule id
     for alert in Alert.objects.open().filter(rule_id__in=list(by_id)):
         alert.rule = by_id[alert.rule_id]
-        open_alerts[(alert.rule_id, alert.label_key)] = alert
+        if alert.label_key == EVAL_ERROR_KEY:
+            eval_alerts[alert.rule_id] = alert
+        else:
+            open_alerts[(alert.rule_id, alert.label_key)] = alert
 
     seen: set[tuple[int, str]] = set()
     touched: list[Alert] = []
@@ -299,17 +330,23 @@ def evaluate_rules(*, now: datetime | None = None, rules=None, notify: bool = Tr
             summary.series += 1
             key = (rule_id, label_key(labels))
             seen.add(key)
-            holds = rule.condition(value)
-            alert = open_alerts.get(key)
-            if alert is None:
-                if holds:
-                    alert = _create_pending(rule, labels, key[1], value, now)
-                    if alert is not None:
-                        summary.created += 1
-                        if _ready_to_fire(alert, rule, now):
-                            fired.append(alert)
-                continue
-            _step(alert, rule, holds, value, now, touched, fired, resolved)
+            # One series that cannot be handled (a label too long for a column, a value the
+            # database refuses) marks its rule, never the cycle.
+            try:
+                holds = rule.condition(value)
+                alert = open_alerts.get(key)
+                if alert is None:
+                    if holds:
+                        alert = _create_pending(rule, labels, key[1], value, now)
+                        if alert is not None:
+                            summary.created += 1
+                            if _ready_to_fire(alert, rule, now):
+                                fired.append(alert)
+                    continue
+                _step(alert, rule, holds, value, now, touched, fired, resolved)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("rule %s, series %s", rule.name, key[1])
+                summary.fail(rule, f"series {{{key[1]}}}: {_reason(exc)}")
     for key, alert in open_alerts.items():
         if key in seen or alert.rule_id not in values:
             continue
@@ -332,28 +369,35 @@ def evaluate_rules(*, now: datetime | None = None, rules=None, notify: bool = Tr
                     continue
                 seen.add(key)
                 summary.no_data += 1
-                alert = _create_pending(rule, labels, key[1], None, now)
+                try:
+                    alert = _create_pending(rule, labels, key[1], None, now)
+                except Exception as exc:  # noqa: BLE001
+                    summary.fail(rule, f"series {{{key[1]}}}: {_reason(exc)}")
+                    continue
                 if alert is not None:
                     alert.no_data = True
                     summary.created += 1
                     if _ready_to_fire(alert, rule, now):
                         fired.append(alert)
-    if touched:
-        Alert.objects.bulk_update(
-            touched, ["last_value", "last_evaluated_at", "history"], batch_size=500
-        )
+    _save_evaluated(touched, summary)
     for alert in fired:
-        if _fire(alert, now):
+        if _isolated(summary, alert, lambda a=alert: _fire(a, now) and announce(a, "trigger")):
             summary.fired += 1
-            announce(alert, "trigger")
     for alert in resolved:
         if alert.state == Alert.State.PENDING:
             # A pending alert never notified anyone: drop it rather than count a firing.
             Alert.objects.filter(pk=alert.pk, state=Alert.State.PENDING).delete()
             summary.dropped += 1
-        elif alert.transition(Alert.State.RESOLVED, at=now, message="condition no longer holds"):
+        elif _isolated(
+            summary,
+            alert,
+            lambda a=alert: (
+                a.transition(Alert.State.RESOLVED, at=now, message="condition no longer holds")
+                and announce(a, "resolve")
+            ),
+        ):
             summary.resolved += 1
-            announce(alert, "resolve")
+    _record_failures(rules, summary, eval_alerts, now, announce)
     if everything:
         summary.resolved += _resolve_disabled(now, announce)
     if batch is not None:
@@ -361,6 +405,100 @@ def evaluate_rules(*, now: datetime | None = None, rules=None, notify: bool = Tr
         summary.summaries = batch.send()
     summary.duration_ms = (time.perf_counter() - t0) * 1000
     return summary
+
+
+def _isolated(summary: EvalSummary, alert: Alert, step) -> bool:
+    """Run one alert's state change and its notifications in one transaction (the outbox
+    rows are written with the state they announce); a failure marks the rule, not the cycle."""
+    try:
+        with transaction.atomic():
+            return bool(step())
+    except Exception as exc:  # noqa: BLE001
+        log.exception("alert #%s of rule %s", alert.pk, alert.rule.name)
+        summary.fail(alert.rule, f"alert #{alert.pk}: {_reason(exc)}")
+        return False
+
+
+def _save_evaluated(touched: list[Alert], summary: EvalSummary) -> None:
+    if not touched:
+        return
+    fields = ["last_value", "last_evaluated_at", "history"]
+    try:
+        with transaction.atomic():
+            Alert.objects.bulk_update(touched, fields, batch_size=500)
+    except Exception:  # noqa: BLE001 - find the row that fails, save the others
+        for alert in touched:
+            try:
+                with transaction.atomic():
+                    Alert.objects.filter(pk=alert.pk).update(
+                        **{f: getattr(alert, f) for f in fields}
+                    )
+            except Exception as exc:  # noqa: BLE001
+                summary.fail(alert.rule, f"alert #{alert.pk}: {_reason(exc)}")
+
+
+def cannot_evaluate_message(rule: AlertRule, reason: str) -> str:
+    return f"{rule.name} cannot evaluate: {reason}"[:500]
+
+
+def _record_failures(
+    rules: list[AlertRule], summary: EvalSummary, eval_alerts: dict[int, Alert], now, announce
+) -> None:
+    """Put each rule that failed this cycle in the "cannot evaluate" state with its own firing
+    alert (the rule's severity: a blind rule is as serious as what it watches); clear the state
+    and resolve that alert for rules that evaluated cleanly."""
+    for rule in rules:
+        reason = summary.failures.get(rule.id)
+        alert = eval_alerts.get(rule.id)
+        try:
+            with transaction.atomic():
+                if reason is None:
+                    if rule.eval_error:
+                        AlertRule.objects.filter(pk=rule.pk).update(
+                            eval_error="", eval_error_since=None
+                        )
+                        rule.eval_error, rule.eval_error_since = "", None
+                    if alert is not None and alert.state == Alert.State.PENDING:
+                        alert.delete()
+                    elif alert is not None and alert.transition(
+                        Alert.State.RESOLVED, at=now, message="the rule evaluates again"
+                    ):
+                        announce(alert, "resolve")
+                    continue
+                summary.cannot_evaluate += 1
+                since = rule.eval_error_since or now
+                if rule.eval_error != reason:
+                    AlertRule.objects.filter(pk=rule.pk).update(
+                        eval_error=reason, eval_error_since=since
+                    )
+                    rule.eval_error, rule.eval_error_since = reason, since
+                message = cannot_evaluate_message(rule, reason)
+                if alert is None:
+                    alert = Alert.objects.create(
+                        rule=rule,
+                        labels={},
+                        label_key=EVAL_ERROR_KEY,
+                        state=Alert.State.PENDING,
+                        severity=rule.severity,
+                        service=rule.service_name[:200],
+                        message=message,
+                        started_at=since,
+                        last_evaluated_at=now,
+                        history="1",
+                    )
+                else:
+                    Alert.objects.filter(pk=alert.pk).update(message=message, last_evaluated_at=now)
+                    alert.message = message
+                if alert.state == Alert.State.PENDING and alert.transition(
+                    Alert.State.FIRING,
+                    at=now,
+                    message=f"the rule cannot be evaluated: {reason}"[:1000],
+                ):
+                    announce(alert, "trigger")
+        except Exception:  # noqa: BLE001 - the state is recorded again next cycle
+            log.exception("recording the evaluation failure of rule %s", rule.name)
+        if reason is not None:
+            log.warning("rule %s cannot evaluate: %s", rule.name, reason)
 
 
 def evaluation_interval() -> float:
@@ -415,6 +553,8 @@ def _create_pending(
             )
     except IntegrityError:
         # Another evaluator created it a moment ago (unique open alert per rule + labels).
+        # Any other database error (a DataError from a value a column refuses) is the caller's
+        # to record against the rule.
         return None
 
 

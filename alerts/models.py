@@ -51,6 +51,14 @@ ERROR_RATIO = "error_ratio"
 BURN_RATE = "burn_rate"
 
 
+# The label key of a rule's own "cannot evaluate" alert. Label names never start with "!"
+# (ingest allows [a-zA-Z_][a-zA-Z0-9_]*), so no series can produce this key.
+EVAL_ERROR_KEY = "!cannot-evaluate"
+# Label values are up to this long at ingest (collectors.store.ingest.MAX_LABEL_VALUE); the
+# columns a label value lands in (Alert.service, Incident.service) hold as much.
+LABEL_VALUE_MAX = 200
+
+
 def label_key(labels: dict) -> str:
     """Canonical text of a label set: the identity of one alert within its rule."""
     return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
@@ -249,6 +257,11 @@ class AlertRule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Rate limit for warnings: when this rule last notified chat channels.
     last_warning_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Why the last cycle could not evaluate this rule (or one of its series), and since when;
+    # empty when it evaluates. Shown on the rules page and the health grid, and raised as the
+    # rule's own "cannot evaluate" alert (label key EVAL_ERROR_KEY).
+    eval_error = models.TextField(blank=True, editable=False)
+    eval_error_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -280,6 +293,11 @@ class AlertRule(models.Model):
             errors["window_seconds"] = "at least 15 seconds (one collection interval)"
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def service_name(self) -> str:
+        """The service this rule watches: its own field, else its service label filter."""
+        return self.service or (self.label_filters or {}).get("service", "")
 
     def condition(self, value: float) -> bool:
         return COMPARATORS[self.comparator](value, self.threshold)
@@ -346,7 +364,7 @@ class Alert(models.Model):
     label_key = models.TextField()
     state = models.CharField(max_length=14, choices=State.choices, default=State.PENDING)
     severity = models.CharField(max_length=10, choices=Severity.choices)
-    service = models.CharField(max_length=100, blank=True)
+    service = models.CharField(max_length=LABEL_VALUE_MAX, blank=True)
     message = models.CharField(max_length=500)
     value = models.FloatField(null=True, help_text="Value when the alert fired.")
     last_value = models.FloatField(null=True)

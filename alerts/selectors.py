@@ -379,3 +379,8 @@ def _hourly_error_ratios(rule: AlertRule, start: datetime, end: datetime) -> lis
             if s.labels.get("status_class") == "5xx":
                 errors[(service, ts)] = errors.get((service, ts), 0.0) + value
     return [100.0 * errors.get(k, 0.0) / t for k, t in total.items() if t > 0]
+
+
+def rules_cannot_evaluate() -> list[AlertRule]:
+    """Enabled rules the last cycle could not evaluate, with their reason (``eval_error``)."""
+    return list(AlertRule.objects.filter(enabled=True).exclude(eval_error="").order_by("name"))

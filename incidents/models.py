@@ -30,7 +30,8 @@ class Incident(models.Model):
     title = models.CharField(max_length=200)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    service = models.CharField(max_length=100, blank=True)
+    # As long as a label value (an incident opened from an alert takes the alert's service).
+    service = models.CharField(max_length=200, blank=True)
     summary = models.TextField(blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from alerts.selectors import rules_cannot_evaluate
 from collectors.catalog import class_rate_pct
 from collectors.health import uptime_figures
 from collectors.selectors_batch import HistogramWindow, merged
@@ -148,6 +149,11 @@ def service_cards(tr: TimeRange) -> list[ServiceCard]:
             )
         if card.p95_ms is not None and card.p95_ms > P95_LIMIT_MS:
             card.warnings.append(f"p95 {card.p95_ms:,.0f} ms over {P95_LIMIT_MS:,.0f} ms")
+    for rule in rules_cannot_evaluate():
+        # A rule that cannot evaluate watches nothing: say so on its service's card.
+        card = cards.get(rule.service_name)
+        if card is not None:
+            card.warnings.append(f"alert rule {rule.name} cannot evaluate: {rule.eval_error}")
     return sorted(cards.values(), key=lambda c: (ORDER.get(c.status, 2), c.name))
 
 
