@@ -123,14 +123,14 @@ def _ingest(fn, items):
 @router.post(
     "/samples",
     auth=api_auth("ingest"),
-    response={200: WriteResult, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    response={200: WriteResult, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
     openapi_extra=_batch_body("samples", {"oneOf": [_SAMPLE_SCHEMA, _SERIES_SCHEMA]}),
 )
 def post_samples(request):
     """Store a batch of up to 10,000 samples atomically: all or nothing. Items are single
     samples `{metric, labels, value, ts}` or series-grouped `{metric, labels, points: [[ts, value], ...]}`."""
     items = _parse_batch(request, "samples")
-    return {"written": _ingest(lambda i: write_samples(i, source="api"), items)}
+    return {"written": _ingest(lambda i: write_samples(i, source="api", external=True), items)}
 
 
 @router.post(

@@ -126,6 +126,37 @@ METRICS: dict[str, MetricDef] = {
 }
 
 
+# Written only by PenguinMon's own writers (probes and service checks, the queue sampler, the
+# reputation checks): the API refuses them, so a token cannot overwrite a probe's result and
+# hide an outage (re-posting probe_up=1 at the probe's timestamps once did). Host metrics are
+# not here: `collect_host --push` sends them through the API from hosts without a worker.
+RESERVED: frozenset[str] = frozenset(
+    {
+        "probe_up",
+        "probe_latency_ms",
+        "tls_cert_days_left",
+        "smtp_queue_size",
+        "db_pool_utilisation_pct",
+        "db_query_latency_ms",
+        "db_size_bytes",
+        "table_ops_per_hour",
+        "redis_memory_used_pct",
+        "redis_hit_rate_pct",
+        "redis_connected_clients",
+        "redis_ops_per_s",
+        "celery_queue_length",
+        "es_cluster_status",
+        "es_unassigned_shards",
+        "es_indexing_rate",
+        "olap_query_latency_ms",
+        "olap_storage_bytes",
+        "collector_lag_seconds",
+        "ip_reputation_score",
+        "ip_listed_major",
+    }
+)
+
+
 def metric_def(name: str) -> MetricDef | None:
     return METRICS.get(name)
 

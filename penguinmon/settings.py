@@ -263,6 +263,18 @@ REMOTE_WRITE_FORWARD_HEADERS = dict(
     for pair in env.list("REMOTE_WRITE_FORWARD_HEADERS", default=[])
     if "=" in pair
 )
+# Cardinality: at most this many active series (seen within SERIES_ACTIVE_HOURS) per metric;
+# INGEST_SERIES_LIMITS overrides it per metric ("feature_usage=50000,http_requests=20000").
+INGEST_MAX_SERIES_PER_METRIC = env.int("INGEST_MAX_SERIES_PER_METRIC", default=10_000)
+INGEST_SERIES_LIMITS = {
+    name.strip(): int(limit)
+    for name, _, limit in (
+        item.partition("=") for item in env.list("INGEST_SERIES_LIMITS", default=[]) if item
+    )
+}
+SERIES_ACTIVE_HOURS = env.int("SERIES_ACTIVE_HOURS", default=24)
+# A series that reported nothing for this long is removed with its samples and rollups.
+SERIES_IDLE_DAYS = env.int("SERIES_IDLE_DAYS", default=30)
 
 LOGGING = {
     "version": 1,

@@ -19,10 +19,17 @@ class Series(models.Model):
     unit = models.CharField(max_length=32, blank=True)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.GAUGE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a batch last wrote to it, to the hour (ingest refreshes it at most hourly per
+    # process): per-metric limits count recently seen series, pruning removes idle ones.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "series"
-        indexes = [GinIndex(fields=["labels"], name="series_labels_gin")]
+        indexes = [
+            GinIndex(fields=["labels"], name="series_labels_gin"),
+            models.Index(fields=["name", "last_seen_at"], name="series_name_seen_idx"),
+            models.Index(fields=["last_seen_at"], name="series_seen_idx"),
+        ]
 
     def __str__(self) -> str:
         if not self.labels:

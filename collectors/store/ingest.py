@@ -18,6 +18,7 @@ import psycopg.errors
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
+from collectors.catalog import RESERVED
 from collectors.store import forward, histogram, partitions
 from collectors.store.errors import IngestError
 from collectors.store.series import resolve, series_cache, series_key
@@ -143,8 +144,11 @@ def from_pg_us(us: int) -> datetime:
     return datetime.fromtimestamp(us / 1_000_000 + PG_EPOCH_S, UTC)
 
 
-def validate_samples(items, *, now: datetime | None = None):
+def validate_samples(items, *, now: datetime | None = None, external: bool = False):
     """Check every item; return (series wanted by key, [(key, ts in pg µs, value)]).
+
+    ``external``: the batch came through the API, which may not write PenguinMon's own
+    metrics (catalog.RESERVED).
 
     The hot path (numeric ts, a label set seen before) avoids regexes and datetime objects;
     anything unusual falls back to the precise checks that produce the error message.
@@ -169,6 +173,14 @@ def validate_samples(items, *, now: datetime | None = None):
                     "must be a metric name matching [a-zA-Z_:][a-zA-Z0-9_:.]*",
                     index=i,
                     field="metric",
+                )
+            if external and metric in RESERVED:
+                raise IngestError(
+                    f"{metric} is written only by PenguinMon's own collectors "
+                    "(probes, checks, reputation); an API token cannot write it",
+                    index=i,
+                    field="metric",
+                    status=403,
                 )
             ok_metrics.add(metric)
         labels = item.get("labels")
@@ -327,9 +339,13 @@ def _mark_dirty(kind: str, timestamps_us) -> None:
         )
 
 
-def write_samples(items, *, source: str = "internal", now: datetime | None = None) -> int:
-    """Validate and store a batch of samples atomically. Returns the number stored."""
-    wanted, rows = validate_samples(items, now=now)
+def write_samples(
+    items, *, source: str = "internal", now: datetime | None = None, external: bool = False
+) -> int:
+    """Validate and store a batch of samples atomically. Returns the number stored.
+
+    ``external``: pushed through the API (PenguinMon's own metrics are refused)."""
+    wanted, rows = validate_samples(items, now=now, external=external)
     if not rows:
         return 0
     timestamps = {us for _, us, _ in rows}

@@ -5,4 +5,5 @@ BEAT_SCHEDULE: dict = {
     "store-partitions": {"task": "collectors.store.maintain_partitions", "schedule": 3600.0},
     # Does nothing unless REMOTE_WRITE_FORWARD_URL is set.
     "store-forward": {"task": "collectors.store.forward", "schedule": 5.0},
+    "store-prune-series": {"task": "collectors.store.prune_idle_series", "schedule": 3600.0},
 }

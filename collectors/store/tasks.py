@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from collectors.store import forward, partitions, rollups
+from collectors.store import forward, partitions, rollups, series
 
 
 @shared_task(name="collectors.store.rollup")
@@ -20,3 +20,8 @@ def maintain_partitions() -> dict:
 def forward_samples() -> dict:
     """Send queued samples to REMOTE_WRITE_FORWARD_URL (see collectors/store/forward.py)."""
     return forward.drain()
+
+
+@shared_task(name="collectors.store.prune_idle_series")
+def prune_idle_series() -> int:
+    return series.prune_idle_series()
