@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('collectors', '0005_rollup_covering_keys'),
+        ('collectors', '0007_forward_queue'),
     ]
 
     operations = [

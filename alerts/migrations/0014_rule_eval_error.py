@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0008_evaluator_state_and_summary'),
+        ('alerts', '0013_notification_grouping'),
     ]
 
     operations = [

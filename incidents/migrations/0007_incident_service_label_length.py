@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0002_deployments'),
+        ('incidents', '0006_postmortems'),
     ]
 
     operations = [
