@@ -8,15 +8,17 @@ folded into per-minute histograms and per-minute status-class counters.
 from __future__ import annotations
 
 import math
+import random
 import re
 import struct
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg.errors
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from collectors.catalog import RESERVED
 from collectors.store import forward, histogram, partitions
@@ -349,14 +351,41 @@ def write_samples(
     if not rows:
         return 0
     timestamps = {us for _, us, _ in rows}
-    with transaction.atomic():
-        partitions.ensure_partitions("collectors_sample", _days_us(timestamps))
-        ids = resolve(wanted)
-        _write_raw([(ids[key], us, value) for key, us, value in rows])
-        _mark_dirty("sample", timestamps)
-        forward.enqueue(wanted, rows)
+
+    def store() -> None:
+        with transaction.atomic():
+            partitions.ensure_partitions("collectors_sample", _days_us(timestamps))
+            ids = resolve(wanted)
+            _write_raw([(ids[key], us, value) for key, us, value in rows])
+            _mark_dirty("sample", timestamps)
+            forward.enqueue(wanted, rows)
+
+    with_deadlock_retry(store)
     _count(source, len(rows))
     return len(rows)
+
+
+DEADLOCK_ATTEMPTS = 5
+
+
+def with_deadlock_retry(store) -> None:
+    """Run ``store`` (one whole transaction); when Postgres picks it as a deadlock or
+    serialization victim, run it again (the batch was rolled back, so nothing doubles).
+    Inside an outer transaction there is nothing to retry: the error goes to the caller."""
+    if connection.in_atomic_block:
+        store()
+        return
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            store()
+            return
+        except OperationalError as exc:
+            cause = exc.__cause__
+            if attempt == DEADLOCK_ATTEMPTS or not isinstance(
+                cause, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+            ):
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
 
 
 def _count(source: str, n: int) -> None:
@@ -433,26 +462,37 @@ def write_request_timings(items, *, now: datetime | None = None) -> int:
     if not hist:
         return 0
     minutes = [m for _, m in hist]
-    with transaction.atomic():
-        days = {m.date() for m in minutes}
-        partitions.ensure_partitions("collectors_sample", days)
-        partitions.ensure_partitions("collectors_histogram_1m", days)
-        ids = resolve(wanted)
-        with connection.cursor() as cur:
-            cur.executemany(
-                """
-                INSERT INTO collectors_histogram_1m (series_id, bucket, count, sum, counts)
-                VALUES (%s, %s, %s, %s, %s)
-                ON CONFLICT (series_id, bucket) DO UPDATE SET
-                    count = collectors_histogram_1m.count + EXCLUDED.count,
-                    sum = collectors_histogram_1m.sum + EXCLUDED.sum,
-                    counts = pm_array_add(collectors_histogram_1m.counts, EXCLUDED.counts)
-                """,
-                [(ids[k], m, c, s, histogram.trimmed(b)) for (k, m), (c, s, b) in hist.items()],
+
+    def store() -> None:
+        with transaction.atomic():
+            days = {m.date() for m in minutes}
+            partitions.ensure_partitions("collectors_sample", days)
+            partitions.ensure_partitions("collectors_histogram_1m", days)
+            ids = resolve(wanted)
+            # Rows in (series, minute) order: concurrent writers of the same minute lock the
+            # same rows in the same order, so they queue instead of deadlocking.
+            hist_rows = sorted(
+                (ids[k], m, c, s, histogram.trimmed(b)) for (k, m), (c, s, b) in hist.items()
             )
-        _write_raw([(ids[k], to_pg_us(m), float(n)) for (k, m), n in counts.items()], add=True)
-        minute_us = {to_pg_us(m) for m in minutes}
-        _mark_dirty("histogram", minute_us)
-        _mark_dirty("sample", minute_us)
+            with connection.cursor() as cur:
+                cur.executemany(
+                    """
+                    INSERT INTO collectors_histogram_1m (series_id, bucket, count, sum, counts)
+                    VALUES (%s, %s, %s, %s, %s)
+                    ON CONFLICT (series_id, bucket) DO UPDATE SET
+                        count = collectors_histogram_1m.count + EXCLUDED.count,
+                        sum = collectors_histogram_1m.sum + EXCLUDED.sum,
+                        counts = pm_array_add(collectors_histogram_1m.counts, EXCLUDED.counts)
+                    """,
+                    hist_rows,
+                )
+            _write_raw(
+                sorted((ids[k], to_pg_us(m), float(n)) for (k, m), n in counts.items()), add=True
+            )
+            minute_us = {to_pg_us(m) for m in minutes}
+            _mark_dirty("histogram", minute_us)
+            _mark_dirty("sample", minute_us)
+
+    with_deadlock_retry(store)
     _count("requests", len(items))
     return len(items)
