@@ -1,6 +1,6 @@
 """Alerts API: the feed, one alert with its timeline and deliveries, acknowledge, notes,
-incident from alert, silences, rules. Writes need the ``write`` scope and the token user's
-role capability (ack_alerts / manage_incidents)."""
+silences, rules. Writes need the ``write`` scope and the token user's role capability
+(ack_alerts). "Incident from alert" is an incidents write: incidents/api.py."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from ninja.responses import Status
 
 from alerts import selectors, services
 from alerts.models import Alert, AlertRule, Silence, parse_weekdays
-from penguinmon.api_auth import actor_label, api_auth
-from penguinmon.roles import user_can
+from penguinmon.api_auth import actor_label, api_auth, require_capability
 
 router = Router(tags=["alerts"])
 
@@ -192,13 +191,6 @@ class RuleOut(Schema):
     on_no_data: str
 
 
-class IncidentRef(Schema):
-    id: int
-    title: str
-    status: str
-    url: str
-
-
 def alert_out(alert: Alert) -> dict:
     return {
         "id": alert.pk,
@@ -223,11 +215,6 @@ def alert_out(alert: Alert) -> dict:
     }
 
 
-def _require(request, capability: str) -> None:
-    if not user_can(request.user, capability):
-        raise HttpError(403, f"this user's role does not allow {capability.replace('_', ' ')}")
-
-
 def _get_alert(alert_id: int) -> Alert:
     return get_object_or_404(Alert.objects.select_related("rule", "acknowledged_by"), pk=alert_id)
 
@@ -235,7 +222,7 @@ def _get_alert(alert_id: int) -> Alert:
 @router.get("/alerts", response=list[AlertOut], auth=api_auth("read"))
 def list_alerts(request, params: Query[FeedParams]):
     """The alert feed: the last ``hours`` (and everything still open), newest first."""
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     try:
         alerts = selectors.alerts_feed(
             since=timezone.now() - timedelta(hours=params.hours),
@@ -251,7 +238,7 @@ def list_alerts(request, params: Query[FeedParams]):
 
 @router.get("/alerts/{alert_id}", response=AlertDetailOut, auth=api_auth("read"))
 def get_alert(request, alert_id: int):
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     alert = _get_alert(alert_id)
     out = alert_out(alert)
     out["escalation_chain"] = alert.escalation_chain
@@ -287,7 +274,7 @@ def get_alert(request, alert_id: int):
 @router.post("/alerts/{alert_id}/ack", response={200: AlertOut, 409: dict}, auth=api_auth("write"))
 def ack_alert(request, alert_id: int, payload: AckIn | None = None):
     """Acknowledge a firing alert: notifications repeat no more and escalation stops."""
-    _require(request, "ack_alerts")
+    require_capability(request, "ack_alerts")
     alert = _get_alert(alert_id)
     try:
         services.alert_acknowledge(
@@ -303,7 +290,7 @@ def ack_alert(request, alert_id: int, payload: AckIn | None = None):
 
 @router.post("/alerts/{alert_id}/notes", response={201: EventOut}, auth=api_auth("write"))
 def add_note(request, alert_id: int, payload: NoteIn):
-    _require(request, "ack_alerts")
+    require_capability(request, "ack_alerts")
     alert = _get_alert(alert_id)
     try:
         event = services.alert_add_note(
@@ -322,30 +309,6 @@ def add_note(request, alert_id: int, payload: NoteIn):
             "message": event.message,
         },
     )
-
-
-@router.post(
-    "/alerts/{alert_id}/incident",
-    response={201: IncidentRef, 200: IncidentRef},
-    auth=api_auth("write"),
-)
-def create_incident(request, alert_id: int):
-    """Open an incident from this alert (200 with the existing one if it is already linked)."""
-    from incidents.services import incident_create_from_alert
-
-    _require(request, "manage_incidents")
-    alert = _get_alert(alert_id)
-    existed = alert.incidents.exclude(status="resolved").exists()
-    incident = incident_create_from_alert(
-        alert=alert, user=request.user, actor_label=actor_label(request)
-    )
-    body = {
-        "id": incident.pk,
-        "title": incident.title,
-        "status": incident.status,
-        "url": f"/incidents/{incident.pk}/",
-    }
-    return Status(200 if existed else 201, body)
 
 
 def silence_out(s) -> dict:
@@ -397,7 +360,7 @@ def _weekdays(values) -> list[int]:
 @router.get("/silences", response=list[SilenceOut], auth=api_auth("read"))
 def list_silences(request, include_expired: bool = False):
     """Silences and maintenance windows, one-off and weekly (not yet ended unless asked)."""
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     qs = Silence.objects.select_related("created_by")
     if not include_expired:
         qs = qs.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()))
@@ -408,7 +371,7 @@ def list_silences(request, include_expired: bool = False):
 def list_windows(request, start: datetime | None = None, end: datetime | None = None):
     """Every window in force between ``start`` (default now) and ``end`` (default 7 days
     later), weekly ones expanded to their occurrences, in time order."""
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     start = _aware(start) or timezone.now()
     end = _aware(end) or start + timedelta(days=7)
     if end <= start:
@@ -433,7 +396,7 @@ def list_windows(request, start: datetime | None = None, end: datetime | None = 
 
 @router.get("/silences/{silence_id}", response=SilenceOut, auth=api_auth("read"))
 def get_silence(request, silence_id: int):
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     return silence_out(
         get_object_or_404(Silence.objects.select_related("created_by"), pk=silence_id)
     )
@@ -444,7 +407,7 @@ def create_silence(request, payload: SilenceIn):
     """A silence / maintenance window. One-off: give ``ends_at`` or ``duration_minutes``.
     Weekly: ``repeat="weekly"`` with ``weekdays``, ``local_start``, ``duration_minutes`` and
     ``timezone`` (``ends_at`` = repeat until, optional)."""
-    _require(request, "ack_alerts")
+    require_capability(request, "ack_alerts")
     start = _aware(payload.starts_at) or timezone.now()
     end = _aware(payload.ends_at)
     if payload.repeat == "once":
@@ -479,7 +442,7 @@ def create_silence(request, payload: SilenceIn):
 @router.patch("/silences/{silence_id}", response={200: SilenceOut}, auth=api_auth("write"))
 def update_silence(request, silence_id: int, payload: SilencePatch):
     """Edit a silence: only the fields given change (audited with before/after)."""
-    _require(request, "ack_alerts")
+    require_capability(request, "ack_alerts")
     silence = get_object_or_404(Silence.objects.select_related("created_by"), pk=silence_id)
     fields = payload.dict(exclude_unset=True)
     if not fields:
@@ -506,7 +469,7 @@ def update_silence(request, silence_id: int, payload: SilencePatch):
 )
 def expire_silence(request, silence_id: int):
     """End a silence now (a weekly one stops repeating)."""
-    _require(request, "ack_alerts")
+    require_capability(request, "ack_alerts")
     silence = get_object_or_404(Silence.objects.select_related("created_by"), pk=silence_id)
     try:
         services.silence_expire(
@@ -519,7 +482,7 @@ def expire_silence(request, silence_id: int):
 
 @router.get("/rules", response=list[RuleOut], auth=api_auth("read"))
 def list_rules(request, enabled: bool | None = None):
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     qs = AlertRule.objects.all()
     if enabled is not None:
         qs = qs.filter(enabled=enabled)

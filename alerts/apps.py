@@ -13,6 +13,9 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
+        from alerts.selectors import provide_maintenance_windows
+
+        provide_maintenance_windows()
         # After a flush (tests, a reset database) the defaults come back like content types do.
         post_migrate.connect(
             _create_default_rules, sender=self, dispatch_uid="alerts-default-rules"

@@ -2,7 +2,7 @@
 at realistic delays, some marked false positives, a few still open in the last hours.
 
 "Service down" alerts are not invented: the rule is evaluated by the live evaluator over the
-probe results collectors.demo_services stored, at each sample around a failing one, so every
+probe results collectors.monitoring.demo stored, at each sample around a failing one, so every
 such alert is an outage in the service's status history (and its incident, in incidents.demo).
 """
 
@@ -15,8 +15,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from alerts.evaluation import evaluate_rules, render_message
+from alerts.labels import label_key
 from alerts.models import Alert, AlertEvent, AlertRule
-from collectors.selectors import series_query
+from collectors.store.query import series_query
 
 DERIVED_RULE = "Service down"
 
@@ -138,8 +139,6 @@ def _derive(rule: AlertRule | None, *, days: int, now: datetime, responder, rng)
 def _one(
     rule: AlertRule, labels: dict, value: float, fired: datetime, now: datetime, responder, rng
 ) -> int:
-    from alerts.models import label_key
-
     started = fired - timedelta(seconds=rule.for_seconds or 15)
     acked = (
         fired + timedelta(minutes=rng.lognormvariate(1.6, 0.8)) if rule.severity != "info" else None

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.burn_rate import burn_rate_values, render_burn_message
+from alerts.labels import label_key
 from alerts.models import (
     BURN_RATE,
     ERROR_RATIO,
@@ -28,11 +29,10 @@ from alerts.models import (
     AlertRule,
     EvaluatorState,
     NoData,
-    label_key,
     new_token,
 )
-from collectors.catalog import class_rate_pct
-from collectors.selectors import window_values
+from collectors.store.catalog import class_rate_pct
+from collectors.store.query import window_values
 
 log = logging.getLogger(__name__)
 

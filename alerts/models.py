@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from alerts.channels import TRANSPORTS
+from alerts.labels import label_key
 
 # Silences live in their own module; re-exported so ``alerts.models.Silence`` (and Django's
 # registry of the alerts app's models) and existing imports keep working.
@@ -23,6 +24,7 @@ from alerts.silences import SilenceQuerySet as SilenceQuerySet
 from alerts.silences import Window as Window
 from alerts.silences import parse_weekdays as parse_weekdays
 from alerts.silences import valid_timezone as valid_timezone
+from collectors.store.catalog import METRICS
 
 
 class Severity(models.TextChoices):
@@ -57,11 +59,6 @@ EVAL_ERROR_KEY = "!cannot-evaluate"
 # Label values are up to this long at ingest (collectors.store.ingest.MAX_LABEL_VALUE); the
 # columns a label value lands in (Alert.service, Incident.service) hold as much.
 LABEL_VALUE_MAX = 200
-
-
-def label_key(labels: dict) -> str:
-    """Canonical text of a label set: the identity of one alert within its rule."""
-    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
 
 
 class EscalationPolicy(models.Model):
@@ -270,13 +267,11 @@ class AlertRule(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from collectors.catalog import METRICS
-
         errors = {}
         if self.source == self.Source.NATIVE and not self.metric:
             errors["metric"] = "a rule evaluated by PenguinMon needs a metric"
         if self.metric and self.metric not in METRICS:
-            errors["metric"] = f"unknown metric {self.metric!r}; see collectors/catalog.py"
+            errors["metric"] = f"unknown metric {self.metric!r}; see collectors/store/catalog.py"
         if self.aggregation == ERROR_RATIO and self.metric != "http_requests":
             errors["aggregation"] = "error_ratio is computed from the http_requests metric"
         if not isinstance(self.label_filters, dict) or not all(

@@ -4,7 +4,7 @@
 - firing alerts (firing or acknowledged), most severe first, newest first within a severity,
   each with its age and who acknowledged it;
 - services that are down, degraded or stale (probes configured but no fresh result), from the
-  latest probe results (collectors.health), not from the last status the runner stored, so a
+  latest probe results (collectors.monitoring.health), not from the last status the runner stored, so a
   stopped worker shows as stale instead of keeping the last "healthy";
 - hosts over their resource thresholds (seed: "resource use > 90%" alerts, 80% is near) or
   whose samples stopped;
@@ -21,8 +21,8 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from alerts.models import SEVERITY_LABELS, Alert, Channel
-from collectors.health import service_health
 from collectors.models import Host, Probe, Service, Status
+from collectors.monitoring.health import service_health
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 HOST_OVER_PCT = 90.0  # seed 000 §6: "resource use > 90%" alerts

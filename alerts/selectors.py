@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -21,6 +22,9 @@ from alerts.models import (
     Silence,
     Window,
 )
+from collectors.monitoring.health import set_maintenance_source
+from collectors.store import QueryError
+from collectors.store.query import series_query, window_values
 
 # The feed filter accepts the seed's words (ERROR/WARNING/INFO) as well as our severities.
 SEVERITY_ALIASES = {
@@ -256,6 +260,12 @@ def maintenance_windows(
     return [w for w in windows if w.silence.covers_service(service)]
 
 
+def provide_maintenance_windows() -> None:
+    """Uptime (collectors) leaves out planned maintenance, and the windows are ours: hand the
+    reader down once at start-up instead of collectors importing this app."""
+    set_maintenance_source(maintenance_windows)
+
+
 @dataclass
 class Calibration:
     rule: AlertRule
@@ -322,11 +332,6 @@ def rule_calibration(
 def baseline_threshold(cal: Calibration, *, now: datetime) -> None:
     """p99 of the metric (or p1-ish minimum for "below" rules) over the window, across the
     rule's series: a threshold the metric crossed about 1% of the time."""
-    from django.conf import settings
-
-    from collectors.selectors import window_values
-    from collectors.store import QueryError
-
     rule = cal.rule
     if rule.aggregation == BURN_RATE:
         # Its threshold is the SLO's burn factor (the workbook's table), not a metric level.
@@ -364,8 +369,6 @@ def baseline_threshold(cal: Calibration, *, now: datetime) -> None:
 
 
 def _hourly_error_ratios(rule: AlertRule, start: datetime, end: datetime) -> list[float]:
-    from collectors.selectors import series_query
-
     filters = {k: v for k, v in (rule.label_filters or {}).items() if k != "status_class"} or None
     result = series_query(
         metric="http_requests", labels=filters, start=start, end=end, step=3600, agg="sum"

@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from alerts.labels import label_key
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAYS_FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -151,9 +153,6 @@ class Silence(models.Model):
         ordering = ["-starts_at"]
 
     def __str__(self) -> str:
-        # Imported here: alerts.models imports this module to re-export the silence names.
-        from alerts.models import label_key
-
         what = "everything" if self.everything else label_key(self.matchers or {})
         if self.recurring:
             return f"silence {what} {self.schedule}"

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from alerts import evaluation, grouping, notify, services
 from alerts.models import Alert, Channel, Delivery
-from collectors.queues import redis_client
+from penguinmon.queues import redis_client
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ urlpatterns = [
     path("<int:alert_id>/ack/", views.acknowledge, name="ack"),
     path("<int:alert_id>/note/", views.add_note, name="note"),
     path("<int:alert_id>/false-positive/", views.false_positive, name="false_positive"),
-    path("<int:alert_id>/incident/", views.create_incident, name="create_incident"),
     path("silences/", views.silences, name="silences"),
     path("silences/preview/", views.silence_preview, name="silence_preview"),
     path("silences/<int:silence_id>/expire/", views.expire_silence, name="expire_silence"),

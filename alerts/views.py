@@ -17,7 +17,7 @@ from alerts import selectors, services
 from alerts.forms import FeedFilterForm, NoteForm, SilenceForm
 from alerts.models import Alert, AlertRule, Silence
 from alerts.now import on_call_now
-from collectors.selectors_services import service_names
+from collectors.monitoring.selectors import service_names
 from penguinmon.roles import capability_required, user_can
 
 FEED_HOURS = 24
@@ -161,17 +161,6 @@ def false_positive(request, alert_id: int):
     except services.AlertActionError as exc:
         messages.error(request, str(exc))
     return _back(request, f"/alerts/{alert.pk}/")
-
-
-@require_POST
-@capability_required("manage_incidents")
-def create_incident(request, alert_id: int):
-    from incidents.services import incident_create_from_alert
-
-    alert = get_object_or_404(Alert.objects.select_related("rule"), pk=alert_id)
-    incident = incident_create_from_alert(alert=alert, user=request.user)
-    messages.success(request, f"Incident #{incident.pk} linked to alert #{alert.pk}.")
-    return redirect(f"/incidents/{incident.pk}/")
 
 
 def _silence_prefill(request) -> tuple[SilenceForm, dict | None, Alert | None]:

@@ -33,10 +33,10 @@ STORE = (
 
 def _load_demo(now: datetime) -> list[int]:
     """The collectors demo history, without its TRUNCATE (the bench database is shared)."""
-    from collectors import demo
-    from collectors.catalog import METRICS
     from collectors.models import Series
+    from collectors.store import demo
     from collectors.store.backfill import backfill_histograms, backfill_series
+    from collectors.store.catalog import METRICS
 
     now = now.replace(second=0, microsecond=0)
     start = (now - timedelta(days=DAYS)).replace(minute=0)

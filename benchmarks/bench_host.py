@@ -34,8 +34,8 @@ def _backend_cpu(pid: int) -> float:
 def _measure_sampler() -> tuple[float, float]:
     """(ms CPU per sample in this process, ms CPU per sample in the Postgres backend)."""
     from collectors.models import Host, Series
-    from collectors.queues import redis_client
-    from collectors.services import sample_host
+    from collectors.monitoring.hosts import sample_host
+    from penguinmon.queues import redis_client
 
     name = f"bench-host-{os.getpid()}"
     sample_host(hostname=name)  # warm up: series created, counters in Redis, caches filled

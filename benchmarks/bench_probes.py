@@ -62,7 +62,7 @@ def _http_server() -> tuple[subprocess.Popen, str]:
 
 def run() -> list[dict]:
     from collectors.models import Probe, ProbeLocation, Series, Service
-    from collectors.services import run_due_probes
+    from collectors.monitoring.probing import run_due_probes
 
     location = f"bench-{os.getpid()}"
     server, url = _http_server()

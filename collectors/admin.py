@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
 from collectors.models import Host, Probe, Series, Service, StatusChange
-from collectors.services import ProbeNotHere, run_probe
+from collectors.monitoring.probing import ProbeNotHere, run_probe
 from penguinmon.audit import AuditedModelAdmin, audit
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models.fields.json import KeyTextTransform
 
-from collectors.catalog import METRICS, metric_labels
 from collectors.models import Series
+from collectors.store.catalog import METRICS, metric_labels
 
 MAX_VALUES = 200
 

@@ -23,10 +23,10 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from collectors.queues import redis_client
 from collectors.store import write_samples
 from penguinmon.api_auth import token_used
 from penguinmon.models import AuditLog
+from penguinmon.queues import redis_client
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Three kinds, each a ratio good / total over a period:
 
 - ``availability``: seconds the service was not down (maintenance excluded) among the seconds
-  its status was known — the uptime definition of ``collectors.health``, called, not copied;
+  its status was known — the uptime definition of ``collectors.monitoring.health``, called, not copied;
 - ``success_ratio``: requests that did not answer 5xx among all requests, from the per-minute
   ``http_requests`` counters of a service (or one route of it);
 - ``latency``: requests answered within ``threshold_ms`` among all requests, from the latency
@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
-from collectors.health import uptime_seconds_by_period
 from collectors.models import Service
-from collectors.selectors_batch import find_series, histogram_prefix_windows, window_sums
+from collectors.monitoring.health import uptime_seconds_by_period
 from collectors.store import histogram
+from collectors.store.batch import find_series, histogram_prefix_windows, window_sums
 
 AVAILABILITY = "availability"
 SUCCESS_RATIO = "success_ratio"

@@ -1,4 +1,4 @@
-"""Celery tasks of the collectors: thin wrappers around collectors.services.
+"""Celery tasks of the collectors: thin wrappers around collectors.monitoring.probing and .hosts.
 
 Beat sends ``dispatch_probe_runs`` every 5 s (each probe keeps its own interval), which sends
 one ``run_due_probes`` per probe location to that location's queue ``probes-<location>``, so
@@ -15,8 +15,9 @@ import socket
 from celery import shared_task
 from celery.signals import worker_ready
 
-from collectors import security, services
-from collectors.locations import current_location, queue_for
+from collectors import security
+from collectors.monitoring import hosts, probing
+from collectors.monitoring.locations import current_location, queue_for
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def run_due_probes(location: str | None = None) -> dict:
         # A run measured from the wrong place would be recorded as that location's result.
         log.warning("probe run for location %s arrived at %s; not run", location, here)
         return {"probes": 0, "skipped_for": location}
-    summary = services.run_due_probes(location=here)
+    summary = probing.run_due_probes(location=here)
     return {
         "probes": len(summary.outcomes),
         "failed": summary.failed,
@@ -43,8 +44,8 @@ def run_due_probes(location: str | None = None) -> dict:
 
 @shared_task(name="collectors.dispatch_probe_runs", ignore_result=True)
 def dispatch_probe_runs() -> int:
-    services.prune_location_rows()
-    locations = services.probe_locations()
+    probing.prune_location_rows()
+    locations = probing.probe_locations()
     for location in locations:
         # expires: a run that waited a whole tick (that location's worker is down) is dropped;
         # the next tick's run picks up every probe that fell due meanwhile.
@@ -56,7 +57,7 @@ def dispatch_probe_runs() -> int:
 def refresh_service_status() -> int:
     # Probe runs refresh the services they touch; this catches the ones no run touches any
     # more (probe disabled, worker gone), which turn "not monitored" / "stale".
-    return len(services.refresh_service_status())
+    return len(probing.refresh_service_status())
 
 
 @shared_task(name="collectors.sample_host", ignore_result=True)
@@ -65,31 +66,31 @@ def sample_host(hostname: str | None = None) -> int:
     here = socket.gethostname()
     if hostname and hostname != here:
         log.warning("sample for %s arrived on %s; sampling %s", hostname, here, here)
-    return len(services.sample_host(hostname=here).samples)
+    return len(hosts.sample_host(hostname=here).samples)
 
 
 @shared_task(name="collectors.dispatch_host_samples", ignore_result=True)
 def dispatch_host_samples() -> int:
-    hosts = services.hosts_to_sample()
-    for name in hosts:
+    names = hosts.hosts_to_sample()
+    for name in names:
         # expires: a sample that waited longer than one interval (worker down) is dropped, not
         # taken late in a burst when the worker comes back.
         sample_host.apply_async(args=[name], queue=f"host-{name}", expires=HOST_SAMPLE_INTERVAL_S)
-    return len(hosts)
+    return len(names)
 
 
 @worker_ready.connect
 def _register_host(sender=None, **kwargs) -> None:
     """A worker starting on a machine makes that machine a sampled host."""
     try:
-        services.register_worker_host(socket.gethostname())
+        hosts.register_worker_host(socket.gethostname())
     except Exception:  # a worker must start even if the database is briefly unreachable
         log.exception("could not register this host for sampling")
 
 
 @shared_task(name="collectors.prune_history", ignore_result=True)
 def prune_history() -> dict:
-    return services.prune_history()
+    return probing.prune_history()
 
 
 @shared_task(name="collectors.flush_security_counts", ignore_result=True)

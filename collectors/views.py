@@ -12,14 +12,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from collectors.models import Probe
-from collectors.selectors_services import (
+from collectors.monitoring.probing import ProbeNotHere, run_probe
+from collectors.monitoring.selectors import (
     HISTORY_RANGES,
     hosts_list,
     service_by_name,
     service_detail,
     services_overview,
 )
-from collectors.services import ProbeNotHere, run_probe
 from penguinmon.roles import capability_required
 
 

@@ -27,8 +27,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
-from collectors.health import uptime_figures
-from collectors.selectors_services import services_list
+from collectors.monitoring.health import uptime_figures
+from collectors.monitoring.selectors import services_list
 from dashboards import exports, kpis, memo, sources
 from dashboards.models import ScheduledReport, add_months, quarter_start
 from dashboards.pages import Page, page_by_slug
@@ -98,7 +98,7 @@ class SlaRow:
 
 
 def sla_rows(tr: TimeRange) -> list[SlaRow]:
-    """Per service over ``tr``: uptime % with maintenance excluded (collectors.health), the
+    """Per service over ``tr``: uptime % with maintenance excluded (collectors.monitoring.health), the
     down minutes that uptime means over the range, incidents started and MTTR
     (incidents.selectors)."""
     services = services_list()

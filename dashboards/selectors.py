@@ -1,8 +1,8 @@
 """Reads the dashboards make from the metric store, shaped for panels.
 
-Lines for charts come from ``collectors.selectors.series_query`` (grouped or combined across
+Lines for charts come from ``collectors.store.query.series_query`` (grouped or combined across
 series). Numbers over a period (KPIs, per-tenant and per-route figures) come from the batched
-reads in ``collectors.selectors_batch``: one query answers every series of a metric for several
+reads in ``collectors.store.batch``: one query answers every series of a metric for several
 periods, and the answer is memoised for the page render (``dashboards.memo``), so panels that
 show the same number never read it twice. ``prefetch`` reads several metrics in one query.
 """
@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from collectors import selectors_batch as batch
-from collectors.catalog import class_rate_pct, metric_labels
-from collectors.health import platform_uptime_pct
-from collectors.selectors import series_query
-from collectors.selectors_batch import HistogramWindow, SeriesInfo, WindowStats
+from collectors.monitoring.health import platform_uptime_pct
+from collectors.store import batch
+from collectors.store.batch import HistogramWindow, SeriesInfo, WindowStats
+from collectors.store.catalog import class_rate_pct, metric_labels
+from collectors.store.query import series_query
 from dashboards import memo
 from dashboards.panels.base import Line
 from dashboards.timerange import TimeRange
@@ -256,5 +256,5 @@ def latency_ms(
 
 def uptime_pct(start: datetime, end: datetime) -> float | None:
     """The platform's uptime over [start, end) from the services' status history (maintenance
-    excluded): the figure every service card and SLA row is made of (collectors.health)."""
+    excluded): the figure every service card and SLA row is made of (collectors.monitoring.health)."""
     return platform_uptime_pct(start, end)

@@ -1,7 +1,7 @@
 """What the dashboards read from the other apps, through those apps' own selectors.
 
 Deployments and DORA figures come from ``incidents.selectors``. Slow statements come from the Postgres probes' last results
-(``pg_stat_statements``, collected by ``collectors.probes.postgres``).
+(``pg_stat_statements``, collected by ``collectors.monitoring.probes.postgres``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alerts import selectors as alert_selectors
-from collectors import selectors_services as service_selectors
+from collectors.monitoring import selectors as service_selectors
 from incidents import postmortem_services
 from incidents import selectors as incident_selectors
 from reputation import selectors as reputation_selectors

@@ -12,16 +12,18 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
+from alerts.models import Alert
 from incidents.models import Deployment, Incident
 from incidents.selectors import deployments_in_range, dora_stats, incident_list
 from incidents.services import (
     deployment_finish,
     deployment_record,
     incident_create,
+    incident_create_from_alert,
     incident_update,
 )
 from incidents.slo.api import router as slo_router
-from penguinmon.api_auth import actor_label, api_auth
+from penguinmon.api_auth import actor_label, api_auth, require_capability
 from penguinmon.roles import user_can
 
 router = Router(tags=["incidents"])
@@ -96,11 +98,6 @@ class IncidentCreateIn(Schema):
     )
 
 
-def _require(request, capability: str) -> None:
-    if not user_can(request.user, capability):
-        raise HttpError(403, f"this user's role does not allow {capability.replace('_', ' ')}")
-
-
 def _bad_request(exc: ValidationError) -> HttpError:
     return HttpError(400, "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items()))
 
@@ -123,7 +120,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 @router.get("/incidents", response=list[IncidentOut], auth=api_auth("read"))
 def list_incidents(request, status: str | None = None, limit: int = 200):
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     if status and status not in Incident.Status.values:
         raise HttpError(
             400, f"unknown status {status!r}; use one of {', '.join(Incident.Status.values)}"
@@ -136,7 +133,7 @@ def list_incidents(request, status: str | None = None, limit: int = 200):
 @router.post("/incidents", response={201: IncidentOut}, auth=api_auth("write"))
 def create_incident(request, payload: IncidentCreateIn):
     """Open an incident by hand or from a script, optionally naming the deployment that caused it."""
-    _require(request, "manage_incidents")
+    require_capability(request, "manage_incidents")
     if payload.severity not in Incident.Severity.values:
         raise HttpError(
             400,
@@ -160,9 +157,42 @@ def create_incident(request, payload: IncidentCreateIn):
     return Status(201, incident_out(incident))
 
 
+class IncidentRef(Schema):
+    id: int
+    title: str
+    status: str
+    url: str
+
+
+@router.post(
+    "/alerts/{alert_id}/incident",
+    response={201: IncidentRef, 200: IncidentRef},
+    auth=api_auth("write"),
+    # Published under the alerts API before it moved here (issue 10): same tag, id and summary.
+    tags=["alerts"],
+    operation_id="alerts_api_create_incident",
+    summary="Create Incident",
+)
+def create_incident_from_alert(request, alert_id: int):
+    """Open an incident from this alert (200 with the existing one if it is already linked)."""
+    require_capability(request, "manage_incidents")
+    alert = get_object_or_404(Alert.objects.select_related("rule", "acknowledged_by"), pk=alert_id)
+    existed = alert.incidents.exclude(status="resolved").exists()
+    incident = incident_create_from_alert(
+        alert=alert, user=request.user, actor_label=actor_label(request)
+    )
+    body = {
+        "id": incident.pk,
+        "title": incident.title,
+        "status": incident.status,
+        "url": f"/incidents/{incident.pk}/",
+    }
+    return Status(200 if existed else 201, body)
+
+
 @router.get("/incidents/{incident_id}", response=IncidentDetailOut, auth=api_auth("read"))
 def get_incident(request, incident_id: int):
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     incident = get_object_or_404(Incident, pk=incident_id)
     out = incident_out(incident)
     out["events"] = [
@@ -174,7 +204,7 @@ def get_incident(request, incident_id: int):
 
 @router.patch("/incidents/{incident_id}", response=IncidentOut, auth=api_auth("write"))
 def update_incident(request, incident_id: int, payload: IncidentUpdateIn):
-    _require(request, "manage_incidents")
+    require_capability(request, "manage_incidents")
     incident = get_object_or_404(Incident, pk=incident_id)
     extra = {}
     if "caused_by_deployment_id" in payload.model_fields_set:
@@ -355,7 +385,7 @@ def list_deployments(
     limit: int = 200,
 ):
     """Deployments started in [since, until) (default: the last 30 days), newest first."""
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     if status and status not in Deployment.Status.values:
         raise HttpError(
             400, f"unknown status {status!r}; use one of {', '.join(Deployment.Status.values)}"
@@ -378,7 +408,7 @@ def get_dora(
     until: datetime | None = None,
 ):
     """Deploy frequency, lead time, change failure rate and MTTR over [since, until)."""
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     start, end = _range(since, until)
     stats = dora_stats(start=start, end=end, service=service, environment=environment)
     return {
@@ -392,5 +422,5 @@ def get_dora(
 
 @router.get("/deployments/{int:deployment_id}", response=DeploymentOut, auth=api_auth("read"))
 def get_deployment(request, deployment_id: int):
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     return deployment_out(get_object_or_404(Deployment, pk=deployment_id))

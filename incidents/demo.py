@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from alerts.models import Alert
 from incidents.models import Deployment, Incident, IncidentEvent
 
 HAND_OPENED = [
@@ -21,8 +22,6 @@ HAND_OPENED = [
 
 
 def load(*, days: int, now: datetime, rng: random.Random) -> str:
-    from alerts.models import Alert
-
     with transaction.atomic():
         Incident.objects.filter(is_demo=True).delete()
         Deployment.objects.filter(is_demo=True).delete()

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from collectors.selectors import window_values
+from collectors.store.query import window_values
 from incidents.models import (
     CorrectiveAction,
     Deployment,

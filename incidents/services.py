@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.models import AlertEvent
 from incidents.models import Deployment, Incident, IncidentEvent
 from incidents.slo.selectors import service_freeze
 from incidents.status_page import forget_cached_status
@@ -81,8 +82,6 @@ def incident_create(
 
 def incident_create_from_alert(*, alert, user, actor_label: str = "") -> Incident:
     """Open an incident for an alert (or return the open one it is already linked to)."""
-    from alerts.models import AlertEvent
-
     existing = alert.incidents.exclude(status=Incident.Status.RESOLVED).first()
     if existing is not None:
         return existing

@@ -32,8 +32,8 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from alerts.selectors import maintenance_windows
-from collectors.health import maintenance_spans_by_service, uptime_from_changes
 from collectors.models import Service, Status, StatusChange
+from collectors.monitoring.health import maintenance_spans_by_service, uptime_from_changes
 from incidents.models import Incident, IncidentUpdate, StatusComponent
 
 HISTORY_DAYS = 90
@@ -130,7 +130,7 @@ def daily_uptimes(
     services: list[Service], *, days: int, now: datetime
 ) -> dict[int, list[float | None]]:
     """Uptime % of each service for each UTC day of the last ``days`` (oldest first, today so
-    far last), by the dashboards' definition (``collectors.health.uptime_from_changes``, with
+    far last), by the dashboards' definition (``collectors.monitoring.health.uptime_from_changes``, with
     maintenance counted as up), from one read of the status changes and of the windows."""
     if not services:
         return {}

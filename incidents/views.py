@@ -9,8 +9,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from alerts.models import Alert
 from incidents.forms import DeploymentFilterForm, IncidentPostUpdateForm, IncidentUpdateForm
 from incidents.models import Incident
 from incidents.postmortem_services import missing_postmortem_ids
@@ -22,7 +23,7 @@ from incidents.selectors import (
     incident_list,
     incident_stats,
 )
-from incidents.services import incident_update
+from incidents.services import incident_create_from_alert, incident_update
 from incidents.slo.selectors import frozen_services, slo_list, slo_statuses
 from incidents.updates import update_post
 from penguinmon.roles import capability_required, user_can
@@ -207,3 +208,13 @@ def deployment_index(request):
         },
         status=status,
     )
+
+
+@require_POST
+@capability_required("manage_incidents")
+def incident_from_alert(request, alert_id: int):
+    """The alert pages' "Create incident" button (served at /alerts/<id>/incident/)."""
+    alert = get_object_or_404(Alert.objects.select_related("rule"), pk=alert_id)
+    incident = incident_create_from_alert(alert=alert, user=request.user)
+    messages.success(request, f"Incident #{incident.pk} linked to alert #{alert.pk}.")
+    return redirect(f"/incidents/{incident.pk}/")

@@ -12,10 +12,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.dispatch import Signal
 from django.utils import timezone
+from ninja import Schema
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
 from penguinmon.models import ApiToken, hash_token
+from penguinmon.roles import user_can
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -93,3 +95,15 @@ def actor_label(request) -> str:
     token = getattr(request, "api_token", None)
     name = request.user.get_username() if request.user.is_authenticated else "anonymous"
     return f"{name} (token {token.prefix}…)" if token else name
+
+
+def require_capability(request, capability: str) -> None:
+    """403 unless the caller's role grants ``capability`` (see penguinmon.roles)."""
+    if not user_can(request.user, capability):
+        raise HttpError(403, f"this user's role does not allow {capability.replace('_', ' ')}")
+
+
+# The body of every 4xx answer: what was wrong, naming the item and field. (No docstring: it
+# would become the schema's description.)
+class ErrorOut(Schema):
+    error: str

@@ -23,6 +23,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from penguinmon.queues import celery_queue_lengths
+
 SAMPLES_INGESTED = Counter(
     "penguinmon_samples_ingested", "Samples written to the metric store", ["source"]
 )
@@ -54,8 +56,6 @@ class QueueLengthCollector:
             "penguinmon_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
         )
         try:
-            from collectors.queues import celery_queue_lengths
-
             for queue, length in celery_queue_lengths().items():
                 family.add_metric([queue], length)
         except Exception:  # a scrape must answer even with Redis gone

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from collectors.receivers.views import otlp_metrics
 from dashboards.views import home
+from incidents.views import incident_from_alert
 from penguinmon.api import api
 from penguinmon.metrics import metrics_view
 
@@ -24,6 +25,8 @@ urlpatterns = [
     path("v1/metrics", otlp_metrics, name="otlp-metrics"),
     path("metrics", metrics_view, name="metrics"),
     path("services/", include("collectors.urls")),
+    # An alert's "Create incident" is an incidents write; its address stays under the alert.
+    path("alerts/<int:alert_id>/incident/", incident_from_alert, name="incident-from-alert"),
     path("alerts/", include("alerts.urls")),
     path("incidents/", include("incidents.urls")),
     path("status/", include("incidents.status_urls")),

@@ -5,13 +5,11 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
-from penguinmon.api_auth import actor_label, api_auth
-from penguinmon.roles import user_can
+from penguinmon.api_auth import actor_label, api_auth, require_capability
 from reputation import selectors, services
 from reputation.models import CheckRun, SendingIP
 
@@ -50,11 +48,6 @@ class RotateRequest(Schema):
     reason: str = Field(..., min_length=1, max_length=2000)
 
 
-def _require(request: HttpRequest, capability: str) -> None:
-    if not user_can(request.user, capability):
-        raise HttpError(403, f"your role does not allow {capability.replace('_', ' ')}")
-
-
 def _ip_or_404(address: str) -> SendingIP:
     try:
         normalized = str(ipaddress.ip_address(address))
@@ -69,7 +62,7 @@ def _ip_or_404(address: str) -> SendingIP:
 @router.get("/reputation/ips", response=list[IPRow], auth=api_auth("read"))
 def list_ips(request, filters: Query[ListFilters]):
     """Every sending IP with its score and the blocklists it is on now (worst first)."""
-    _require(request, "view_reputation")
+    require_capability(request, "view_reputation")
     return selectors.ip_reputation_table(
         sort=filters.sort.lstrip("-"),
         descending=filters.sort.startswith("-"),
@@ -83,7 +76,7 @@ def list_ips(request, filters: Query[ListFilters]):
 @router.get("/reputation/ips/{address}/history", auth=api_auth("read"))
 def ip_history(request, address: str, days: int = Query(30, ge=1, le=90)):
     """Score snapshots, listing periods and the latest result per zone for one IP."""
-    _require(request, "view_reputation")
+    require_capability(request, "view_reputation")
     ip = _ip_or_404(address)
     return {
         "ip": ip.address,
@@ -154,7 +147,7 @@ def trigger_check(request, body: CheckRequest):
     summary. Several IPs, or none named (every IP and domain): queue the check for a worker
     and answer 202 with the run, whose progress GET /reputation/checks/{id} shows; 503 when
     the queue (Redis) is unreachable."""
-    _require(request, "manage_reputation")
+    require_capability(request, "manage_reputation")
     ip_ids = None
     if body.ips is not None:
         if not body.ips:
@@ -175,7 +168,7 @@ def trigger_check(request, body: CheckRequest):
 @router.get("/reputation/checks/{run_id}", auth=api_auth("read"))
 def check_run(request, run_id: int):
     """A queued check: queued, running, done (with its summary), skipped or failed."""
-    _require(request, "view_reputation")
+    require_capability(request, "view_reputation")
     run = CheckRun.objects.filter(pk=run_id).first()
     if run is None:
         raise HttpError(404, f"no check run {run_id}")
@@ -185,7 +178,7 @@ def check_run(request, run_id: int):
 @router.post("/reputation/ips/{address}/rotate", auth=api_auth("write"))
 def rotate(request, address: str, body: RotateRequest):
     """Deactivate the IP and activate a backup IP of the same provider; 409 if none."""
-    _require(request, "manage_reputation")
+    require_capability(request, "manage_reputation")
     if not body.reason.strip():
         raise HttpError(400, "reason must not be blank: it is recorded with the rotation")
     ip = _ip_or_404(address)

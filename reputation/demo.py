@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from collectors.store import write_samples
 from reputation import sender_dns
 from reputation.models import (
     BlocklistZone,
@@ -268,8 +269,6 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
 
 def _write_metrics(ips, snapshots, *, since: datetime) -> None:
     """The last day of scores into the metric store, so alert rules and dashboards see them."""
-    from collectors.store import write_samples
-
     items = []
     for snap in snapshots:
         if snap.taken_at < since:

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from collectors.store.query import window_values
+
 MAJOR_CAP = 40
 WARNING_BELOW = 70
 CRITICAL_BELOW = 40
@@ -87,8 +89,6 @@ def compute_score(
 
 def _sums_by_ip(metric: str, start: datetime, end: datetime) -> tuple[dict[str, float], float]:
     """Per-IP totals (series labelled ip) and the platform-wide total of a counter."""
-    from collectors.selectors import window_values
-
     per_ip: dict[str, float] = {}
     total = 0.0
     for labels, value in window_values(metric=metric, start=start, end=end, agg="sum"):

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from collectors.store import write_samples
 from penguinmon.audit import audit
 from penguinmon.redact import mask_secrets, secret_values
 from reputation import conf, dnsbl, sender_dns
@@ -227,8 +228,6 @@ def run_reputation_check(
     # The metric store only takes recent samples; a back-dated run (a re-check of history)
     # records its results but leaves the live series alone.
     if metrics and now >= timezone.now() - timedelta(days=settings.RETENTION_RAW_DAYS):
-        from collectors.store import write_samples
-
         write_samples(metrics, source="reputation")
     summary = CheckRunSummary(
         ips=len(ips),

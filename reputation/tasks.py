@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from collectors.queues import redis_client
+from penguinmon.queues import redis_client
 from reputation import services
 
 log = logging.getLogger(__name__)

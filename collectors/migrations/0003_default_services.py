@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def create(apps, schema_editor):
-    from collectors.defaults import create_defaults
+    from collectors.monitoring.defaults import create_defaults
 
     create_defaults(apps.get_model("collectors", "Service"), apps.get_model("collectors", "Probe"))
 

@@ -17,8 +17,8 @@ from django.db import models
 from django.db.models.signals import post_migrate
 from django.utils import timezone
 
-from collectors.locations import DEFAULT_LOCATION, location_errors
-from collectors.probes import KIND_CHOICES, config_errors
+from collectors.monitoring.locations import DEFAULT_LOCATION, location_errors
+from collectors.monitoring.probes import KIND_CHOICES, config_errors
 
 
 class Status(models.TextChoices):
@@ -95,15 +95,15 @@ class Service(models.Model):
         return self.display_name or self.name
 
     def health(self) -> Health:
-        """Status from the latest results of this service's enabled probes (see collectors.health)."""
-        from collectors.health import service_health
+        """Status from the latest results of this service's enabled probes (see collectors.monitoring.health)."""
+        from collectors.monitoring.health import service_health
 
         return service_health(
             self, list(self.probes.filter(enabled=True).prefetch_related("location_results"))
         )
 
     def uptime_pct(self, window: timedelta, *, now: datetime | None = None) -> float | None:
-        from collectors.health import uptime_pct
+        from collectors.monitoring.health import uptime_pct
 
         return uptime_pct(self, window, now=now)
 
@@ -331,7 +331,7 @@ def _create_default_services(sender, apps=None, **kwargs) -> None:
         probe_model = apps.get_model("collectors", "Probe")
     except LookupError:
         return  # migrated back to before these tables existed
-    from collectors.defaults import create_defaults
+    from collectors.monitoring.defaults import create_defaults
 
     create_defaults(service_model, probe_model)
 

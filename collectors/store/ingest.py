@@ -20,10 +20,11 @@ import psycopg.errors
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 
-from collectors.catalog import RESERVED
 from collectors.store import forward, histogram, partitions
+from collectors.store.catalog import RESERVED
 from collectors.store.errors import IngestError
 from collectors.store.series import resolve, series_cache, series_key
+from penguinmon.metrics import SAMPLES_INGESTED
 
 METRIC_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}\Z")
 LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,63}\Z")
@@ -389,8 +390,6 @@ def with_deadlock_retry(store) -> None:
 
 
 def _count(source: str, n: int) -> None:
-    from penguinmon.metrics import SAMPLES_INGESTED
-
     transaction.on_commit(lambda: SAMPLES_INGESTED.labels(source).inc(n))
 
 

@@ -11,7 +11,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
-from collectors.catalog import metric_def
+from collectors.store.catalog import metric_def
 from collectors.store.errors import IngestError
 from collectors.store.partitions import DAILY, MONTHLY
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from collectors.catalog import metric_labels
+from collectors.store.catalog import metric_labels
 from dashboards import selectors
 from dashboards.panels import figures as fg
 from dashboards.panels.base import (

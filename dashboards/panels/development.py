@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from collectors.catalog import class_rate_pct
-from collectors.selectors_batch import HistogramWindow, histogram_quantile_lines, merged
+from collectors.store.batch import HistogramWindow, histogram_quantile_lines, merged
+from collectors.store.catalog import class_rate_pct
 from dashboards import selectors, sources
 from dashboards.panels import figures as fg
 from dashboards.panels.base import (

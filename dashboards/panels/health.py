@@ -1,9 +1,9 @@
 """The service health grid (seed 004): one traffic-light card per service.
 
-Status and reason are the collectors app's (``collectors.selectors_services.services_overview``:
+Status and reason are the collectors app's (``collectors.monitoring.selectors.services_overview``:
 Healthy / Degraded / Down from the latest probe results, the same as the services page), with
 each probe's last numbers (queue backlog, pool, hit rate, cluster state…). Uptime is the
-service's uptime over the selected range (``collectors.health``). Response times, request and
+service's uptime over the selected range (``collectors.monitoring.health``). Response times, request and
 error rates over the range come from the request histograms and counters in the store; where
 they pass the seed 000 §6 alert thresholds the card says so beside the status.
 """
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from alerts.selectors import rules_cannot_evaluate
-from collectors.catalog import class_rate_pct
-from collectors.health import uptime_figures
-from collectors.selectors_batch import HistogramWindow, merged
-from collectors.selectors_services import services_overview
+from collectors.monitoring.health import uptime_figures
+from collectors.monitoring.selectors import services_overview
+from collectors.store.batch import HistogramWindow, merged
+from collectors.store.catalog import class_rate_pct
 from dashboards import selectors
 from dashboards.panels.base import Panel, Table
 from dashboards.timerange import TimeRange

@@ -11,9 +11,9 @@ from django.db import connection
 from alerts.evaluation import evaluate_rules
 from alerts.models import EVAL_ERROR_KEY, Alert, AlertRule, Delivery
 from collectors.models import Service
-from collectors.selectors import MAX_SERIES
 from collectors.store import write_samples
 from collectors.store.ingest import MAX_LABEL_VALUE
+from collectors.store.query import MAX_SERIES
 from dashboards.panels.health import service_cards
 from dashboards.timerange import parse_range
 from incidents.models import Incident

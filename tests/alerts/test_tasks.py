@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts import tasks
 from alerts.models import Alert
-from collectors.queues import redis_client
+from penguinmon.queues import redis_client
 
 
 def test_the_evaluate_task_runs_a_cycle_over_enabled_rules(make_rule, write, now):

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors.selectors import latest_values
+from collectors.store.query import latest_values
 from collectors.store.rollups import run_rollups
 
 pytestmark = pytest.mark.django_db(transaction=True)

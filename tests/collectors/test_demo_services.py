@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors import demo, demo_services
-from collectors.health import uptimes
 from collectors.models import Host, Service, Status
-from collectors.selectors import series_query, window_values
+from collectors.monitoring import demo as demo_services
+from collectors.monitoring.health import uptimes
+from collectors.store import demo
+from collectors.store.query import series_query, window_values
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 from werkzeug import Response
 
-from collectors.health import uptime_pct, uptimes
 from collectors.models import Probe, Service, Status, StatusChange
-from collectors.services import refresh_service_status, run_due_probes
+from collectors.monitoring.health import uptime_pct, uptimes
+from collectors.monitoring.probing import refresh_service_status, run_due_probes
 from tests.collectors.servers import closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

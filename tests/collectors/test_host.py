@@ -14,11 +14,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from werkzeug import Response
 
-from collectors import host as host_sampler
 from collectors.models import Host
-from collectors.queues import redis_client
-from collectors.selectors import latest_values
-from collectors.services import hosts_to_sample, register_worker_host, sample_host
+from collectors.monitoring import host as host_sampler
+from collectors.monitoring.hosts import hosts_to_sample, register_worker_host, sample_host
+from collectors.store.query import latest_values
+from penguinmon.queues import redis_client
 
 
 def by_metric(sample) -> dict[str, list[dict]]:
@@ -214,7 +214,7 @@ def test_beat_sends_each_worker_host_a_sample_task_on_its_own_queue():
 
 @pytest.mark.django_db
 def test_a_host_whose_worker_is_gone_stops_being_sampled_and_its_queue_is_deleted():
-    from collectors.services import HOST_QUEUE_ABANDONED_AFTER
+    from collectors.monitoring.probing import HOST_QUEUE_ABANDONED_AFTER
     from collectors.tasks import dispatch_host_samples
 
     client = redis_client()

@@ -17,10 +17,10 @@ import pytest
 from django.utils import timezone
 
 from collectors.models import Probe, ProbeLocation, Service, Status
-from collectors.queues import redis_client
-from collectors.selectors import latest_values
-from collectors.services import refresh_service_status, run_due_probes
+from collectors.monitoring.probing import refresh_service_status, run_due_probes
+from collectors.store.query import latest_values
 from penguinmon.models import AuditLog
+from penguinmon.queues import redis_client
 from tests.collectors.servers import SilentServer
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from collectors.probes import run_check
+from collectors.monitoring.probes import run_check
 from tests.collectors.servers import (
     HttpsServer,
     SilentServer,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from collectors.probes import run_check
-from collectors.probes.postgres import app_conninfo, traffic_level
+from collectors.monitoring.probes import run_check
+from collectors.monitoring.probes.postgres import app_conninfo, traffic_level
 from tests.collectors.servers import SilentServer, closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

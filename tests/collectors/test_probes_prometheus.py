@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from collectors.probes import run_check
+from collectors.monitoring.probes import run_check
 
 
 def exposition() -> bytes:

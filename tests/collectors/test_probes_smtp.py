@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
-from collectors.probes import run_check
+from collectors.monitoring.probes import run_check
 from tests.collectors.servers import (
     SilentServer,
     TricklingBannerServer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from collectors.probes import run_check
+from collectors.monitoring.probes import run_check
 from tests.collectors.servers import SilentServer, closed_port
 
 

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.selectors import series_query, window_values
 from collectors.store import histogram, write_request_timings, write_samples
+from collectors.store.query import series_query, window_values
 from collectors.store.rollups import run_rollups
 
 pytestmark = pytest.mark.django_db(transaction=True)

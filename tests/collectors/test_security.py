@@ -12,10 +12,10 @@ from django.utils import timezone
 from alerts.evaluation import evaluate_rules
 from alerts.models import Alert, AlertRule
 from collectors import security
-from collectors.queues import redis_client
-from collectors.selectors import window_values
+from collectors.store.query import window_values
 from collectors.tasks import flush_security_counts
 from penguinmon.audit import audit
+from penguinmon.queues import redis_client
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,7 @@ def test_the_default_rules_fire_on_a_failed_login_burst_and_a_403_spike(client, 
 
 
 def test_counting_never_fails_a_request_when_redis_is_unreachable(client, make_user, settings):
-    from collectors import queues
+    from penguinmon import queues
 
     queues.redis_client.cache_clear()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"

@@ -7,9 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from collectors import selectors_batch as batch
-from collectors.selectors import merged_quantiles, series_query, window_values
-from collectors.store import write_request_timings, write_samples
+from collectors.store import batch, write_request_timings, write_samples
+from collectors.store.query import merged_quantiles, series_query, window_values
 from collectors.store.rollups import run_rollups
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from collectors.models import Host, Probe, Service
-from collectors.services import ensure_default_services
+from collectors.monitoring.config import ensure_default_services
 from penguinmon.models import AuditLog
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from collectors.models import Probe, Service
-from collectors.services import ensure_default_services, run_due_probes
+from collectors.monitoring.config import ensure_default_services
+from collectors.monitoring.probing import run_due_probes
 from collectors.store.rollups import run_rollups
 from tests.support.browser import ARTIFACTS, logged_in_page
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from collectors.models import Host, Probe, Service, Status, StatusChange
-from collectors.services import ensure_default_services, run_due_probes
+from collectors.monitoring.config import ensure_default_services
+from collectors.monitoring.probing import run_due_probes
 from incidents.slo.models import SLO
 
 pytestmark = pytest.mark.django_db(transaction=True)

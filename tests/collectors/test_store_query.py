@@ -3,9 +3,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from collectors.selectors import latest_values, series_query, window_values
 from collectors.store import QueryError, write_request_timings, write_samples
 from collectors.store.partitions import drop_expired
+from collectors.store.query import latest_values, series_query, window_values
 from collectors.store.rollups import run_rollups
 
 pytestmark = pytest.mark.django_db(transaction=True)

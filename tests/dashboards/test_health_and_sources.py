@@ -7,8 +7,8 @@ import psycopg
 import pytest
 
 from collectors.models import Probe, Service, Status
-from collectors.probes.postgres import app_conninfo
-from collectors.services import run_due_probes
+from collectors.monitoring.probes.postgres import app_conninfo
+from collectors.monitoring.probing import run_due_probes
 from dashboards.pages import page_by_slug
 from dashboards.panels.base import render
 from tests.collectors.servers import closed_port

@@ -10,9 +10,10 @@ import pytest
 
 from alerts import demo as alerts_demo
 from alerts.models import Alert
-from collectors import demo, demo_services
-from collectors.health import uptime_pct
 from collectors.models import Service, Status
+from collectors.monitoring import demo as demo_services
+from collectors.monitoring.health import uptime_pct
+from collectors.store import demo
 from dashboards.reports import sla_rows
 from dashboards.timerange import parse_range
 from incidents import demo as incidents_demo

@@ -30,8 +30,8 @@ document.addEventListener("securitypolicyviolation", (e) => {
 @pytest.fixture
 def demo_world(transactional_db):
     from alerts import demo as alerts_demo
-    from collectors import demo as store_demo
-    from collectors import demo_services
+    from collectors.monitoring import demo as demo_services
+    from collectors.store import demo as store_demo
     from incidents import demo as incidents_demo
     from reputation import demo as reputation_demo
 

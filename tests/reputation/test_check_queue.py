@@ -10,7 +10,7 @@ import json
 import pytest
 from django.conf import settings as django_settings
 
-from collectors.queues import redis_client
+from penguinmon.queues import redis_client
 from reputation import tasks
 from reputation.models import CheckRun, ListingCheck, SendingDomain
 from tests.collectors.servers import closed_port

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from collectors.selectors import latest_values
 from collectors.store import write_samples
+from collectors.store.query import latest_values
 from collectors.store.rollups import run_rollups
 from reputation import services
 from reputation.models import (

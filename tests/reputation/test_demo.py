@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from collectors.selectors import latest_values
+from collectors.store.query import latest_values
 from reputation import demo, selectors
 from reputation.models import ListingCheck, SendingDomain, SendingIP
 

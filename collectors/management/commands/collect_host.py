@@ -18,8 +18,8 @@ import orjson
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-from collectors import host as host_sampler
-from collectors.services import sample_host
+from collectors.monitoring import host as host_sampler
+from collectors.monitoring.hosts import sample_host
 
 PUSH_TIMEOUT_S = 10
 

@@ -11,8 +11,8 @@ from collectors.models import Series
 # Each module has load(*, days, now, rng) -> str. The collectors' own metric history comes first
 # because it resets the metric store; the others add their records (and metrics) on top.
 DEMO_MODULES = [
-    "collectors.demo",
-    "collectors.demo_services",
+    "collectors.store.demo",
+    "collectors.monitoring.demo",
     "reputation.demo",
     "alerts.demo",
     "incidents.demo",

@@ -1,6 +1,6 @@
 """Batched reads of the metric store, for pages that show many numbers at once (dashboards).
 
-``collectors.selectors`` answers one metric and one period per call; a dashboard needs dozens
+``collectors.store.query`` answers one metric and one period per call; a dashboard needs dozens
 of numbers (KPI tiles over two periods, every route's p50/p95/p99, every service's rates), and
 one round trip per number was most of its render time. These functions answer many series and
 many periods in one SQL statement each:

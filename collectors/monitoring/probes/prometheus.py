@@ -11,8 +11,8 @@ import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.probes import httpjson
-from collectors.probes.base import ProbeResult, Stopwatch, need
+from collectors.monitoring.probes import httpjson
+from collectors.monitoring.probes.base import ProbeResult, Stopwatch, need
 
 
 def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:

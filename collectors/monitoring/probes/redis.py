@@ -16,7 +16,7 @@ from __future__ import annotations
 import redis as redis_lib
 from django.conf import settings
 
-from collectors.probes.base import ProbeResult, Stopwatch
+from collectors.monitoring.probes.base import ProbeResult, Stopwatch
 
 
 def queue_lengths(client: redis_lib.Redis, names: list[str] | None) -> dict[str, int]:

@@ -8,9 +8,15 @@ from datetime import datetime, timedelta
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from collectors.health import LocationResult, ProbeVerdict, probe_verdict, uptimes, uptimes_for
 from collectors.models import Host, Probe, Service, StatusChange
-from collectors.selectors import series_query
+from collectors.monitoring.health import (
+    LocationResult,
+    ProbeVerdict,
+    probe_verdict,
+    uptimes,
+    uptimes_for,
+)
+from collectors.store.query import series_query
 
 HISTORY_RANGES = {
     "24h": (timedelta(hours=24), 60),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from collectors.probes import httpjson
-from collectors.probes.base import ProbeResult, Stopwatch, need
+from collectors.monitoring.probes import httpjson
+from collectors.monitoring.probes.base import ProbeResult, Stopwatch, need
 
 STATUS_CODES = {"green": 0, "yellow": 1, "red": 2}
 

@@ -13,7 +13,7 @@ import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from collectors.probes import (
+from collectors.monitoring.probes import (
     clickhouse,
     dns,
     elasticsearch,
@@ -25,7 +25,7 @@ from collectors.probes import (
     smtp,
     tcp,
 )
-from collectors.probes.base import Metric, ProbeConfigError, ProbeResult, Stopwatch
+from collectors.monitoring.probes.base import Metric, ProbeConfigError, ProbeResult, Stopwatch
 
 CheckFn = Callable[..., ProbeResult]
 

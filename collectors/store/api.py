@@ -15,9 +15,10 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
-from collectors.selectors import AGGREGATIONS, list_series, series_query
 from collectors.store import IngestError, QueryError, write_request_timings, write_samples
-from penguinmon.api_auth import api_auth
+from collectors.store.query import AGGREGATIONS, list_series, series_query
+from penguinmon.api_auth import ErrorOut, api_auth
+from penguinmon.metrics import INGEST_REJECTED
 
 router = Router(tags=["metrics"])
 
@@ -94,10 +95,6 @@ class WriteResult(Schema):
     written: int
 
 
-class ErrorOut(Schema):
-    error: str
-
-
 def _parse_batch(request: HttpRequest, key: str):
     try:
         body = orjson.loads(request.body)
@@ -110,13 +107,12 @@ def _parse_batch(request: HttpRequest, key: str):
     return body
 
 
-def _ingest(fn, items):
+def _ingest(endpoint: str, fn, items):
+    """Write a batch; a refused one answers 4xx and counts as rejected under ``endpoint``."""
     try:
         return fn(items)
     except IngestError as exc:
-        from penguinmon.metrics import INGEST_REJECTED
-
-        INGEST_REJECTED.labels(fn.__name__).inc()
+        INGEST_REJECTED.labels(endpoint).inc()
         raise HttpError(exc.status, str(exc)) from exc
 
 
@@ -130,7 +126,11 @@ def post_samples(request):
     """Store a batch of up to 10,000 samples atomically: all or nothing. Items are single
     samples `{metric, labels, value, ts}` or series-grouped `{metric, labels, points: [[ts, value], ...]}`."""
     items = _parse_batch(request, "samples")
-    return {"written": _ingest(lambda i: write_samples(i, source="api", external=True), items)}
+    return {
+        "written": _ingest(
+            "samples", lambda i: write_samples(i, source="api", external=True), items
+        )
+    }
 
 
 @router.post(
@@ -142,7 +142,7 @@ def post_samples(request):
 def post_requests(request):
     """Store request timings as per-minute latency histograms and 2xx/4xx/5xx counters."""
     items = _parse_batch(request, "requests")
-    return {"written": _ingest(write_request_timings, items)}
+    return {"written": _ingest("requests", write_request_timings, items)}
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
@@ -314,13 +314,3 @@ def get_query(request, params: Query[QueryParams]):
         "series": [{"labels": s.labels, "unit": s.unit, "points": s.points} for s in result.series],
     }
     return HttpResponse(orjson.dumps(body), content_type="application/json")
-
-
-def _mount_services() -> None:
-    # Services, probes and hosts (collectors/api_services.py) share the /api/v1/ prefix.
-    from collectors.api_services import router as services_router
-
-    router.add_router("", services_router)
-
-
-_mount_services()

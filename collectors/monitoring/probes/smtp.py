@@ -21,7 +21,7 @@ import subprocess
 import time
 import urllib.request
 
-from collectors.probes.base import ProbeConfigError, ProbeResult, Stopwatch, need
+from collectors.monitoring.probes.base import ProbeConfigError, ProbeResult, Stopwatch, need
 
 
 def count_postqueue_json(output: str) -> int:

@@ -15,7 +15,7 @@ import time
 import psycopg
 from django.conf import settings
 
-from collectors.probes.base import ProbeResult, Stopwatch, per_hour
+from collectors.monitoring.probes.base import ProbeResult, Stopwatch, per_hour
 
 # The seed's traffic levels for tables (operations per hour).
 TRAFFIC_LEVELS = (("CRITICAL", 100_000), ("HIGH", 5_000), ("MEDIUM", 100))

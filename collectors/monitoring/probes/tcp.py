@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-from collectors.probes.base import ProbeConfigError, ProbeResult, Stopwatch, need
+from collectors.monitoring.probes.base import ProbeConfigError, ProbeResult, Stopwatch, need
 
 
 def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:

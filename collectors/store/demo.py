@@ -11,9 +11,9 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from collectors.catalog import METRICS
 from collectors.store import histogram
 from collectors.store.backfill import backfill_histograms, backfill_series
+from collectors.store.catalog import METRICS
 from collectors.store.partitions import truncate_store
 
 HOSTS = {"web-1": 38, "web-2": 42, "worker-1": 55, "db-1": 47}

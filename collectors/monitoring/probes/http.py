@@ -13,7 +13,7 @@ import ssl
 import time
 from urllib.parse import urlsplit
 
-from collectors.probes.base import ProbeConfigError, ProbeResult, Stopwatch, need
+from collectors.monitoring.probes.base import ProbeConfigError, ProbeResult, Stopwatch, need
 
 
 def _expected(config: dict) -> set[int] | None:

@@ -26,10 +26,11 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
-from collectors.locations import location_errors
 from collectors.models import Host, Probe, Service
-from collectors.probes import config_errors
-from collectors.selectors_services import (
+from collectors.monitoring.locations import location_errors
+from collectors.monitoring.probes import config_errors
+from collectors.monitoring.probing import ProbeNotHere, run_probe
+from collectors.monitoring.selectors import (
     ProbeRow,
     ServiceRow,
     hosts_list,
@@ -39,17 +40,12 @@ from collectors.selectors_services import (
     service_row,
     services_overview,
 )
-from collectors.services import ProbeNotHere, run_probe
-from penguinmon.api_auth import actor_label, api_auth
+from penguinmon.api_auth import ErrorOut, actor_label, api_auth
 from penguinmon.audit import audit
 from penguinmon.redact import mask_headers
 from penguinmon.roles import user_can
 
 router = Router(tags=["services"])
-
-
-class ErrorOut(Schema):
-    error: str
 
 
 class LocationResultOut(Schema):

@@ -11,7 +11,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from collectors.probes.base import ProbeResult, Stopwatch
+from collectors.monitoring.probes.base import ProbeResult, Stopwatch
 
 
 def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:

@@ -1,13 +1,13 @@
 """Demo history for services and probes: 30 days of probe results and the numbers each probe
 kind collects, with a few outages. The statuses are not written by hand: the results are
-replayed through the live path's own steps (``collectors.services.replay_history``), so each
+replayed through the live path's own steps (``collectors.monitoring.probing.replay_history``), so each
 outage becomes the status changes, uptime and reasons a running PenguinMon would have recorded,
 and alerts.demo derives its "Service down" alerts from the same probe_up samples.
 
 Only enabled probes have results: a service whose probe is disabled on a fresh install (the
 MTA, Elasticsearch, ClickHouse, the providers) is "not monitored", with no uptime figure.
 
-Runs after collectors.demo (which empties the metric store); it replaces its own rows: status
+Runs after collectors.store.demo (which empties the metric store); it replaces its own rows: status
 changes, the probes' last results and the demo hosts' process snapshots.
 """
 
@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from collectors.catalog import METRICS
-from collectors.demo import HOSTS, _daily, _timeline
 from collectors.models import Host, Probe, Service, Status, StatusChange
-from collectors.probes import ProbeResult
-from collectors.probes.postgres import traffic_level
-from collectors.services import _RESULT_FIELDS, ensure_default_services, replay_history
+from collectors.monitoring.config import ensure_default_services
+from collectors.monitoring.probes import ProbeResult
+from collectors.monitoring.probes.postgres import traffic_level
+from collectors.monitoring.probing import _RESULT_FIELDS, replay_history
 from collectors.store.backfill import backfill_series
+from collectors.store.catalog import METRICS
+from collectors.store.demo import HOSTS, _daily, _timeline
 
 # The seed's table traffic (operations/hour ranges).
 TABLES = {
@@ -74,7 +75,7 @@ class Outage:
 
 
 def _outages(now: datetime) -> list[Outage]:
-    # The 9-day and 2-day ones line up with collectors.demo's request incidents (14:10 UTC).
+    # The 9-day and 2-day ones line up with collectors.store.demo's request incidents (14:10 UTC).
     # All are inside raw retention, where alert rules (which read raw samples) can see them.
     at_1410 = lambda days: days + ((now.hour + now.minute / 60) - (14 + 10 / 60)) / 24  # noqa: E731
     return [
@@ -306,7 +307,7 @@ PROCESSES = {
 
 
 def _demo_hosts(now: datetime, rng: random.Random) -> None:
-    """Process snapshots for collectors.demo's hosts (they have no worker: nothing is sent to them)."""
+    """Process snapshots for collectors.store.demo's hosts (they have no worker: nothing is sent to them)."""
     for name, base in HOSTS.items():
         procs = [
             {

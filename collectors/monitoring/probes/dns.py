@@ -10,7 +10,7 @@ from __future__ import annotations
 import dns.exception
 import dns.resolver
 
-from collectors.probes.base import ProbeResult, Stopwatch, need
+from collectors.monitoring.probes.base import ProbeResult, Stopwatch, need
 
 
 def check(config: dict, *, timeout: float, state: dict) -> ProbeResult:

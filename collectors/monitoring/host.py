@@ -3,7 +3,7 @@
 ``sample(host, previous)`` is a pure measurement: it takes the counters the previous sample
 returned (CPU ticks, disk and network byte counters, per-process CPU ticks) and turns them
 into rates, so it works the same in a long-lived ``collect_host`` loop (counters in memory)
-and in Celery prefork children (counters kept in Redis by collectors.services.sample_host).
+and in Celery prefork children (counters kept in Redis by collectors.monitoring.hosts.sample_host).
 
 Per-process figures are read straight from /proc on Linux: psutil.process_iter costs about
 3x more CPU for the same fields, and the sampler's whole budget is a few milliseconds.

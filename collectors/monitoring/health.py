@@ -27,11 +27,10 @@ whole-platform window) is planned, so it does not count as down.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.apps import apps
 from django.utils import timezone
 
 from collectors.models import Health, Probe, RunResult, Service, Status, StatusChange
@@ -198,13 +197,25 @@ def _merge_spans(windows, start: datetime, end: datetime) -> list[Span]:
     return merged
 
 
+# Planned maintenance windows are alerts' silences, and alerts sits above this app: it hands
+# its reader in at start-up (AlertsConfig.ready), so nothing here imports up the stack. The
+# reader is called as reader(start=, end=, service=None) and returns windows with starts_at,
+# ends_at and silence.covers_service(name). Without one (alerts not installed) there is none.
+MaintenanceSource = Callable[..., Sequence]
+_maintenance_source: MaintenanceSource | None = None
+
+
+def set_maintenance_source(source: MaintenanceSource | None) -> None:
+    """Where maintenance windows come from (alerts.selectors.maintenance_windows)."""
+    global _maintenance_source
+    _maintenance_source = source
+
+
 def maintenance_spans(service: Service, start: datetime, end: datetime) -> list[Span]:
     """Merged [from, to) spans in [start, end) when the service was in planned maintenance."""
-    if not apps.is_installed("alerts"):
+    if _maintenance_source is None:
         return []
-    from alerts.selectors import maintenance_windows
-
-    return _merge_spans(maintenance_windows(start=start, end=end, service=service.name), start, end)
+    return _merge_spans(_maintenance_source(start=start, end=end, service=service.name), start, end)
 
 
 def maintenance_spans_by_service(
@@ -212,11 +223,9 @@ def maintenance_spans_by_service(
 ) -> dict[str, list[Span]]:
     """``maintenance_spans`` for many services from one read of the windows: the same rule
     (a silence on service=<name> alone, or whole-platform) applied to each name."""
-    if not apps.is_installed("alerts"):
+    if _maintenance_source is None:
         return {name: [] for name in names}
-    from alerts.selectors import maintenance_windows
-
-    windows = maintenance_windows(start=start, end=end)
+    windows = _maintenance_source(start=start, end=end)
     return {
         name: _merge_spans([w for w in windows if w.silence.covers_service(name)], start, end)
         for name in names

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from collectors.probes import httpjson
-from collectors.probes.base import ProbeResult, Stopwatch, need
+from collectors.monitoring.probes import httpjson
+from collectors.monitoring.probes.base import ProbeResult, Stopwatch, need
 
 STORAGE_SQL = "SELECT sum(bytes_on_disk) FROM system.parts WHERE active"
 
