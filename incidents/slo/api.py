@@ -24,15 +24,9 @@ from incidents.slo.selectors import (
     slo_statuses,
 )
 from incidents.slo.services import slo_create, slo_delete, slo_update
-from penguinmon.api_auth import api_auth
-from penguinmon.roles import user_can
+from penguinmon.api_auth import api_auth, require_capability
 
 router = Router(tags=["slos"])
-
-
-def _require(request, capability: str) -> None:
-    if not user_can(request.user, capability):
-        raise HttpError(403, f"this user's role does not allow {capability.replace('_', ' ')}")
 
 
 def _bad_request(exc: ValidationError) -> HttpError:
@@ -165,7 +159,7 @@ def _one(slo: SLO) -> dict:
 
 @router.get("/slos", response=list[SloOut], auth=api_auth("read"))
 def list_slos(request, service: str | None = None):
-    _require(request, "view_slos")
+    require_capability(request, "view_slos")
     slos = slo_list()
     if service:
         slos = [s for s in slos if s.service.name == service]
@@ -177,7 +171,7 @@ def list_slos(request, service: str | None = None):
 @router.post("/slos", response={201: SloOut}, auth=api_auth("write"))
 def create_slo(request, payload: SloIn):
     """Create an SLO; its burn-rate alert rules are generated with it."""
-    _require(request, "manage_slos")
+    require_capability(request, "manage_slos")
     data = payload.dict()
     if data["burn_alerts"] is None:
         data.pop("burn_alerts")
@@ -191,7 +185,7 @@ def create_slo(request, payload: SloIn):
 @router.get("/slos/openslo", auth=api_auth("read"))
 def export_openslo(request, service: str | None = None):
     """Every SLO (or one service's) as OpenSLO v1 YAML documents (an SLI and an SLO each)."""
-    _require(request, "view_slos")
+    require_capability(request, "view_slos")
     slos = slo_list()
     if service:
         slos = [s for s in slos if s.service.name == service]
@@ -206,7 +200,7 @@ class ImportOut(Schema):
 @router.post("/slos/openslo", response=ImportOut, auth=api_auth("write"))
 def import_openslo(request):
     """Create or update (by name) SLOs from OpenSLO v1 YAML in the request body, all or nothing."""
-    _require(request, "manage_slos")
+    require_capability(request, "manage_slos")
     try:
         result = openslo.load(request.body.decode("utf-8", errors="replace"))
     except openslo.OpenSloError as exc:
@@ -217,13 +211,13 @@ def import_openslo(request):
 @router.get("/slos/{int:slo_id}", response=SloOut, auth=api_auth("read"))
 def get_slo(request, slo_id: int):
     """One SLO with its budget figures and whether its service is frozen (for CI scripts)."""
-    _require(request, "view_slos")
+    require_capability(request, "view_slos")
     return _one(get_object_or_404(SLO.objects.select_related("service"), pk=slo_id))
 
 
 @router.patch("/slos/{int:slo_id}", response=SloOut, auth=api_auth("write"))
 def update_slo(request, slo_id: int, payload: SloPatchIn):
-    _require(request, "manage_slos")
+    require_capability(request, "manage_slos")
     slo = get_object_or_404(SLO.objects.select_related("service"), pk=slo_id)
     data = payload.dict(exclude_unset=True)
     try:
@@ -235,7 +229,7 @@ def update_slo(request, slo_id: int, payload: SloPatchIn):
 
 @router.delete("/slos/{int:slo_id}", response={204: None}, auth=api_auth("write"))
 def delete_slo(request, slo_id: int):
-    _require(request, "manage_slos")
+    require_capability(request, "manage_slos")
     slo_delete(slo=get_object_or_404(SLO, pk=slo_id))
     return Status(204, None)
 
@@ -257,7 +251,7 @@ class FreezeOut(Schema):
 def get_freeze(request, name: str):
     """Is the service in reliability freeze (an SLO of it has no error budget left)? For a CI
     script to ask before deploying."""
-    _require(request, "view_slos")
+    require_capability(request, "view_slos")
     if not Service.objects.filter(name=name).exists():
         raise HttpError(404, f"unknown service {name!r}")
     freeze = service_freeze(name)

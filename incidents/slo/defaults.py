@@ -4,6 +4,11 @@ sets API p95 < 200 ms as the performance target ("95% of requests under 200 ms")
 
 from __future__ import annotations
 
+from alerts.burn_rate import DEFAULT_WINDOWS, sync_burn_rate_rules
+from alerts.models import AlertRule
+from collectors.models import Service
+from incidents.slo.models import SLO, default_burn_alerts
+
 LOGIN_ROUTE = "/v1/auth/login"
 
 # name, service, sli_kind, route, threshold_ms, objective_pct, description
@@ -33,9 +38,6 @@ DEFAULT_SLOS = [
 def ensure_default_slos(slo_model, service_model, rule_model) -> None:
     """Create the defaults (and their burn-rate rules) while no SLO exists; skip an SLO whose
     service is missing. Takes model classes so the data migration can pass historical ones."""
-    from alerts.burn_rate import DEFAULT_WINDOWS, sync_burn_rate_rules
-    from incidents.slo.models import default_burn_alerts
-
     if slo_model.objects.exists():
         return
     for name, service_name, kind, route, threshold, objective, description in DEFAULT_SLOS:
@@ -66,3 +68,8 @@ def ensure_default_slos(slo_model, service_model, rule_model) -> None:
             windows=DEFAULT_WINDOWS,
             rule_model=rule_model,
         )
+
+
+def create_default_slos(sender, **kwargs) -> None:
+    """post_migrate: after a flush (tests, a reset database) the defaults come back."""
+    ensure_default_slos(SLO, Service, AlertRule)
