@@ -214,7 +214,7 @@ def test_beat_sends_each_worker_host_a_sample_task_on_its_own_queue():
 
 @pytest.mark.django_db
 def test_a_host_whose_worker_is_gone_stops_being_sampled_and_its_queue_is_deleted():
-    from collectors.monitoring.probing import HOST_QUEUE_ABANDONED_AFTER
+    from collectors.monitoring.hosts import HOST_QUEUE_ABANDONED_AFTER
     from collectors.tasks import dispatch_host_samples
 
     client = redis_client()
