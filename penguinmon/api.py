@@ -18,6 +18,7 @@ from collectors.store.api import router as store_router
 from dashboards.api import router as dashboards_router
 from incidents.api import router as incidents_router
 from incidents.api_communication import router as incident_communication_router
+from penguinmon.api_errors import error_response
 from penguinmon.queues import redis_client
 from reputation.api import router as reputation_router
 
@@ -67,6 +68,11 @@ def _validation_error(request, exc: ValidationError):
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
     return api.create_response(request, {"error": str(exc.message)}, status=exc.status_code)
+
+
+@api.exception_handler(Exception)
+def _unexpected(request, exc: Exception):
+    return error_response(request, exc)
 
 
 @api.exception_handler(AuthenticationError)

@@ -1,4 +1,11 @@
+import json
+import math
+import re
+
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.http import HttpResponse
+
+from penguinmon.api_errors import error_response
 
 # The JSON API authenticates itself (bearer tokens or session, see penguinmon/api_auth.py)
 # and answers 401 in JSON; /metrics and static files are for machines.
@@ -10,3 +17,118 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
         if request.path.startswith(PUBLIC_PREFIXES):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class ApiErrorsMiddleware:
+    """Outermost: whatever fails under /api/ answers JSON. The API's own handler covers its
+    views; this covers what fails around them (a path no route matches, a middleware losing
+    the database, an error page Django rendered) so a script never parses an HTML page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            status = response.status_code
+            if status == 404:
+                message = "not found: no API route or object matches this path"
+            elif status >= 500:
+                message = "internal error; it has been logged"
+            else:
+                message = response.reason_phrase.lower()
+            response = HttpResponse(
+                json.dumps({"error": message}), status=status, content_type="application/json"
+            )
+        return response
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith("/api/"):
+            return None
+        return error_response(request, exception)
+
+
+# Characters no field of the API accepts: NUL (Postgres text and jsonb cannot hold it) and
+# the other C0 controls and DEL. Tab, newline and carriage return stay allowed (notes,
+# postmortems, messages are multi-line).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ISO_DATE = re.compile(r"(\d{4})-\d\d-\d\d(?:[T ].*)?\Z")
+INT_MAX = 2**63 - 1  # the widest integer any column (bigint) or JSON value is stored as
+YEAR_MIN, YEAR_MAX = 1970, 2999
+# Endpoints that validate their own (large) bodies item by item.
+SELF_VALIDATING = ("/api/v1/samples", "/api/v1/requests")
+
+
+class InputRefused(ValueError):
+    pass
+
+
+def _check_text(text: str, where: str) -> None:
+    bad = _CONTROL.search(text)
+    if bad:
+        raise InputRefused(f"{where}: contains the control character U+{ord(bad.group()):04X}")
+    date = _ISO_DATE.match(text)
+    if date and not YEAR_MIN <= int(date.group(1)) <= YEAR_MAX:
+        raise InputRefused(f"{where}: dates must fall between {YEAR_MIN} and {YEAR_MAX}")
+
+
+def _check_value(value, where: str) -> None:
+    if isinstance(value, str):
+        _check_text(value, where or "body")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not -INT_MAX <= value <= INT_MAX:
+            raise InputRefused(f"{where}: integer out of range (at most {INT_MAX})")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputRefused(f"{where}: must be a finite number")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"{where}.{key}" if where else key)
+            _check_value(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_value(item, f"{where}[{i}]")
+
+
+class ApiInputGuardMiddleware:
+    """Refuses, with a 422 naming the field, input no API field may hold, before any view
+    runs: control characters (NUL above all) in the path, query or JSON body, integers wider
+    than 64 bits, NaN/Infinity, and dates outside 1970–2999 (year 0308 broke date arithmetic).
+    Each endpoint still validates its own fields; this is the floor under all of them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/") and request.path not in SELF_VALIDATING:
+            try:
+                self._check(request)
+            except InputRefused as exc:
+                return HttpResponse(
+                    json.dumps({"error": str(exc)}), status=422, content_type="application/json"
+                )
+        return self.get_response(request)
+
+    def _check(self, request) -> None:
+        _check_text(request.path, "path")
+        for key, values in request.GET.lists():
+            _check_text(key, "query")
+            for value in values:
+                _check_text(value, f"query.{key}")
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and request.content_type == "application/json"
+        ):
+            try:
+                body = json.loads(request.body or b"null")
+            except ValueError:
+                return  # malformed JSON: the endpoint's parser answers it
+            except RecursionError as exc:
+                raise InputRefused("body: nested too deeply") from exc
+            _check_value(body, "body")

@@ -131,10 +131,10 @@ class RunOut(Schema):
 
 class ServicePatch(Schema):
     down_after_failures: int | None = Field(None, ge=1, le=100)
-    degraded_latency_ms: float | None = Field(None, gt=0)
+    degraded_latency_ms: float | None = Field(None, gt=0, le=600_000)
     fail_locations_k: int | None = Field(None, ge=1, le=100)
-    description: str | None = None
-    comment: str = ""
+    description: str | None = Field(None, max_length=2000)
+    comment: str = Field("", max_length=1000)
 
 
 class ProbePatch(Schema):
@@ -157,10 +157,10 @@ class ProbeFilter(Schema):
 class HostSnapshotIn(Schema):
     cpu_percent: float | None = Field(None, ge=0, le=100)
     memory_percent: float = Field(..., ge=0, le=100)
-    process_count: int = Field(..., ge=0)
+    process_count: int = Field(..., ge=0, le=10_000_000)
     top_cpu: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
     top_memory: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
-    disks: dict[str, float] = Field(default_factory=dict)
+    disks: dict[str, float] = Field(default_factory=dict, max_length=256)
 
 
 class HostOut(Schema):
@@ -297,7 +297,7 @@ def get_service(request, name: str):
 @router.patch(
     "/services/{name}",
     auth=api_auth("write"),
-    response={200: ServiceOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: ServiceOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
 )
 def patch_service(request, name: str, body: ServicePatch):
     """Change a service's thresholds (down after N failures, degraded latency, k of n
@@ -305,6 +305,10 @@ def patch_service(request, name: str, body: ServicePatch):
     _require_manager(request)
     service = _service_or_404(name)
     changes = body.model_dump(exclude_unset=True, exclude={"comment"})
+    nulls = sorted(k for k, v in changes.items() if v is None)
+    if nulls:
+        # None only means "not sent"; every one of these fields always has a value.
+        raise HttpError(422, "; ".join(f"{k}: may not be null" for k in nulls))
     if not changes:
         raise HttpError(
             400,
@@ -385,6 +389,10 @@ def patch_probe(request, probe_id: int, body: ProbePatch):
     _require_manager(request)
     probe = _probe_or_404(probe_id)
     changes = body.model_dump(exclude_unset=True, exclude={"comment"})
+    nulls = sorted(k for k, v in changes.items() if v is None)
+    if nulls:
+        # None only means "not sent"; every one of these fields always has a value.
+        raise HttpError(422, "; ".join(f"{k}: may not be null" for k in nulls))
     if not changes:
         raise HttpError(
             400,
