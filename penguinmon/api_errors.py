@@ -8,6 +8,8 @@ import logging
 import kombu.exceptions
 import orjson
 import redis.exceptions
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
@@ -49,6 +51,17 @@ def error_response(request: HttpRequest, exc: Exception) -> HttpResponse:
         )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+    if isinstance(exc, RequestDataTooBig):
+        return HttpResponse(
+            orjson.dumps(
+                {
+                    "error": "request body larger than "
+                    f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes; send smaller batches"
+                }
+            ),
+            status=413,
+            content_type="application/json",
+        )
     if isinstance(exc, DataError):
         # The database refused a value (out of range, too long): the input's fault. Endpoints
         # validate their fields first; this keeps one that missed a bound from answering 500.

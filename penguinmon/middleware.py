@@ -19,6 +19,11 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
         return super().process_view(request, view_func, view_args, view_kwargs)
 
 
+# Receivers whose errors have their protocol's own shape (remote_write: plain text; OTLP: a
+# google.rpc.Status in the request's encoding): their senders parse those, not our JSON.
+PROTOCOL_PATHS = ("/api/v1/write", "/api/otlp/")
+
+
 class ApiErrorsMiddleware:
     """Outermost: whatever fails under /api/ answers JSON. The API's own handler covers its
     views; this covers what fails around them (a path no route matches, a middleware losing
@@ -31,6 +36,7 @@ class ApiErrorsMiddleware:
         response = self.get_response(request)
         if (
             request.path.startswith("/api/")
+            and not request.path.startswith(PROTOCOL_PATHS)
             and response.status_code >= 400
             and not response.get("Content-Type", "").startswith("application/json")
         ):
@@ -61,7 +67,13 @@ INT_MAX = 2**63 - 1  # the widest integer any column (bigint) or JSON value is s
 YEAR_MIN, YEAR_MAX = 1970, 2999
 # Endpoints that validate their own bodies item by item (ingest batches; Alertmanager's
 # webhook, whose firing alerts carry endsAt 0001-01-01 by design).
-SELF_VALIDATING = ("/api/v1/samples", "/api/v1/requests", "/api/v1/integrations/alertmanager")
+SELF_VALIDATING = (
+    "/api/v1/samples",
+    "/api/v1/requests",
+    "/api/v1/integrations/alertmanager",
+    "/api/v1/write",
+    "/api/otlp/v1/metrics",
+)
 
 
 class InputRefused(ValueError):

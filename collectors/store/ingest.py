@@ -170,7 +170,8 @@ def validate_samples(items, *, now: datetime | None = None, external: bool = Fal
         if type(item) is not dict:
             raise IngestError("must be an object with metric, labels, value, ts", index=i)
         metric = item.get("metric")
-        if metric not in ok_metrics:
+        # The type check comes first: a list or object is unhashable for the set look-up.
+        if type(metric) is not str or metric not in ok_metrics:
             if not isinstance(metric, str) or not METRIC_RE.match(metric):
                 raise IngestError(
                     "must be a metric name matching [a-zA-Z_:][a-zA-Z0-9_:.]*",

@@ -270,3 +270,11 @@ def test_two_writers_creating_the_same_new_day_both_succeed():
         cur.execute("SELECT to_regclass(%s)", [f"collectors_sample_p{day:%Y%m%d}"])
         assert cur.fetchone()[0] is not None
         cur.execute(f"DROP TABLE collectors_sample_p{day:%Y%m%d}")
+
+
+def test_a_metric_name_that_is_not_a_string_is_a_422_naming_the_field(api):
+    # Found by the API fuzzer: a list as the metric name was a 500 (unhashable set look-up).
+    for metric in (["queue_depth"], {"name": "x"}):
+        resp = api.post("/api/v1/samples", {"samples": [{"metric": metric, "value": 1}]})
+        assert resp.status_code == 422
+        assert resp.json()["error"].startswith("samples[0].metric:")

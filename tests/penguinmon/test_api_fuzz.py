@@ -34,6 +34,10 @@ def token(make_user) -> str:
     return raw
 
 
+# Binary protocol receivers (remote_write) are fuzzed by their own tests, not from the schema.
+PROTOCOL_PATHS = {"/v1/write", "/api/v1/write"}
+
+
 def test_no_operation_answers_a_server_error(live_server, token, settings_override):
     auth = {"Authorization": f"Bearer {token}"}
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/openapi.json", headers=auth)
@@ -43,6 +47,8 @@ def test_no_operation_answers_a_server_error(live_server, token, settings_overri
 
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path in PROTOCOL_PATHS:
+            continue  # a snappy protobuf body: its own tests send corrupt and oversize ones
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
@@ -50,7 +56,9 @@ def test_no_operation_answers_a_server_error(live_server, token, settings_overri
                 max_examples=EXAMPLES,
                 deadline=None,
                 database=None,
-                derandomize=False,
+                # make test replays the same cases every run (reproducible CI); make fuzz
+                # (PENGUINMON_FUZZ_EXAMPLES set) explores new ones each time.
+                derandomize="PENGUINMON_FUZZ_EXAMPLES" not in os.environ,
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=list(HealthCheck),
             )

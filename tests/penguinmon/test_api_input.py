@@ -83,3 +83,11 @@ def test_an_unknown_api_path_answers_json(client, token):
     assert resp.status_code == 404
     assert resp["Content-Type"] == "application/json"
     assert resp.json() == {"error": "not found: no API route or object matches this path"}
+
+
+def test_a_body_over_the_upload_limit_is_a_json_413(api, settings):
+    # Found by the API fuzzer: Django's RequestDataTooBig surfaced as a 500.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    resp = api.post("/api/v1/requests", raw="[" + ",".join(["{}"] * 600) + "]")
+    assert resp.status_code == 413
+    assert "larger than 1,000 bytes" in resp.json()["error"]
