@@ -1,4 +1,6 @@
-"""The NinjaAPI root: /api/health, /api/docs, /api/openapi.json and each app's /api/v1/ router."""
+"""The NinjaAPI root: /api/health, /api/docs, /api/openapi.json. Each app's /api/v1/ router is
+mounted by the root URLconf (penguinmon.urls), the wiring on top of the apps, so this module
+imports no app."""
 
 from __future__ import annotations
 
@@ -8,19 +10,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import BaseRenderer
 
-# The API root mounts every app's router: like the root URLconf, it is the wiring on top of
-# the apps (nothing imports it but penguinmon.urls).
-from alerts.api import router as alerts_router
-from alerts.integrations.api import router as integrations_router
-from collectors.monitoring.api import router as monitoring_router
-from collectors.receivers.api import router as receivers_router
-from collectors.store.api import router as store_router
-from dashboards.api import router as dashboards_router
-from incidents.api import router as incidents_router
-from incidents.api_communication import router as incident_communication_router
 from penguinmon.api_errors import error_response
 from penguinmon.queues import redis_client
-from reputation.api import router as reputation_router
 
 
 class ORJSONRenderer(BaseRenderer):
@@ -103,16 +94,3 @@ def health(request):
     return api.create_response(
         request, {"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503
     )
-
-
-api.add_router("/v1/", store_router)
-# Mounted inside the store's router until issue 10, the monitoring endpoints carry both tags
-# in the published schema; kept so the docs' grouping does not change.
-api.add_router("/v1/", monitoring_router, tags=["metrics", "services"])
-api.add_router("/v1/", receivers_router)
-api.add_router("/v1/", alerts_router)
-api.add_router("/v1/", integrations_router)
-api.add_router("/v1/", incidents_router)
-api.add_router("/v1/", incident_communication_router)
-api.add_router("/v1/", reputation_router)
-api.add_router("/v1/", dashboards_router)

@@ -2,7 +2,7 @@
 
 A Slack or generic webhook URL is itself the secret, as are tokens, keys, passwords and DSNs:
 config keys matching ``SECRET_KEY_RE`` hold credentials. Error texts from HTTP libraries repeat
-the URL they failed on (``Max retries exceeded with url: /services/T0/B0/XXXX``), so an error is
+the URL they failed on (``Max retries exceeded with url: /services/T0/B0/<secret>``), so an error is
 masked before it is stored, and again before it is shown (rows stored by older versions).
 """
 
