@@ -20,6 +20,7 @@ from alerts.models import (
     NotificationGroup,
     Silence,
 )
+from penguinmon.admin import ReadOnlyAdmin
 from penguinmon.audit import AuditedModelAdmin, audit
 
 
@@ -174,7 +175,7 @@ class AlertEventInline(admin.TabularInline):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyAdmin):
     """Alerts change through the state machine (feed, API), not by editing rows here."""
 
     list_display = ("id", "rule", "severity", "state", "service", "started_at", "acknowledged_by")
@@ -182,23 +183,11 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ("message", "service")
     inlines = [AlertEventInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "channel", "event", "alert", "attempt", "status", "response_code")
     list_filter = ("status", "event", "channel")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(GroupingPolicy)
@@ -212,14 +201,8 @@ class GroupingPolicyAdmin(AuditedModelAdmin):
 
 
 @admin.register(NotificationGroup)
-class NotificationGroupAdmin(admin.ModelAdmin):
+class NotificationGroupAdmin(ReadOnlyAdmin):
     """The notification log: what each group last sent, and when it may send again."""
 
     list_display = ("key", "route", "first_seen_at", "last_flushed_at", "next_flush_at")
     search_fields = ("key",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

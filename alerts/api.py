@@ -4,7 +4,7 @@ silences, rules. Writes need the ``write`` scope and the token user's role capab
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Literal
 
 from django.core.exceptions import ValidationError
@@ -18,6 +18,7 @@ from ninja.responses import Status
 from alerts import selectors, services
 from alerts.models import Alert, AlertRule, Silence, parse_weekdays
 from penguinmon.api_auth import actor_label, api_auth, require_capability
+from penguinmon.api_schemas import aware
 
 router = Router(tags=["alerts"])
 
@@ -342,14 +343,6 @@ def _validation_error(exc: ValidationError) -> HttpError:
     return HttpError(400, text)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """Scripts often send times without an offset; those are read as UTC (comparing them with
-    stored, aware times would otherwise fail)."""
-    if value is not None and timezone.is_naive(value):
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _weekdays(values) -> list[int]:
     try:
         return parse_weekdays(values)
@@ -372,8 +365,8 @@ def list_windows(request, start: datetime | None = None, end: datetime | None = 
     """Every window in force between ``start`` (default now) and ``end`` (default 7 days
     later), weekly ones expanded to their occurrences, in time order."""
     require_capability(request, "view_alerts")
-    start = _aware(start) or timezone.now()
-    end = _aware(end) or start + timedelta(days=7)
+    start = aware(start) or timezone.now()
+    end = aware(end) or start + timedelta(days=7)
     if end <= start:
         raise HttpError(400, "end must be after start")
     if end - start > timedelta(days=400):
@@ -408,8 +401,8 @@ def create_silence(request, payload: SilenceIn):
     Weekly: ``repeat="weekly"`` with ``weekdays``, ``local_start``, ``duration_minutes`` and
     ``timezone`` (``ends_at`` = repeat until, optional)."""
     require_capability(request, "ack_alerts")
-    start = _aware(payload.starts_at) or timezone.now()
-    end = _aware(payload.ends_at)
+    start = aware(payload.starts_at) or timezone.now()
+    end = aware(payload.ends_at)
     if payload.repeat == "once":
         if payload.ends_at is None and payload.duration_minutes is None:
             raise HttpError(400, "give ends_at or duration_minutes")
@@ -451,7 +444,7 @@ def update_silence(request, silence_id: int, payload: SilencePatch):
         fields["weekdays"] = _weekdays(fields["weekdays"] or [])
     for name in ("starts_at", "ends_at"):
         if name in fields:
-            fields[name] = _aware(fields[name])
+            fields[name] = aware(fields[name])
     for name in ("everything", "repeat", "timezone", "comment", "matchers", "starts_at"):
         if name in fields and fields[name] is None:
             raise HttpError(400, f"{name} cannot be null")

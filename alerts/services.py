@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from alerts import notify
 from alerts.models import Alert, AlertEvent, Delivery, Silence
-from penguinmon.audit import audit
+from penguinmon.audit import audit, field_diff, save_audited
 from penguinmon.retention import cutoff, delete_in_batches
 
 
@@ -158,19 +158,12 @@ def silence_update(*, silence: Silence, user, actor_label: str = "", **fields) -
     except ValidationError:
         silence.refresh_from_db()
         raise
-    after = _silence_snapshot(silence)
-    changes = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    changes = field_diff(before, _silence_snapshot(silence))
     if not changes:
         return silence
-    with transaction.atomic():
-        silence.save()
-        audit(
-            actor=user,
-            action="silence.update",
-            target=silence,
-            actor_label=actor_label,
-            changes=changes,
-        )
+    save_audited(
+        silence, diff=changes, actor=user, action="silence.update", actor_label=actor_label
+    )
     return silence
 
 

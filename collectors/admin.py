@@ -2,25 +2,20 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
 from collectors.models import Host, Probe, Series, Service, StatusChange
+from collectors.monitoring.config import set_probe_enabled
 from collectors.monitoring.probing import ProbeNotHere, run_probe
-from penguinmon.audit import AuditedModelAdmin, audit
+from penguinmon.admin import ReadOnlyAdmin
+from penguinmon.audit import AuditedModelAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the collectors themselves: browsable, never edited by hand."""
+class CollectedAdmin(ReadOnlyAdmin):
+    """Rows written by the collectors themselves: browsable, never edited or deleted by hand."""
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    allow_delete = False
 
 
 @admin.register(Series)
-class SeriesAdmin(ReadOnlyAdmin):
+class SeriesAdmin(CollectedAdmin):
     list_display = ["name", "labels", "unit", "kind", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "key"]
@@ -148,15 +143,7 @@ class ProbeAdmin(AuditedModelAdmin):
 
     def _set_enabled(self, request, queryset, enabled: bool) -> None:
         for probe in queryset.exclude(enabled=enabled):
-            probe.enabled = enabled
-            probe.next_run_at = None
-            probe.save(update_fields=["enabled", "next_run_at"])
-            audit(
-                actor=request.user,
-                action="admin.change",
-                target=probe,
-                changes={"enabled": {"from": not enabled, "to": enabled}},
-            )
+            set_probe_enabled(probe=probe, enabled=enabled, actor=request.user)
         self.message_user(request, "Probes enabled." if enabled else "Probes disabled.")
 
     @admin.action(description="Enable the selected probes")
@@ -169,7 +156,7 @@ class ProbeAdmin(AuditedModelAdmin):
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(ReadOnlyAdmin):
+class StatusChangeAdmin(CollectedAdmin):
     list_display = ["at", "service", "old_status", "new_status", "reason"]
     list_filter = ["new_status", "service"]
     date_hierarchy = "at"

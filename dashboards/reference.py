@@ -32,21 +32,10 @@ TABLE_TRAFFIC: dict[str, TableBand] = {
     "billing_analytics": TableBand("Analytics OLAP", 100, 1_000, "MEDIUM"),
 }
 
-# Traffic levels by operations/hour (DESIGN.md: CRITICAL 100K–2M, HIGH 5K–500K, MEDIUM 100–10K).
-# The seed's bands overlap; a measured rate takes the highest level whose floor it reaches.
-LEVEL_FLOORS = (("CRITICAL", 100_000), ("HIGH", 5_000), ("MEDIUM", 100))
-
-
 # How pages name the seed's tiers: they are traffic volumes, not alarm states, so "CRITICAL"
-# (which reads like an alert at 3 a.m.) is shown as "very high".
+# (which reads like an alert at 3 a.m.) is shown as "very high". The tiers themselves come
+# from collectors.monitoring.probes.postgres.traffic_level.
 LEVEL_WORDS = {"CRITICAL": "very high", "HIGH": "high", "MEDIUM": "medium", "LOW": "low"}
-
-
-def traffic_level(ops_per_hour: float) -> str:
-    for level, floor in LEVEL_FLOORS:
-        if ops_per_hour >= floor:
-            return level
-    return "LOW"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from collectors.monitoring.health import platform_uptime_pct
@@ -19,8 +20,16 @@ from collectors.store.batch import HistogramWindow, SeriesInfo, WindowStats
 from collectors.store.catalog import class_rate_pct, metric_labels
 from collectors.store.query import series_query
 from dashboards import memo
-from dashboards.panels.base import Line
 from dashboards.timerange import TimeRange
+
+
+@dataclass
+class Line:
+    """One named series of (time, value) points: what a chart draws and a table lists."""
+
+    name: str
+    points: list[tuple[datetime, float]]
+
 
 COMBINERS = {
     "sum": sum,

@@ -4,7 +4,7 @@ list, and the DORA figures."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
@@ -24,6 +24,7 @@ from incidents.services import (
 )
 from incidents.slo.api import router as slo_router
 from penguinmon.api_auth import actor_label, api_auth, require_capability
+from penguinmon.api_schemas import aware
 from penguinmon.roles import user_can
 
 router = Router(tags=["incidents"])
@@ -111,13 +112,6 @@ def _deployment_or_400(deployment_id: int | None) -> Deployment | None:
     return deployment
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """CI scripts often send times without an offset; those are read as UTC."""
-    if value is not None and timezone.is_naive(value):
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 @router.get("/incidents", response=list[IncidentOut], auth=api_auth("read"))
 def list_incidents(request, status: str | None = None, limit: int = 200):
     require_capability(request, "view_alerts")
@@ -147,7 +141,7 @@ def create_incident(request, payload: IncidentCreateIn):
             severity=payload.severity,
             service=payload.service or (deployment.service if deployment else ""),
             summary=payload.summary,
-            started_at=_aware(payload.started_at),
+            started_at=aware(payload.started_at),
             user=request.user,
             actor_label=actor_label(request),
             caused_by_deployment=deployment,
@@ -327,8 +321,8 @@ def _require_deployer(request) -> None:
 
 
 def _range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    end = _aware(until) or timezone.now()
-    start = _aware(since) or end - timedelta(days=30)
+    end = aware(until) or timezone.now()
+    start = aware(since) or end - timedelta(days=30)
     if start >= end:
         raise HttpError(400, "since must be before until")
     return start, end
@@ -345,9 +339,9 @@ def record_deployment(request, payload: DeploymentIn):
             actor_label=actor_label(request),
             **{
                 **payload.dict(),
-                "commit_at": _aware(payload.commit_at),
-                "started_at": _aware(payload.started_at),
-                "finished_at": _aware(payload.finished_at),
+                "commit_at": aware(payload.commit_at),
+                "started_at": aware(payload.started_at),
+                "finished_at": aware(payload.finished_at),
             },
         )
     except ValidationError as exc:
@@ -364,7 +358,7 @@ def finish_deployment(request, deployment_id: int, payload: DeploymentFinishIn):
         deployment_finish(
             deployment=deployment,
             status=payload.status,
-            finished_at=_aware(payload.finished_at),
+            finished_at=aware(payload.finished_at),
             notes=payload.notes,
             user=request.user,
             actor_label=actor_label(request),

@@ -15,7 +15,7 @@ from alerts.models import AlertEvent
 from incidents.models import Deployment, Incident, IncidentEvent
 from incidents.slo.selectors import service_freeze
 from incidents.status_page import forget_cached_status
-from penguinmon.audit import audit
+from penguinmon.audit import audit, field_diff, save_audited
 from penguinmon.retention import cutoff, delete_in_batches
 
 # "Leave as it is", as distinct from None ("no deployment caused it").
@@ -116,6 +116,17 @@ def incident_create_from_alert(*, alert, user, actor_label: str = "") -> Inciden
     return incident
 
 
+def _audited_fields(incident: Incident) -> dict:
+    # In this order: the timeline's "changed ..." line lists the fields in it.
+    return {
+        "caused_by_deployment": incident.caused_by_deployment_id,
+        "status": incident.status,
+        "title": incident.title,
+        "severity": incident.severity,
+        "summary": incident.summary,
+    }
+
+
 def incident_update(
     *,
     incident: Incident,
@@ -132,21 +143,14 @@ def incident_update(
     incident (None clears it), and/or add a note; all on the timeline, changes audited."""
     actor, label = _actor(user, actor_label)
     now = timezone.now()
-    changes: dict = {}
+    before = _audited_fields(incident)
     if caused_by_deployment is not _UNCHANGED:
-        new_id = getattr(caused_by_deployment, "pk", None)
-        if new_id != incident.caused_by_deployment_id:
-            changes["caused_by_deployment"] = {
-                "from": incident.caused_by_deployment_id,
-                "to": new_id,
-            }
-            incident.caused_by_deployment = caused_by_deployment
+        incident.caused_by_deployment = caused_by_deployment
     if status is not None and status != incident.status:
         if status not in Incident.Status.values:
             raise ValidationError({"status": f"unknown status {status!r}"})
         if status not in Incident.TRANSITIONS[incident.status]:
             raise ValidationError({"status": f"cannot go from {incident.status} to {status}"})
-        changes["status"] = {"from": incident.status, "to": status}
         incident.status = status
         if status == Incident.Status.MITIGATED:
             incident.mitigated_at = now
@@ -157,15 +161,22 @@ def incident_update(
         if incident.acknowledged_at is None:
             incident.acknowledged_at = now  # any status change means a person is on it
     for field, value in (("title", title), ("severity", severity), ("summary", summary)):
-        if value is not None and value != getattr(incident, field):
-            changes[field] = {"from": getattr(incident, field), "to": value}
+        if value is not None:
             setattr(incident, field, value)
+    changes = field_diff(before, _audited_fields(incident))
     note = (note or "").strip()
     if not changes and not note:
         return incident
     incident.full_clean(exclude=["alerts"])
     with transaction.atomic():
-        incident.save()
+        save_audited(
+            incident,
+            diff=changes,
+            actor=user,
+            action="incident.update",
+            actor_label=label,
+            comment=note,
+        )
         if "status" in changes:
             IncidentEvent.objects.create(
                 incident=incident,
@@ -194,17 +205,8 @@ def incident_update(
                 at=now,
                 message=note[:5000],
             )
-        if "status" in changes or "public_title" in changes:
+        if "status" in changes:
             forget_cached_status()  # the status page shows open and resolved ones differently
-        if changes:
-            audit(
-                actor=user,
-                action="incident.update",
-                target=incident,
-                actor_label=label,
-                changes=changes,
-                comment=note,
-            )
     return incident
 
 

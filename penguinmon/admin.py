@@ -4,6 +4,22 @@ from penguinmon.audit import AuditedModelAdmin, audit
 from penguinmon.models import ApiToken, AuditLog
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the system writes (history, results, deliveries): browsable, never added or edited
+    by hand. Deleting stays possible unless ``allow_delete`` is False."""
+
+    allow_delete = True
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.allow_delete and super().has_delete_permission(request, obj)
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(AuditedModelAdmin):
     list_display = [
@@ -53,17 +69,9 @@ class ApiTokenAdmin(AuditedModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor_label", "action", "target_type", "target_repr"]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_label", "target_repr", "comment"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    allow_delete = False

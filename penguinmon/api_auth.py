@@ -12,7 +12,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.dispatch import Signal
 from django.utils import timezone
-from ninja import Schema
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
@@ -101,9 +100,3 @@ def require_capability(request, capability: str) -> None:
     """403 unless the caller's role grants ``capability`` (see penguinmon.roles)."""
     if not user_can(request.user, capability):
         raise HttpError(403, f"this user's role does not allow {capability.replace('_', ' ')}")
-
-
-# The body of every 4xx answer: what was wrong, naming the item and field. (No docstring: it
-# would become the schema's description.)
-class ErrorOut(Schema):
-    error: str

@@ -42,7 +42,40 @@ def audit(
     return entry
 
 
-__all__ = ["REDACTED", "SECRET_KEY_RE", "AuditedModelAdmin", "audit"]
+def field_diff(before: dict, after: dict) -> dict:
+    """``{field: {"from": old, "to": new}}`` for each field of ``after`` whose value differs
+    from the one ``before`` holds (fields ``before`` does not hold are not compared)."""
+    return {
+        k: {"from": before[k], "to": v} for k, v in after.items() if k in before and before[k] != v
+    }
+
+
+def save_audited(
+    obj: models.Model,
+    *,
+    diff: dict,
+    actor,
+    action: str,
+    update_fields: list[str] | None = None,
+    comment: str = "",
+    actor_label: str = "",
+) -> None:
+    """Save ``obj`` and record ``diff`` (when there is one) in the audit log, in one
+    transaction: an edit is never saved unaudited, nor audited unsaved."""
+    with transaction.atomic():
+        obj.save(update_fields=update_fields)
+        if diff:
+            audit(
+                actor=actor,
+                action=action,
+                target=obj,
+                changes=diff,
+                comment=comment,
+                actor_label=actor_label,
+            )
+
+
+__all__ = ["REDACTED", "SECRET_KEY_RE", "AuditedModelAdmin", "audit", "field_diff", "save_audited"]
 
 
 def _jsonable(value):

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from penguinmon.admin import ReadOnlyAdmin
 from penguinmon.audit import AuditedModelAdmin
 from reputation.models import (
     BlocklistZone,
@@ -64,14 +65,7 @@ class SendingDomainAdmin(AuditedModelAdmin):
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History written by check runs and rotations: viewable, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+# History written by check runs and rotations (ReadOnlyAdmin): viewable, never edited by hand.
 
 
 @admin.register(ListingCheck)

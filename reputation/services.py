@@ -10,8 +10,6 @@ replayed. With a URL but no secret the webhook is not called at all.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -27,6 +25,7 @@ from django.utils import timezone
 from collectors.store import write_samples
 from penguinmon.audit import audit
 from penguinmon.redact import mask_secrets, secret_values
+from penguinmon.webhooks import signed_headers
 from reputation import conf, dnsbl, sender_dns
 from reputation.models import (
     BlocklistZone,
@@ -383,18 +382,6 @@ def backup_candidates(ip: SendingIP):
     )
 
 
-SIGNATURE_HEADER = "X-PenguinMon-Signature"
-TIMESTAMP_HEADER = "X-PenguinMon-Timestamp"
-
-
-def sign_payload(body: bytes, secret: str, timestamp: int) -> str:
-    """``sha256=<hex>`` of HMAC-SHA256(secret, "{timestamp}.{body}") (Stripe-style): the
-    receiver recomputes it and refuses a stale timestamp, so a captured call cannot be
-    replayed to flip the sending IPs again later."""
-    signed = str(timestamp).encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-
-
 def _call_webhook(event: RotationEvent, payload: dict) -> None:
     url = conf.rotation_webhook_url()
     event.webhook_url = url
@@ -414,8 +401,8 @@ def _call_webhook(event: RotationEvent, payload: dict) -> None:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "PenguinMon reputation",
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign_payload(body, secret, timestamp),
+        # Signed like the alert webhook, so a captured call cannot flip the IPs again later.
+        **signed_headers(secret, body, timestamp),
     }
     try:
         resp = requests.post(

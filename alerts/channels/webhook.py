@@ -10,27 +10,18 @@ from being replayed later.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 
 import orjson
 
 from alerts.channels.base import Notification, missing_keys, post
+from penguinmon.webhooks import signed_headers
 
 REQUIRED = ("url", "secret")
-SIGNATURE_HEADER = "X-PenguinMon-Signature"
-TIMESTAMP_HEADER = "X-PenguinMon-Timestamp"
 
 
 def validate(config: dict) -> list[str]:
     return missing_keys(config, REQUIRED)
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """``sha256=<hex>`` of HMAC-SHA256(secret, "{timestamp}.{body}")."""
-    signed = str(timestamp).encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def send(config: dict, note: Notification) -> int:
@@ -38,7 +29,6 @@ def send(config: dict, note: Notification) -> int:
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(config["secret"], body, timestamp),
+        **signed_headers(config["secret"], body, timestamp),
     }
     return post(config["url"], data=body, headers=headers)

@@ -17,18 +17,15 @@ import re
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.forms.models import model_to_dict
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
-from collectors.models import Host, Probe, Service
-from collectors.monitoring.locations import location_errors
-from collectors.monitoring.probes import config_errors
+from collectors.models import Probe, Service
+from collectors.monitoring.config import ConfigError, update_probe, update_service_thresholds
+from collectors.monitoring.hosts import save_host_snapshot
 from collectors.monitoring.probing import ProbeNotHere, run_probe
 from collectors.monitoring.selectors import (
     ProbeRow,
@@ -40,8 +37,8 @@ from collectors.monitoring.selectors import (
     service_row,
     services_overview,
 )
-from penguinmon.api_auth import ErrorOut, actor_label, api_auth
-from penguinmon.audit import audit
+from penguinmon.api_auth import actor_label, api_auth
+from penguinmon.api_schemas import ErrorOut
 from penguinmon.redact import mask_headers
 from penguinmon.roles import user_can
 
@@ -315,24 +312,13 @@ def patch_service(request, name: str, body: ServicePatch):
             "nothing to change: send down_after_failures, degraded_latency_ms, "
             "fail_locations_k or description",
         )
-    diff = {
-        k: {"from": getattr(service, k), "to": v}
-        for k, v in changes.items()
-        if getattr(service, k) != v
-    }
-    with transaction.atomic():
-        for key, value in changes.items():
-            setattr(service, key, value)
-        service.save(update_fields=list(changes))
-        if diff:
-            audit(
-                actor=request.user,
-                action="service.thresholds",
-                target=service,
-                changes=diff,
-                comment=body.comment,
-                actor_label=actor_label(request),
-            )
+    update_service_thresholds(
+        service=service,
+        changes=changes,
+        actor=request.user,
+        comment=body.comment,
+        actor_label=actor_label(request),
+    )
     return _service_out(service_row(service_by_name(name)))
 
 
@@ -405,38 +391,16 @@ def patch_probe(request, probe_id: int, body: ProbePatch):
             "changing a probe's config, locations or overrides needs a staff account "
             "(or Django admin)",
         )
-    if "config" in changes and (errors := config_errors(probe.kind, changes["config"])):
-        raise HttpError(400, "; ".join(errors))
-    if "locations" in changes and (errors := location_errors(changes["locations"])):
-        raise HttpError(400, "; ".join(errors))
-    before = model_to_dict(probe, fields=list(changes))
-    for key, value in changes.items():
-        setattr(probe, key, value)
     try:
-        probe.full_clean()
-    except ValidationError as exc:
-        raise HttpError(
-            400, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-        ) from exc
-    with transaction.atomic():
-        if "interval_seconds" in changes or changes.get("enabled"):
-            probe.next_run_at = None  # run at the next tick with the new settings
-            changes["next_run_at"] = None
-        probe.save(update_fields=list(changes))
-        diff = {
-            k: {"from": before[k], "to": v}
-            for k, v in changes.items()
-            if k in before and before[k] != v
-        }
-        if diff:
-            audit(
-                actor=request.user,
-                action="probe.change",
-                target=probe,
-                changes=diff,
-                comment=body.comment,
-                actor_label=actor_label(request),
-            )
+        update_probe(
+            probe=probe,
+            changes=changes,
+            actor=request.user,
+            comment=body.comment,
+            actor_label=actor_label(request),
+        )
+    except ConfigError as exc:
+        raise HttpError(400, str(exc)) from exc
     return _probe_out(probe)
 
 
@@ -454,10 +418,6 @@ def post_host_snapshot(request, name: str, body: HostSnapshotIn):
     """Latest top processes and totals of a host that pushes with ``collect_host --push``."""
     if not name or len(name) > 200:
         raise HttpError(400, "host name must be 1-200 characters")
-    fields = {**body.model_dump(), "last_sample_at": timezone.now()}
-    host, created = Host.objects.get_or_create(name=name, defaults={**fields, "has_worker": False})
-    if not created:
-        for key, value in fields.items():
-            setattr(host, key, value)
-        host.save(update_fields=list(fields))
-    return host
+    return save_host_snapshot(
+        name=name, snapshot={**body.model_dump(), "last_sample_at": timezone.now()}
+    )

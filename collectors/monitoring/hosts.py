@@ -50,17 +50,30 @@ def sample_host(
 
 def record_host_snapshot(sample: host_sampler.HostSample, *, has_worker: bool = False) -> None:
     """Update the host's row in place (created on its first sample)."""
-    fields = {
-        "last_sample_at": sample.ts,
-        "cpu_percent": sample.cpu_percent,
-        "memory_percent": sample.memory_percent,
-        "process_count": sample.process_count,
-        "top_cpu": sample.top_cpu,
-        "top_memory": sample.top_memory,
-        "disks": sample.disks,
-    }
-    if not Host.objects.filter(name=sample.host).update(**fields):
-        Host.objects.get_or_create(name=sample.host, defaults={**fields, "has_worker": has_worker})
+    _write_snapshot(
+        sample.host,
+        {
+            "last_sample_at": sample.ts,
+            "cpu_percent": sample.cpu_percent,
+            "memory_percent": sample.memory_percent,
+            "process_count": sample.process_count,
+            "top_cpu": sample.top_cpu,
+            "top_memory": sample.top_memory,
+            "disks": sample.disks,
+        },
+        has_worker=has_worker,
+    )
+
+
+def save_host_snapshot(*, name: str, snapshot: dict) -> Host:
+    """A snapshot pushed by ``collect_host --push`` (a host without a worker of its own)."""
+    _write_snapshot(name, snapshot, has_worker=False)
+    return Host.objects.get(name=name)
+
+
+def _write_snapshot(name: str, fields: dict, *, has_worker: bool) -> None:
+    if not Host.objects.filter(name=name).update(**fields):
+        Host.objects.get_or_create(name=name, defaults={**fields, "has_worker": has_worker})
 
 
 def register_worker_host(name: str) -> Host:

@@ -17,7 +17,8 @@ from ninja.errors import HttpError
 
 from collectors.store import IngestError, QueryError, write_request_timings, write_samples
 from collectors.store.query import AGGREGATIONS, list_series, series_query
-from penguinmon.api_auth import ErrorOut, api_auth
+from penguinmon.api_auth import api_auth
+from penguinmon.api_schemas import ErrorOut
 from penguinmon.metrics import INGEST_REJECTED
 
 router = Router(tags=["metrics"])

@@ -20,6 +20,7 @@ from django.utils import timezone
 from dashboards import memo
 from dashboards.panels import figures as fg
 from dashboards.panels.figures import COLORWAY, TEMPLATE
+from dashboards.selectors import Line
 from dashboards.timerange import TimeRange
 
 PREVIOUS_SUFFIX = " (previous period)"
@@ -58,12 +59,6 @@ class Table:
 
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
-
-
-@dataclass
-class Line:
-    name: str
-    points: list[tuple[datetime, float]]
 
 
 class Panel(abc.ABC):

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from dashboards import selectors
 from dashboards.panels import figures as fg
-from dashboards.panels.base import Line, Panel, Table, base_layout, plot_time, plot_times
+from dashboards.panels.base import Panel, Table, base_layout, plot_time, plot_times
+from dashboards.selectors import Line
 from dashboards.timerange import TimeRange
 
 LIMIT_PCT = 80.0

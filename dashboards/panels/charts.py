@@ -9,13 +9,13 @@ from dashboards import selectors
 from dashboards.panels import figures as fg
 from dashboards.panels.base import (
     Alarm,
-    Line,
     Panel,
     Table,
     base_layout,
     line_figure,
     lines_table,
 )
+from dashboards.selectors import Line
 from dashboards.timerange import TimeRange
 
 

@@ -13,7 +13,6 @@ from dashboards import selectors, sources
 from dashboards.panels import figures as fg
 from dashboards.panels.base import (
     Alarm,
-    Line,
     Panel,
     Table,
     base_layout,
@@ -24,6 +23,7 @@ from dashboards.panels.base import (
 )
 from dashboards.panels.charts import LinesData
 from dashboards.panels.feeds import Rows, RowsPanel
+from dashboards.selectors import Line
 from dashboards.timerange import TimeRange
 
 HIST = "http_request_duration_ms"

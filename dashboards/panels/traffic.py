@@ -6,9 +6,11 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+from collectors.monitoring.probes.postgres import traffic_level
 from dashboards import reference, selectors
 from dashboards.panels import figures as fg
-from dashboards.panels.base import Line, Panel, Table, base_layout, plot_times
+from dashboards.panels.base import Panel, Table, base_layout, plot_times
+from dashboards.selectors import Line
 from dashboards.timerange import TimeRange
 
 
@@ -70,7 +72,7 @@ class TableHeatmapPanel(Panel):
                     line,
                     avg,
                     max(values),
-                    reference.traffic_level(avg),
+                    traffic_level(avg),
                     reference.TABLE_TRAFFIC.get(line.name),
                 )
             )

@@ -3,16 +3,15 @@ Celery run in-process (eager) so queued deliveries really execute, retries inclu
 
 from __future__ import annotations
 
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from alerts.models import AlertRule, Channel
 from collectors.store import write_samples
 from penguinmon.celery import app as celery_app
+from tests.support.smtp import smtp_server_for
 
 
 @pytest.fixture(autouse=True)
@@ -102,14 +101,27 @@ class _Collector:
 @pytest.fixture
 def smtp_server(settings):
     handler = _Collector()
-    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it started
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
-    yield handler
-    controller.stop()
+    with smtp_server_for(handler, settings):
+        yield handler
+
+
+@pytest.fixture
+def hook(httpserver):
+    """A webhook receiver on 127.0.0.1; calling it returns the JSON bodies it received."""
+    httpserver.expect_request("/hook").respond_with_data("ok")
+
+    def received() -> list[dict]:
+        return [r.get_json() for r, _ in httpserver.log]
+
+    received.url = httpserver.url_for("/hook")
+    return received
+
+
+@pytest.fixture
+def webhook_channel(make_channel, hook):
+    """A webhook channel named ``name`` that posts to ``hook``."""
+
+    def make(name: str, **flags) -> Channel:
+        return make_channel("webhook", name=name, config={"url": hook.url, "secret": "k"}, **flags)
+
+    return make

@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from alerts import notify
 from alerts.evaluation import evaluate_rules
 from alerts.models import Alert, AlertEvent
-
-
-@pytest.fixture
-def hook(httpserver):
-    httpserver.expect_request("/hook").respond_with_data("ok")
-    return httpserver
 
 
 def fire(rule, write, now, run_deliveries, **labels):

@@ -12,27 +12,12 @@ from alerts.evaluation import evaluate_rules
 from alerts.models import Alert, AlertEvent, Delivery, EscalationPolicy, EscalationStep, Silence
 
 
-@pytest.fixture
-def hook(httpserver):
-    httpserver.expect_request("/hook").respond_with_data("ok")
-
-    def received() -> list[dict]:
-        return [r.get_json() for r, _ in httpserver.log]
-
-    received.url = httpserver.url_for("/hook")
-    return received
-
-
-def webhook(make_channel, hook, name, **flags):
-    return make_channel("webhook", name=name, config={"url": hook.url, "secret": "k"}, **flags)
-
-
 def test_critical_goes_to_every_on_call_channel_at_once(
-    make_rule, make_channel, write, now, hook, run_deliveries
+    webhook_channel, make_rule, make_channel, write, now, hook, run_deliveries
 ):
-    webhook(make_channel, hook, "pager", on_call=True)
-    webhook(make_channel, hook, "phone", on_call=True)
-    webhook(make_channel, hook, "chat", chat=True)
+    webhook_channel("pager", on_call=True)
+    webhook_channel("phone", on_call=True)
+    webhook_channel("chat", chat=True)
     rule = make_rule()
     write("smtp_queue_size", 20_000, now, service="smtp")
 
@@ -47,8 +32,10 @@ def test_critical_goes_to_every_on_call_channel_at_once(
     assert [m["event"] for m in hook()] == ["trigger", "trigger"]
 
 
-def test_recovery_notifies_resolved(make_rule, make_channel, write, now, hook, run_deliveries):
-    webhook(make_channel, hook, "pager", on_call=True)
+def test_recovery_notifies_resolved(
+    webhook_channel, make_rule, make_channel, write, now, hook, run_deliveries
+):
+    webhook_channel("pager", on_call=True)
     rule = make_rule(window_seconds=20)
     with run_deliveries():
         write("smtp_queue_size", 20_000, now - timedelta(seconds=30), service="smtp")
@@ -62,10 +49,10 @@ def test_recovery_notifies_resolved(make_rule, make_channel, write, now, hook, r
 
 
 def test_warnings_go_to_chat_at_most_once_per_rule_per_hour(
-    make_rule, make_channel, write, now, hook, run_deliveries
+    webhook_channel, make_rule, make_channel, write, now, hook, run_deliveries
 ):
-    webhook(make_channel, hook, "pager", on_call=True)
-    webhook(make_channel, hook, "chat", chat=True)
+    webhook_channel("pager", on_call=True)
+    webhook_channel("chat", chat=True)
     rule = make_rule(metric="host_cpu_percent", threshold=90, severity="warning", window_seconds=60)
     with run_deliveries():
         write("host_cpu_percent", 95, now - timedelta(seconds=10), host="web-1")
@@ -109,9 +96,9 @@ def test_info_alerts_wait_for_one_daily_digest_email(
 
 
 def test_a_matching_silence_suppresses_notifications_but_not_the_alert(
-    make_rule, make_channel, write, now, hook, run_deliveries, make_user
+    webhook_channel, make_rule, make_channel, write, now, hook, run_deliveries, make_user
 ):
-    webhook(make_channel, hook, "pager", on_call=True)
+    webhook_channel("pager", on_call=True)
     services.silence_create(
         matchers={"service": "smtp"},
         ends_at=now + timedelta(hours=1),
@@ -131,9 +118,9 @@ def test_a_matching_silence_suppresses_notifications_but_not_the_alert(
 
 
 def test_an_expired_silence_no_longer_suppresses(
-    make_rule, make_channel, write, now, hook, run_deliveries
+    webhook_channel, make_rule, make_channel, write, now, hook, run_deliveries
 ):
-    webhook(make_channel, hook, "pager", on_call=True)
+    webhook_channel("pager", on_call=True)
     Silence.objects.create(
         matchers={"service": "smtp"},
         starts_at=now - timedelta(hours=2),
@@ -148,9 +135,9 @@ def test_an_expired_silence_no_longer_suppresses(
 
 
 def test_children_stay_quiet_while_the_parent_service_is_down(
-    make_rule, make_channel, write, now, hook, run_deliveries
+    webhook_channel, make_rule, make_channel, write, now, hook, run_deliveries
 ):
-    webhook(make_channel, hook, "pager", on_call=True)
+    webhook_channel("pager", on_call=True)
     down = make_rule(
         name="db down", metric="probe_up", comparator="<", threshold=1, window_seconds=60
     )
@@ -167,9 +154,9 @@ def test_children_stay_quiet_while_the_parent_service_is_down(
 
 
 def test_ack_stops_repeats_and_recovery_still_notifies_resolved(
-    make_rule, make_channel, write, now, hook, run_deliveries, make_user
+    webhook_channel, make_rule, make_channel, write, now, hook, run_deliveries, make_user
 ):
-    webhook(make_channel, hook, "pager", on_call=True)
+    webhook_channel("pager", on_call=True)
     rule = make_rule(window_seconds=20)
     with run_deliveries():
         write("smtp_queue_size", 20_000, now - timedelta(seconds=30), service="smtp")
@@ -211,13 +198,13 @@ def test_pagerduty_hears_the_acknowledgement(
 
 
 @pytest.fixture
-def escalating_rule(make_rule, make_channel, hook):
+def escalating_rule(make_rule, webhook_channel):
     policy = EscalationPolicy.objects.create(name="test policy")
     EscalationStep.objects.create(
-        policy=policy, order=0, wait_minutes=10, channel=webhook(make_channel, hook, "team lead")
+        policy=policy, order=0, wait_minutes=10, channel=webhook_channel("team lead")
     )
     EscalationStep.objects.create(
-        policy=policy, order=1, wait_minutes=20, channel=webhook(make_channel, hook, "head of ops")
+        policy=policy, order=1, wait_minutes=20, channel=webhook_channel("head of ops")
     )
     return make_rule(escalation_policy=policy)
 

@@ -15,23 +15,6 @@ from alerts.evaluation import evaluate_rules
 from alerts.models import Alert, Silence
 from penguinmon.models import AuditLog
 
-
-@pytest.fixture
-def hook(httpserver):
-    """A webhook receiver on 127.0.0.1; calling it returns the JSON bodies it received."""
-    httpserver.expect_request("/hook").respond_with_data("ok")
-
-    def received() -> list[dict]:
-        return [r.get_json() for r, _ in httpserver.log]
-
-    received.url = httpserver.url_for("/hook")
-    return received
-
-
-def webhook(make_channel, hook, name, **flags):
-    return make_channel("webhook", name=name, config={"url": hook.url, "secret": "k"}, **flags)
-
-
 BERLIN_SUNDAYS = dict(
     repeat="weekly",
     weekdays=[6],
@@ -116,6 +99,7 @@ def test_maintenance_windows_for_a_service(db):
 
 
 def test_an_alert_is_silenced_only_during_an_occurrence(
+    webhook_channel,
     make_rule,
     make_channel,
     write,
@@ -123,7 +107,7 @@ def test_an_alert_is_silenced_only_during_an_occurrence(
     hook,
     run_deliveries,
 ):
-    webhook(make_channel, hook, "pager", on_call=True)
+    webhook_channel("pager", on_call=True)
     # Started ten minutes ago (on that day of the week, in UTC), for an hour.
     began = now - timedelta(minutes=10)
     today = Silence(

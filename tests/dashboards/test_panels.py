@@ -8,8 +8,9 @@ import pytest
 
 from dashboards.kpis import EXECUTIVE_KPIS, KpiDef, judge
 from dashboards.pages import PAGES, page_by_slug
-from dashboards.panels.base import Line, render
+from dashboards.panels.base import render
 from dashboards.panels.capacity import forecast
+from dashboards.selectors import Line
 from dashboards.timerange import TimeRange
 
 

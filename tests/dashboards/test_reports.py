@@ -12,7 +12,6 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.exceptions import ValidationError
 from openpyxl import load_workbook
 
@@ -23,6 +22,7 @@ from dashboards.models import ScheduledReport
 from dashboards.pages import EXECUTIVE, OPERATIONS
 from incidents.models import Incident
 from penguinmon.models import AuditLog
+from tests.support.smtp import smtp_server_for
 
 BASE_URL = "https://mon.example.test"
 
@@ -49,18 +49,9 @@ class _Inbox:
 @pytest.fixture
 def inbox(db, settings):
     handler = _Inbox()
-    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it started
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
     settings.PENGUINMON_BASE_URL = BASE_URL
-    yield handler
-    controller.stop()
+    with smtp_server_for(handler, settings):
+        yield handler
 
 
 @pytest.fixture

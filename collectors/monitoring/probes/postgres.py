@@ -17,7 +17,9 @@ from django.conf import settings
 
 from collectors.monitoring.probes.base import ProbeResult, Stopwatch, per_hour
 
-# The seed's traffic levels for tables (operations per hour).
+# Traffic levels by operations/hour (DESIGN.md: CRITICAL 100K–2M, HIGH 5K–500K, MEDIUM 100–10K).
+# The seed's bands overlap; a measured rate takes the highest level whose floor it reaches.
+# The dashboards' tables grade with the same function.
 TRAFFIC_LEVELS = (("CRITICAL", 100_000), ("HIGH", 5_000), ("MEDIUM", 100))
 
 
