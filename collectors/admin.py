@@ -91,17 +91,7 @@ class ProbeAdmin(AuditedModelAdmin):
     list_filter = ["kind", "enabled", "service"]
     search_fields = ["name", "service__name"]
     list_select_related = ["service"]
-    readonly_fields = [
-        "next_run_at",
-        "last_run_at",
-        "last_ok",
-        "last_degraded",
-        "last_latency_ms",
-        "last_message",
-        "last_details",
-        "consecutive_failures",
-        "results_by_location",
-    ]
+    readonly_fields = ["next_run_at", *Probe.SHOWN_RESULT_FIELDS, "results_by_location"]
     fields = [
         "service",
         "name",

@@ -118,12 +118,10 @@ def incident_create_from_alert(*, alert, user, actor_label: str = "") -> Inciden
 
 def _audited_fields(incident: Incident) -> dict:
     # In this order: the timeline's "changed ..." line lists the fields in it.
+    fields = ("status", "title", "severity", "summary")
     return {
         "caused_by_deployment": incident.caused_by_deployment_id,
-        "status": incident.status,
-        "title": incident.title,
-        "severity": incident.severity,
-        "summary": incident.summary,
+        **{f: getattr(incident, f) for f in fields},
     }
 
 

@@ -133,6 +133,18 @@ class RunResult(models.Model):
     # Counters from the previous run, for rates (e.g. table operations/hour).
     state = models.JSONField(default=dict, blank=True, editable=False)
 
+    # What a run writes; all but ``state`` (the probe's memory between runs) is shown in admin.
+    SHOWN_RESULT_FIELDS = (
+        "last_run_at",
+        "last_ok",
+        "last_degraded",
+        "last_latency_ms",
+        "last_message",
+        "last_details",
+        "consecutive_failures",
+    )
+    RESULT_FIELDS = (*SHOWN_RESULT_FIELDS, "state")
+
     class Meta:
         abstract = True
 

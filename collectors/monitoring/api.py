@@ -255,6 +255,28 @@ def _service_or_404(name: str) -> Service:
     return service
 
 
+def _changes_or_400(body: Schema) -> dict:
+    """The fields a PATCH body sets (its comment aside); 400 naming them when it sets none,
+    422 naming any sent as null."""
+    changes = body.model_dump(exclude_unset=True, exclude={"comment"})
+    nulls = sorted(k for k, v in changes.items() if v is None)
+    if nulls:
+        # None only means "not sent"; every one of these fields always has a value.
+        raise HttpError(422, "; ".join(f"{k}: may not be null" for k in nulls))
+    if not changes:
+        editable = [f for f in type(body).model_fields if f != "comment"]
+        raise HttpError(400, f"nothing to change: send {_listed(editable)}")
+    return changes
+
+
+def _edited_by(request: HttpRequest, body: Schema) -> dict:
+    return {"actor": request.user, "comment": body.comment, "actor_label": actor_label(request)}
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+
+
 def _require_role(request: HttpRequest) -> None:
     if not user_can(request.user, "view_services"):
         raise HttpError(403, "your role does not allow viewing or running services' probes")
@@ -301,24 +323,8 @@ def patch_service(request, name: str, body: ServicePatch):
     locations); audited."""
     _require_manager(request)
     service = _service_or_404(name)
-    changes = body.model_dump(exclude_unset=True, exclude={"comment"})
-    nulls = sorted(k for k, v in changes.items() if v is None)
-    if nulls:
-        # None only means "not sent"; every one of these fields always has a value.
-        raise HttpError(422, "; ".join(f"{k}: may not be null" for k in nulls))
-    if not changes:
-        raise HttpError(
-            400,
-            "nothing to change: send down_after_failures, degraded_latency_ms, "
-            "fail_locations_k or description",
-        )
-    update_service_thresholds(
-        service=service,
-        changes=changes,
-        actor=request.user,
-        comment=body.comment,
-        actor_label=actor_label(request),
-    )
+    changes = _changes_or_400(body)
+    update_service_thresholds(service=service, changes=changes, **_edited_by(request, body))
     return _service_out(service_row(service_by_name(name)))
 
 
@@ -374,17 +380,7 @@ def patch_probe(request, probe_id: int, body: ProbePatch):
     overrides and k of n) or config; audited."""
     _require_manager(request)
     probe = _probe_or_404(probe_id)
-    changes = body.model_dump(exclude_unset=True, exclude={"comment"})
-    nulls = sorted(k for k, v in changes.items() if v is None)
-    if nulls:
-        # None only means "not sent"; every one of these fields always has a value.
-        raise HttpError(422, "; ".join(f"{k}: may not be null" for k in nulls))
-    if not changes:
-        raise HttpError(
-            400,
-            "nothing to change: send enabled, interval_seconds, timeout_seconds, locations, "
-            "location_overrides, fail_locations_k or config",
-        )
+    changes = _changes_or_400(body)
     if {"config", "locations", "location_overrides"} & changes.keys() and not request.user.is_staff:
         raise HttpError(
             403,
@@ -392,13 +388,7 @@ def patch_probe(request, probe_id: int, body: ProbePatch):
             "(or Django admin)",
         )
     try:
-        update_probe(
-            probe=probe,
-            changes=changes,
-            actor=request.user,
-            comment=body.comment,
-            actor_label=actor_label(request),
-        )
+        update_probe(probe=probe, changes=changes, **_edited_by(request, body))
     except ConfigError as exc:
         raise HttpError(400, str(exc)) from exc
     return _probe_out(probe)

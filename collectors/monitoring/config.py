@@ -20,6 +20,11 @@ class ConfigError(ValueError):
     """An edit that would leave a service or probe invalid; nothing was written."""
 
 
+def _by(actor, action: str, comment: str, actor_label: str) -> dict:
+    # Who made an edit and why, as the audit log records it.
+    return {"actor": actor, "action": action, "comment": comment, "actor_label": actor_label}
+
+
 def update_service_thresholds(
     *, service: Service, changes: dict, actor, comment: str = "", actor_label: str = ""
 ) -> Service:
@@ -32,10 +37,7 @@ def update_service_thresholds(
         service,
         diff=field_diff(before, changes),
         update_fields=list(changes),
-        actor=actor,
-        action="service.thresholds",
-        comment=comment,
-        actor_label=actor_label,
+        **_by(actor, "service.thresholds", comment, actor_label),
     )
     return service
 
@@ -68,10 +70,7 @@ def update_probe(
         probe,
         diff=field_diff(before, changes),
         update_fields=list(changes),
-        actor=actor,
-        action="probe.change",
-        comment=comment,
-        actor_label=actor_label,
+        **_by(actor, "probe.change", comment, actor_label),
     )
     return probe
 

@@ -24,7 +24,7 @@ from collectors.models import Host, Probe, Service, Status, StatusChange
 from collectors.monitoring.config import ensure_default_services
 from collectors.monitoring.probes import ProbeResult
 from collectors.monitoring.probes.postgres import traffic_level
-from collectors.monitoring.probing import _RESULT_FIELDS, replay_history
+from collectors.monitoring.probing import replay_history
 from collectors.store.backfill import backfill_series
 from collectors.store.catalog import METRICS
 from collectors.store.demo import HOSTS, _daily, _timeline
@@ -360,10 +360,10 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
         if probe.enabled:
             probe.last_details = details.get(probe.service.name, {"status": 200})
         else:  # never ran: no result to show
-            for name in _RESULT_FIELDS:
+            for name in Probe.RESULT_FIELDS:
                 setattr(probe, name, Probe._meta.get_field(name).get_default())
         probe.next_run_at = None
-    Probe.objects.bulk_update(probes, [*_RESULT_FIELDS, "next_run_at"])
+    Probe.objects.bulk_update(probes, [*Probe.RESULT_FIELDS, "next_run_at"])
     _demo_hosts(now, rng)
     shown = sum(1 for o in outages if o.window(now)[0] >= start)
     return f"{n:,} probe metric points, {len(changes)} status changes, {shown} outages over {days} days"

@@ -39,6 +39,17 @@ class HostSample:
     disks: dict[str, float]
     counters: dict = field(default_factory=dict)
 
+    def snapshot(self) -> dict:
+        """What the host's row keeps (and ``collect_host --push`` sends): totals and top lists."""
+        return {
+            "cpu_percent": self.cpu_percent,
+            "memory_percent": self.memory_percent,
+            "process_count": self.process_count,
+            "top_cpu": self.top_cpu,
+            "top_memory": self.top_memory,
+            "disks": self.disks,
+        }
+
 
 def _cpu_busy_total(times) -> tuple[float, float]:
     idle = times.idle + getattr(times, "iowait", 0.0)

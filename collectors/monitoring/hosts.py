@@ -51,17 +51,7 @@ def sample_host(
 def record_host_snapshot(sample: host_sampler.HostSample, *, has_worker: bool = False) -> None:
     """Update the host's row in place (created on its first sample)."""
     _write_snapshot(
-        sample.host,
-        {
-            "last_sample_at": sample.ts,
-            "cpu_percent": sample.cpu_percent,
-            "memory_percent": sample.memory_percent,
-            "process_count": sample.process_count,
-            "top_cpu": sample.top_cpu,
-            "top_memory": sample.top_memory,
-            "disks": sample.disks,
-        },
-        has_worker=has_worker,
+        sample.host, {"last_sample_at": sample.ts, **sample.snapshot()}, has_worker=has_worker
     )
 
 

@@ -36,18 +36,6 @@ _NO_SERVICE_LABEL = {"celery_queue_length"}
 _PER_PROBE = {"probe_up", "probe_latency_ms", "tls_cert_days_left"}
 
 
-_RESULT_FIELDS = [
-    "last_run_at",
-    "last_ok",
-    "last_degraded",
-    "last_latency_ms",
-    "last_message",
-    "last_details",
-    "consecutive_failures",
-    "state",
-]
-
-
 class ProbeNotHere(Exception):
     """A probe was asked to run at a location it is not tagged with."""
 
@@ -469,9 +457,9 @@ def record_outcomes(outcomes: list[Outcome]) -> RunSummary:
     probe_rows = [o.slot for o in outcomes if isinstance(o.slot, Probe)]
     location_rows = [o.slot for o in outcomes if isinstance(o.slot, ProbeLocation)]
     if probe_rows:
-        Probe.objects.bulk_update(probe_rows, _RESULT_FIELDS)
+        Probe.objects.bulk_update(probe_rows, list(RunResult.RESULT_FIELDS))
     if location_rows:
-        ProbeLocation.objects.bulk_update(location_rows, _RESULT_FIELDS)
+        ProbeLocation.objects.bulk_update(location_rows, list(RunResult.RESULT_FIELDS))
     service_ids = {o.probe.service_id for o in outcomes}
     summary.status_changes = refresh_service_status(service_ids=service_ids)
     return summary

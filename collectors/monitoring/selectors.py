@@ -206,27 +206,22 @@ def service_detail(
     now = now or timezone.now()
     span, step = HISTORY_RANGES.get(range_label, HISTORY_RANGES["24h"])
     start = now - span
-    latency = {
-        _trace_name(s.labels): s.points
-        for s in series_query(
-            metric="probe_latency_ms",
+
+    def per_probe(metric: str) -> dict[str, list]:
+        result = series_query(
+            metric=metric,
             labels={"service": service.name},
             start=start,
             end=now,
             step=step,
             agg="avg",
-        ).series
-    }
+        )
+        return {_trace_name(s.labels): s.points for s in result.series}
+
+    latency = per_probe("probe_latency_ms")
     availability = {
-        _trace_name(s.labels): [(ts, round(100 * v, 2)) for ts, v in s.points]
-        for s in series_query(
-            metric="probe_up",
-            labels={"service": service.name},
-            start=start,
-            end=now,
-            step=step,
-            agg="avg",
-        ).series
+        name: [(ts, round(100 * v, 2)) for ts, v in points]
+        for name, points in per_probe("probe_up").items()
     }
     changes = list(
         service.status_changes.filter(at__gte=now - timedelta(days=90)).order_by("-at")[:100]
@@ -249,13 +244,8 @@ def probes_list(
     qs = Probe.objects.select_related("service").order_by(
         "service__position", "service__name", "name"
     )
-    if service:
-        qs = qs.filter(service__name=service)
-    if kind:
-        qs = qs.filter(kind=kind)
-    if enabled is not None:
-        qs = qs.filter(enabled=enabled)
-    return list(qs)
+    wanted = {"service__name": service or None, "kind": kind or None, "enabled": enabled}
+    return list(qs.filter(**{k: v for k, v in wanted.items() if v is not None}))
 
 
 def hosts_list() -> list[Host]:

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from alerts.evaluation import evaluate_rules
 from alerts.models import Alert, Silence
@@ -48,11 +49,15 @@ def test_ack_by_api_records_who_and_when_in_the_audit_log(client, make_token, ma
     user = make_user("on-call", username="olive")
     token = make_token("read", "write", user=user)
 
+    before = timezone.now()
     resp = post(client, f"/api/v1/alerts/{alert.pk}/ack", token, {"comment": "looking"})
 
     assert resp.status_code == 200
     assert resp.json()["state"] == "acknowledged"
     assert resp.json()["acknowledged_by"] == "olive"
+    stored = Alert.objects.get(pk=alert.pk)
+    assert stored.state == "acknowledged" and stored.acknowledged_by == user
+    assert before <= stored.acknowledged_at <= timezone.now()
     entry = AuditLog.objects.get(action="alert.acknowledge", target_id=str(alert.pk))
     assert entry.actor == user and entry.actor_label.startswith("olive (token pm_")
     assert entry.comment == "looking"
@@ -61,8 +66,12 @@ def test_ack_by_api_records_who_and_when_in_the_audit_log(client, make_token, ma
 
 
 def test_ack_without_a_body_works(client, make_token, make_user, alert):
-    token = make_token("write", user=make_user("operations"))
+    user = make_user("operations")
+    token = make_token("write", user=user)
     assert post(client, f"/api/v1/alerts/{alert.pk}/ack", token).status_code == 200
+    stored = Alert.objects.get(pk=alert.pk)
+    assert stored.state == "acknowledged" and stored.acknowledged_by == user
+    assert AuditLog.objects.get(action="alert.acknowledge", target_id=str(alert.pk)).actor == user
 
 
 def test_ack_twice_is_a_409_naming_who_acked(client, make_token, make_user, alert):

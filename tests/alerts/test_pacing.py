@@ -17,10 +17,8 @@ def fire(rule, write, now, run_deliveries, **labels):
     return Alert.objects.filter(rule=rule).order_by("-id").first()
 
 
-def test_a_rule_reminds_at_its_own_interval(
-    make_rule, make_channel, hook, write, now, run_deliveries
-):
-    make_channel("webhook", config={"url": hook.url_for("/hook"), "secret": "k"}, on_call=True)
+def test_a_rule_reminds_at_its_own_interval(make_rule, webhook_channel, write, now, run_deliveries):
+    webhook_channel("pager", on_call=True)
     fast = make_rule(repeat_interval_minutes=15)
     default = make_rule()
     never = make_rule(repeat_interval_minutes=0)
@@ -47,8 +45,8 @@ def test_rules_api_shows_the_effective_pacing(make_rule, api):
     assert rules["quiet"]["notify_limit_minutes"] == 240
 
 
-def test_warning_limit_per_rule(make_rule, make_channel, hook, write, now, run_deliveries):
-    make_channel("webhook", config={"url": hook.url_for("/hook"), "secret": "k"}, chat=True)
+def test_warning_limit_per_rule(make_rule, webhook_channel, write, now, run_deliveries):
+    webhook_channel("chat", chat=True)
     chatty = make_rule(severity="warning", notify_limit_minutes=10)
     default = make_rule(severity="warning")
     for rule in (chatty, default):

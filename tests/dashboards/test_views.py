@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.utils.html import escape
 from openpyxl import load_workbook
 
 from dashboards.pages import PAGES
@@ -57,7 +58,16 @@ def test_other_roles_get_403(demo_metrics, make_user, login_client):
 def test_staff_see_every_page(demo_metrics, make_user, login_client):
     client = login_client(make_user(staff=True))
     for page in PAGES:
-        assert client.get(page.path).status_code == 200, page.path
+        resp = client.get(page.path)
+        assert resp.status_code == 200, page.path
+        body = resp.content.decode()
+        assert f"<h1>{page.title}</h1>" in body, page.path
+        for panel in page.panels:
+            assert f'id="panel-{panel.key}"' in body, (page.path, panel.key)
+            assert f"<h2>{escape(panel.title)}</h2>" in body, (page.path, panel.key)
+    # The numbers are the store's: the executive page shows this period's MRR.
+    executive = client.get("/dashboard/executive/", {"range": "24h"}).content.decode()
+    assert "$200,000" in executive and "$150,000" in executive  # this period and the last
 
 
 def test_range_picker_changes_the_numbers(demo_metrics, make_user, login_client):

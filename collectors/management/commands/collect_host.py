@@ -35,17 +35,9 @@ def push(base_url: str, token: str, sample: host_sampler.HostSample) -> int:
     )
     if response.status_code != 200:
         raise CommandError(f"push refused: HTTP {response.status_code} {response.text[:200]}")
-    snapshot = {
-        "cpu_percent": sample.cpu_percent,
-        "memory_percent": sample.memory_percent,
-        "process_count": sample.process_count,
-        "top_cpu": sample.top_cpu,
-        "top_memory": sample.top_memory,
-        "disks": sample.disks,
-    }
     snap = requests.post(
         f"{base_url}/api/v1/hosts/{sample.host}/snapshot",
-        data=orjson.dumps(snapshot),
+        data=orjson.dumps(sample.snapshot()),
         headers=headers,
         timeout=PUSH_TIMEOUT_S,
     )
