@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from dashboards import memo, selectors, sources
+from dashboards import memo, selectors
+from incidents import selectors as incident_selectors
 
 TREND_RISK_PCT = 5.0
 
@@ -139,9 +140,7 @@ def _arr(start: datetime, end: datetime) -> float | None:
 
 def _incident_stat(field: str) -> Reader:
     def read(start: datetime, end: datetime) -> float | None:
-        stats = sources.incident_stats(start=start, end=end)
-        if stats is None:
-            return None
+        stats = incident_selectors.incident_stats(start=start, end=end)
         value = stats.get(field)
         return None if value is None else float(value)
 

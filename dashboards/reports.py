@@ -29,7 +29,7 @@ from openpyxl import Workbook, load_workbook
 
 from collectors.monitoring.health import uptime_figures
 from collectors.monitoring.selectors import services_list
-from dashboards import exports, kpis, memo, sources
+from dashboards import exports, kpis, memo
 from dashboards.models import ScheduledReport, add_months, quarter_start
 from dashboards.pages import Page, page_by_slug
 from dashboards.panels.base import Panel, Table
@@ -37,7 +37,8 @@ from dashboards.panels.base import render as render_panel
 from dashboards.panels.feeds import ACTION_COLUMNS, action_rows
 from dashboards.panels.slo import SLO_REPORT_PANEL, SloReportRow
 from dashboards.timerange import CUSTOM, PRESETS, TimeRange
-from incidents.selectors import incident_stats
+from incidents import postmortem_services
+from incidents.selectors import incident_stats, incidents_in_range
 from penguinmon.redact import header_value, mask_secrets
 
 log = logging.getLogger(__name__)
@@ -241,17 +242,17 @@ class Followup:
 def incident_followup(report: ScheduledReport, tr: TimeRange) -> Followup:
     F = ScheduledReport.Frequency
     if report.frequency == F.WEEKLY:
-        return Followup(overdue=sources.overdue_actions())
+        return Followup(overdue=postmortem_services.overdue_actions())
     if report.frequency in (F.MONTHLY, F.QUARTERLY):
-        incidents = sources.incidents_in_range(start=tr.start, end=tr.end) or []
-        postmortems = sources.postmortems_in_range(start=tr.start, end=tr.end)
+        incidents = list(incidents_in_range(start=tr.start, end=tr.end))
+        postmortems = postmortem_services.review_period_postmortems(start=tr.start, end=tr.end)
         with_pm = {p.incident_id for p in postmortems}
         return Followup(
-            overdue=sources.overdue_actions(),
+            overdue=postmortem_services.overdue_actions(),
             incidents=incidents,
             incident_stats=incident_stats(start=tr.start, end=tr.end),
             postmortems=postmortems,
-            open_actions=sources.open_actions(),
+            open_actions=postmortem_services.open_actions(),
             missing_postmortems=sum(
                 1
                 for i in incidents

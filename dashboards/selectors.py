@@ -5,6 +5,11 @@ series). Numbers over a period (KPIs, per-tenant and per-route figures) come fro
 reads in ``collectors.store.batch``: one query answers every series of a metric for several
 periods, and the answer is memoised for the page render (``dashboards.memo``), so panels that
 show the same number never read it twice. ``prefetch`` reads several metrics in one query.
+
+The data shapes panels draw (``Line``) are defined here, not in the drawing layer. Records of
+the other apps (alerts, incidents, reputation, services) are read straight from those apps'
+selectors, imported at the top of the panel that shows them; the slowest statements (from the
+Postgres probes' last results) are shaped here.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from collectors.monitoring.health import platform_uptime_pct
+from collectors.monitoring.selectors import probes_list
 from collectors.store import batch
 from collectors.store.batch import HistogramWindow, SeriesInfo, WindowStats
 from collectors.store.catalog import class_rate_pct, metric_labels
@@ -267,3 +273,25 @@ def uptime_pct(start: datetime, end: datetime) -> float | None:
     """The platform's uptime over [start, end) from the services' status history (maintenance
     excluded): the figure every service card and SLA row is made of (collectors.monitoring.health)."""
     return platform_uptime_pct(start, end)
+
+
+@dataclass
+class SlowQueries:
+    rows: list[dict]  # service, probe, query, calls, mean_ms, total_ms; slowest mean first
+    notes: list[str]  # why a Postgres probe reported no statements
+
+
+def slowest_queries(*, limit: int = 10) -> SlowQueries:
+    """The slowest statements every enabled Postgres probe saw in its last run."""
+    rows, notes = [], []
+    for probe in probes_list(kind="postgres", enabled=True):
+        found = (probe.last_details or {}).get("slowest_statements")
+        where = f"{probe.service.name}/{probe.name}"
+        if isinstance(found, list):
+            rows += [{"service": probe.service.name, "probe": probe.name, **q} for q in found]
+        elif found:
+            notes.append(f"{where}: {found}")
+        elif probe.last_run_at is None:
+            notes.append(f"{where}: has not run yet")
+    rows.sort(key=lambda q: -(q.get("mean_ms") or 0))
+    return SlowQueries(rows[:limit], notes)

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from collectors.store.batch import HistogramWindow, histogram_quantile_lines, merged
 from collectors.store.catalog import class_rate_pct
-from dashboards import selectors, sources
+from dashboards import selectors
 from dashboards.panels import figures as fg
 from dashboards.panels.base import (
     Alarm,
@@ -25,6 +25,7 @@ from dashboards.panels.charts import LinesData
 from dashboards.panels.feeds import Rows, RowsPanel
 from dashboards.selectors import Line
 from dashboards.timerange import TimeRange
+from incidents import selectors as incident_selectors
 
 HIST = "http_request_duration_ms"
 ROUTE_KEYS = ("service", "method", "route")
@@ -192,7 +193,7 @@ class RouteLatencyPanel(Panel):
                 lines.append(Line(f"{r.name} p95", pts))
         deploys = [
             d
-            for d in sources.deployments_in_range(start=tr.start, end=tr.end) or []
+            for d in incident_selectors.deployments_in_range(start=tr.start, end=tr.end)
             if d.environment == "production"
         ]
         return RouteData(routes, lines, [], deploys)
@@ -296,7 +297,7 @@ class SlowQueriesPanel(RowsPanel):
 
     def query(self, tr: TimeRange) -> Rows:
         columns = ["service", "query", "calls", "mean ms", "total ms"]
-        found = sources.slowest_queries(limit=10)
+        found = selectors.slowest_queries(limit=10)
         rows = [
             [q["service"], q.get("query", ""), q.get("calls"), q.get("mean_ms"), q.get("total_ms")]
             for q in found.rows
@@ -436,10 +437,8 @@ class DeploymentsPanel(Panel):
     wide = True
 
     def query(self, tr: TimeRange) -> DeploymentData:
-        deploys = sources.deployments_in_range(start=tr.start, end=tr.end)
-        dora = sources.dora_stats(start=tr.start, end=tr.end)
-        if deploys is None or dora is None:
-            return DeploymentData(False)
+        deploys = list(incident_selectors.deployments_in_range(start=tr.start, end=tr.end))
+        dora = incident_selectors.dora_stats(start=tr.start, end=tr.end)
         return DeploymentData(True, deploys, dora, dora_tiles(dora))
 
     def figure(self, data: DeploymentData, tr: TimeRange) -> fg.Figure | None:
