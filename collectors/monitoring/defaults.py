@@ -8,6 +8,19 @@ email and payment providers) start disabled with an example address to edit.
 
 from __future__ import annotations
 
+
+def _status_page_probe(url: str) -> dict:
+    # An external provider's public status page (Statuspage JSON); off until edited in admin.
+    return {
+        "name": "status",
+        "kind": "http",
+        "interval_seconds": 60,
+        "timeout_seconds": 10,
+        "enabled": False,
+        "config": {"url": url, "keyword": "indicator"},
+    }
+
+
 DEFAULT_SERVICES: list[dict] = [
     {
         "name": "api",
@@ -169,19 +182,7 @@ DEFAULT_SERVICES: list[dict] = [
         "position": 90,
         "degraded_latency_ms": 2000,
         "description": "The email service provider's API (external dependency).",
-        "probes": [
-            {
-                "name": "status",
-                "kind": "http",
-                "interval_seconds": 60,
-                "timeout_seconds": 10,
-                "enabled": False,
-                "config": {
-                    "url": "https://status.sendgrid.com/api/v2/status.json",
-                    "keyword": "indicator",
-                },
-            }
-        ],
+        "probes": [_status_page_probe("https://status.sendgrid.com/api/v2/status.json")],
     },
     {
         "name": "payment-processor",
@@ -190,19 +191,7 @@ DEFAULT_SERVICES: list[dict] = [
         "position": 100,
         "degraded_latency_ms": 2000,
         "description": "The payment processor's API (external dependency).",
-        "probes": [
-            {
-                "name": "status",
-                "kind": "http",
-                "interval_seconds": 60,
-                "timeout_seconds": 10,
-                "enabled": False,
-                "config": {
-                    "url": "https://status.stripe.com/api/v2/status.json",
-                    "keyword": "indicator",
-                },
-            }
-        ],
+        "probes": [_status_page_probe("https://status.stripe.com/api/v2/status.json")],
     },
 ]
 

@@ -302,15 +302,11 @@ class UptimeFigures:
         return None if self.known_s <= 0 else round(self.down_s / 60, 1)
 
 
-def uptime_figures(
-    services: Sequence[Service], start: datetime, end: datetime
-) -> dict[int, UptimeFigures]:
-    """Known and down seconds of each service over [start, end) (maintenance excluded), in
-    three queries whatever the number of services. Every uptime figure shown anywhere — a
-    service card, the services page, the SLA table, the platform tile — comes from here."""
-    if not services:
-        return {}
-    ids = [s.pk for s in services]
+def _status_history(
+    ids: list[int], start: datetime, end: datetime
+) -> tuple[dict[int, str], dict[int, list[tuple[datetime, str]]]]:
+    """Per service id: its status just before ``start`` (DISTINCT ON per service) and its
+    changes in [start, end), oldest first: two queries whatever the number of services."""
     before = dict(
         StatusChange.objects.filter(service_id__in=ids, at__lt=start)
         .order_by("service_id", "-at")
@@ -324,6 +320,18 @@ def uptime_figures(
         .values_list("service_id", "at", "new_status")
     ):
         changes[service_id].append((at, new_status))
+    return before, changes
+
+
+def uptime_figures(
+    services: Sequence[Service], start: datetime, end: datetime
+) -> dict[int, UptimeFigures]:
+    """Known and down seconds of each service over [start, end) (maintenance excluded), in
+    three queries whatever the number of services. Every uptime figure shown anywhere — a
+    service card, the services page, the SLA table, the platform tile — comes from here."""
+    if not services:
+        return {}
+    before, changes = _status_history([s.pk for s in services], start, end)
     maintenance = maintenance_spans_by_service([s.name for s in services], start, end)
     return {
         s.pk: UptimeFigures(
@@ -374,20 +382,7 @@ def uptimes_for(
     if not services:
         return {}
     longest = now - max(UPTIME_WINDOWS.values())
-    ids = [s.pk for s in services]
-    before = dict(
-        StatusChange.objects.filter(service_id__in=ids, at__lt=longest)
-        .order_by("service_id", "-at")
-        .distinct("service_id")
-        .values_list("service_id", "new_status")
-    )
-    changes: dict[int, list[tuple[datetime, str]]] = {pk: [] for pk in ids}
-    for service_id, at, new_status in (
-        StatusChange.objects.filter(service_id__in=ids, at__gte=longest, at__lt=now)
-        .order_by("service_id", "at")
-        .values_list("service_id", "at", "new_status")
-    ):
-        changes[service_id].append((at, new_status))
+    before, changes = _status_history([s.pk for s in services], longest, now)
     maintenance = maintenance_spans_by_service([s.name for s in services], longest, now)
     return {
         s.pk: _window_uptimes(
