@@ -401,20 +401,7 @@ def uptime_seconds_by_period(
     if not services or not periods:
         return {}
     lo, hi = min(a for a, _ in periods), max(b for _, b in periods)
-    ids = [s.pk for s in services]
-    before = dict(
-        StatusChange.objects.filter(service_id__in=ids, at__lt=lo)
-        .order_by("service_id", "-at")
-        .distinct("service_id")
-        .values_list("service_id", "new_status")
-    )
-    changes: dict[int, list[tuple[datetime, str]]] = {pk: [] for pk in ids}
-    for service_id, at, new_status in (
-        StatusChange.objects.filter(service_id__in=ids, at__gte=lo, at__lt=hi)
-        .order_by("service_id", "at")
-        .values_list("service_id", "at", "new_status")
-    ):
-        changes[service_id].append((at, new_status))
+    before, changes = _status_history([s.pk for s in services], lo, hi)
     maintenance = maintenance_spans_by_service([s.name for s in services], lo, hi)
     out = {}
     for s in services:
