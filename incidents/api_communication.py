@@ -18,15 +18,9 @@ from incidents.models import Incident, IncidentUpdate, Postmortem
 from incidents.postmortem_services import postmortem_list, postmortem_save
 from incidents.status_page import public_status
 from incidents.updates import update_post
-from penguinmon.api_auth import actor_label, api_auth
-from penguinmon.roles import user_can
+from penguinmon.api_auth import actor_label, api_auth, require_capability
 
 router = Router(tags=["incidents"])
-
-
-def _require(request, capability: str) -> None:
-    if not user_can(request.user, capability):
-        raise HttpError(403, f"this user's role does not allow {capability.replace('_', ' ')}")
 
 
 def _error(exc: ValidationError) -> HttpError:
@@ -72,7 +66,7 @@ def update_out(u: IncidentUpdate) -> dict:
 
 @router.get("/incidents/{int:incident_id}/updates", response=list[UpdateOut], auth=api_auth("read"))
 def list_updates(request, incident_id: int):
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     incident = get_object_or_404(Incident, pk=incident_id)
     return [update_out(u) for u in incident.updates.prefetch_related("channels")]
 
@@ -81,7 +75,7 @@ def list_updates(request, incident_id: int):
     "/incidents/{int:incident_id}/updates", response={201: UpdateOut}, auth=api_auth("write")
 )
 def post_update(request, incident_id: int, payload: UpdateIn):
-    _require(request, "manage_incidents")
+    require_capability(request, "manage_incidents")
     incident = get_object_or_404(Incident, pk=incident_id)
     channels = list(Channel.objects.filter(pk__in=payload.channel_ids))
     missing = sorted(set(payload.channel_ids) - {c.pk for c in channels})
@@ -194,13 +188,13 @@ def postmortem_out(pm: Postmortem) -> dict:
     "/incidents/{int:incident_id}/postmortem", response=PostmortemOut, auth=api_auth("read")
 )
 def get_postmortem(request, incident_id: int):
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     pm = get_object_or_404(Postmortem.objects.select_related("incident"), incident_id=incident_id)
     return postmortem_out(pm)
 
 
 def _save(request, incident_id: int, payload: PostmortemIn) -> tuple[Postmortem, bool]:
-    _require(request, "manage_incidents")
+    require_capability(request, "manage_incidents")
     incident = get_object_or_404(Incident, pk=incident_id)
     created = not Postmortem.objects.filter(incident=incident).exists()
     text = {
@@ -269,7 +263,7 @@ class PostmortemSummaryOut(Schema):
 @router.get("/postmortems", response=list[PostmortemSummaryOut], auth=api_auth("read"))
 def list_postmortems(request, overdue: bool = False):
     """Every postmortem with its action counts; ``overdue=true``: only those with overdue ones."""
-    _require(request, "view_alerts")
+    require_capability(request, "view_alerts")
     rows = postmortem_list()
     if overdue:
         rows = rows.filter(actions_overdue__gt=0)
