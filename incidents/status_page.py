@@ -32,8 +32,12 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from alerts.selectors import maintenance_windows
-from collectors.models import Service, Status, StatusChange
-from collectors.monitoring.health import maintenance_spans_by_service, uptime_from_changes
+from collectors.models import Service, Status
+from collectors.monitoring.health import (
+    maintenance_spans_by_service,
+    status_history,
+    uptime_from_changes,
+)
 from incidents.models import Incident, IncidentUpdate, StatusComponent
 
 HISTORY_DAYS = 90
@@ -137,19 +141,7 @@ def daily_uptimes(
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=days - 1)
     ids = [s.pk for s in services]
-    before = dict(
-        StatusChange.objects.filter(service_id__in=ids, at__lt=start)
-        .order_by("service_id", "-at")
-        .distinct("service_id")
-        .values_list("service_id", "new_status")
-    )
-    changes: dict[int, list[tuple[datetime, str]]] = {pk: [] for pk in ids}
-    for service_id, at, new_status in (
-        StatusChange.objects.filter(service_id__in=ids, at__gte=start, at__lt=now)
-        .order_by("service_id", "at")
-        .values_list("service_id", "at", "new_status")
-    ):
-        changes[service_id].append((at, new_status))
+    before, changes = status_history(ids, start, now)
     maintenance = maintenance_spans_by_service([s.name for s in services], start, now)
     out: dict[int, list[float | None]] = {}
     for service in services:

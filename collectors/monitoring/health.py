@@ -302,7 +302,7 @@ class UptimeFigures:
         return None if self.known_s <= 0 else round(self.down_s / 60, 1)
 
 
-def _status_history(
+def status_history(
     ids: list[int], start: datetime, end: datetime
 ) -> tuple[dict[int, str], dict[int, list[tuple[datetime, str]]]]:
     """Per service id: its status just before ``start`` (DISTINCT ON per service) and its
@@ -331,7 +331,7 @@ def uptime_figures(
     service card, the services page, the SLA table, the platform tile — comes from here."""
     if not services:
         return {}
-    before, changes = _status_history([s.pk for s in services], start, end)
+    before, changes = status_history([s.pk for s in services], start, end)
     maintenance = maintenance_spans_by_service([s.name for s in services], start, end)
     return {
         s.pk: UptimeFigures(
@@ -382,7 +382,7 @@ def uptimes_for(
     if not services:
         return {}
     longest = now - max(UPTIME_WINDOWS.values())
-    before, changes = _status_history([s.pk for s in services], longest, now)
+    before, changes = status_history([s.pk for s in services], longest, now)
     maintenance = maintenance_spans_by_service([s.name for s in services], longest, now)
     return {
         s.pk: _window_uptimes(
@@ -401,7 +401,7 @@ def uptime_seconds_by_period(
     if not services or not periods:
         return {}
     lo, hi = min(a for a, _ in periods), max(b for _, b in periods)
-    before, changes = _status_history([s.pk for s in services], lo, hi)
+    before, changes = status_history([s.pk for s in services], lo, hi)
     maintenance = maintenance_spans_by_service([s.name for s in services], lo, hi)
     out = {}
     for s in services:

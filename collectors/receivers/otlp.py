@@ -48,6 +48,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from collectors.receivers.errors import ReceiverError
 from collectors.store import IngestError, write_samples
 from collectors.store.series import resolve, series_key
 
@@ -66,10 +67,8 @@ _LABEL_RE = re.compile(r"[^a-zA-Z0-9_]")
 _DELTA_LOCK_BASE = 7 << 40
 
 
-class OtlpError(ValueError):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+class OtlpError(ReceiverError):
+    """An OTLP export request refused; nothing of it was written."""
 
 
 @dataclass
@@ -178,6 +177,13 @@ def to_series(request: ExportMetricsServiceRequest, result: ExportResult) -> lis
         series.points.append([when, value])
         result.points += 1
 
+    def recorded(point) -> bool:
+        if point.flags & NO_RECORDED_VALUE:
+            result.rejected += 1
+            result.reasons.add("no recorded value")
+            return False
+        return True
+
     for r, resource_metrics in enumerate(request.resource_metrics):
         base = {}
         for kv in resource_metrics.resource.attributes:
@@ -191,29 +197,13 @@ def to_series(request: ExportMetricsServiceRequest, result: ExportResult) -> lis
                     raise OtlpError(f"{where}: metric has no name")
                 unit = metric.unit[:32]
                 kind = metric.WhichOneof("data")
-                if kind == "gauge":
-                    for p in metric.gauge.data_points:
-                        if p.flags & NO_RECORDED_VALUE:
-                            result.rejected += 1
-                            result.reasons.add("no recorded value")
-                            continue
-                        add(
-                            name,
-                            _labels(p.attributes, base),
-                            unit,
-                            False,
-                            _seconds(p.time_unix_nano),
-                            _number(p),
-                            where,
-                        )
-                elif kind == "sum":
-                    delta = metric.sum.aggregation_temporality == DELTA
-                    if metric.sum.is_monotonic and not name.endswith("_total"):
+                if kind in ("gauge", "sum"):
+                    data = getattr(metric, kind)
+                    delta = kind == "sum" and data.aggregation_temporality == DELTA
+                    if kind == "sum" and data.is_monotonic and not name.endswith("_total"):
                         name += "_total"
-                    for p in metric.sum.data_points:
-                        if p.flags & NO_RECORDED_VALUE:
-                            result.rejected += 1
-                            result.reasons.add("no recorded value")
+                    for p in data.data_points:
+                        if not recorded(p):
                             continue
                         add(
                             name,
@@ -227,9 +217,7 @@ def to_series(request: ExportMetricsServiceRequest, result: ExportResult) -> lis
                 elif kind == "histogram":
                     delta = metric.histogram.aggregation_temporality == DELTA
                     for p in metric.histogram.data_points:
-                        if p.flags & NO_RECORDED_VALUE:
-                            result.rejected += 1
-                            result.reasons.add("no recorded value")
+                        if not recorded(p):
                             continue
                         labels = _labels(p.attributes, base)
                         when = _seconds(p.time_unix_nano)

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from google.protobuf.message import DecodeError
 
+from collectors.receivers.errors import ReceiverError
 from collectors.receivers.remote_write_pb import WriteRequest
 from collectors.store import IngestError, write_samples
 
@@ -34,10 +35,8 @@ from collectors.store import IngestError, write_samples
 MAX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024
 
 
-class RemoteWriteError(ValueError):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+class RemoteWriteError(ReceiverError):
+    """A remote_write request refused; nothing of it was written."""
 
 
 @dataclass

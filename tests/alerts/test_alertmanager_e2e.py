@@ -3,39 +3,22 @@ with a webhook receiver pointing at PenguinMon's live server."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
 from alerts.models import Alert
+from tests.support.net import free_port, wait_until
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
 def alertmanager(tmp_path, live_server, make_token):
     token = make_token("ingest")
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text(
         f"""
@@ -76,7 +59,7 @@ receivers:
             return False
 
     try:
-        _wait(ready, 20, "alertmanager to start")
+        wait_until(ready, 20, "alertmanager to start")
         yield base
     finally:
         proc.terminate()
@@ -98,7 +81,7 @@ def _post_alert(base: str, *, ends_at: datetime | None = None) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_alertmanager_fires_and_resolves_an_alert_in_penguinmon(alertmanager):
     _post_alert(alertmanager)
-    alert = _wait(
+    alert = wait_until(
         lambda: Alert.objects.filter(state=Alert.State.FIRING).first(), 30, "the firing alert"
     )
     assert alert.message == "olap-db disk 97% full"
@@ -107,7 +90,7 @@ def test_alertmanager_fires_and_resolves_an_alert_in_penguinmon(alertmanager):
     assert alert.rule.name == "DiskFull [alertmanager]"
 
     _post_alert(alertmanager, ends_at=datetime.now(UTC) - timedelta(seconds=1))
-    _wait(
+    wait_until(
         lambda: Alert.objects.filter(pk=alert.pk, state=Alert.State.RESOLVED).exists(),
         30,
         "the resolution",

@@ -11,12 +11,10 @@ import subprocess
 import threading
 from pathlib import Path
 
+from tests.support.net import free_port
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# A port on 127.0.0.1 with nothing listening: a free one (bound, then released).
+closed_port = free_port
 
 
 class SilentServer:

@@ -4,7 +4,6 @@ is away."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from datetime import timedelta
@@ -16,19 +15,14 @@ from django.utils import timezone
 from werkzeug import Response
 
 from collectors.store import forward, write_samples
+from tests.support.net import free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def prometheus(tmp_path):
-    port = _free_port()
+    port = free_port()
     (tmp_path / "prometheus.yml").write_text("global: {}\n")
     proc = subprocess.Popen(
         [
@@ -74,7 +68,7 @@ def test_nothing_is_queued_when_forwarding_is_off(db, settings):
 def test_samples_wait_while_the_receiver_is_down_then_arrive_in_prometheus(
     api, settings, prometheus
 ):
-    settings.REMOTE_WRITE_FORWARD_URL = f"http://127.0.0.1:{_free_port()}/api/v1/write"
+    settings.REMOTE_WRITE_FORWARD_URL = f"http://127.0.0.1:{free_port()}/api/v1/write"
     now = int(time.time()) - 60
     resp = api.post(
         "/api/v1/samples",

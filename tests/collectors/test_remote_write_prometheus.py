@@ -3,38 +3,21 @@ scrapes to PenguinMon's live server with ``remote_write:``."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 
 import pytest
 import requests
 
 from collectors.models import Series
+from tests.support.net import free_port, wait_until
 
 PROMETHEUS = "/usr/bin/prometheus"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_prometheus_remote_write_lands_in_the_store(tmp_path, live_server, make_token):
     token = make_token("ingest")
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         f"""
@@ -65,7 +48,7 @@ remote_write:
         stderr=subprocess.PIPE,
     )
     try:
-        up = _wait(
+        up = wait_until(
             lambda: Series.objects.filter(name="up", labels__job="self").first(),
             60,
             "Prometheus' up series in PenguinMon",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import email
 import email.policy
 import io
-import socket
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +21,7 @@ from dashboards.models import ScheduledReport
 from dashboards.pages import EXECUTIVE, OPERATIONS
 from incidents.models import Incident
 from penguinmon.models import AuditLog
+from tests.support.net import free_port
 from tests.support.smtp import smtp_server_for
 
 BASE_URL = "https://mon.example.test"
@@ -296,9 +296,7 @@ def test_a_failing_send_records_the_error_and_is_retried_without_blocking_others
 
 
 def test_an_unreachable_smtp_server_records_last_error(settings, db, now):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]  # nothing listens here once the socket is closed
+    closed = free_port()  # nothing listens there
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed, 3
     report = make_report(now, page="development")

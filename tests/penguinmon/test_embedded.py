@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 
 import pytest
 
 from penguinmon import embedded
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port
 
 
 def test_a_postmaster_pid_naming_another_process_is_removed(tmp_path):
@@ -39,7 +33,7 @@ def test_the_pid_of_a_running_postmaster_is_kept(tmp_path):
 
 def test_a_cluster_starts_after_a_crash_left_a_reused_pid(tmp_path, monkeypatch):
     monkeypatch.setattr(embedded, "VAR_DIR", tmp_path)
-    monkeypatch.setattr(embedded, "PG_PORT", _free_port())
+    monkeypatch.setattr(embedded, "PG_PORT", free_port())
     embedded.ensure_postgres()
     pgdata = tmp_path / "postgres"
     try:
@@ -86,7 +80,7 @@ def _psql_as(url: str, sql: str) -> subprocess.CompletedProcess:
 def own_var(tmp_path, monkeypatch):
     """A var dir and port of our own: the shared servers are never touched."""
     monkeypatch.setattr(embedded, "VAR_DIR", tmp_path)
-    monkeypatch.setattr(embedded, "PG_PORT", _free_port())
+    monkeypatch.setattr(embedded, "PG_PORT", free_port())
     yield tmp_path
     _stop(tmp_path / "postgres")
 

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from tests.support.net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_gunicorn_uses_its_own_control_socket_under_var(tmp_path):
@@ -25,7 +20,7 @@ def test_gunicorn_uses_its_own_control_socket_under_var(tmp_path):
         for line in (ROOT / "Procfile").read_text().splitlines()
         if line.startswith("web:")
     )
-    args = shlex.split(web.replace("127.0.0.1:8000", f"127.0.0.1:{_free_port()}"))
+    args = shlex.split(web.replace("127.0.0.1:8000", f"127.0.0.1:{free_port()}"))
     args[0] = str(Path(sys.executable).parent / "gunicorn")
     (tmp_path / "var").mkdir()
     home = tmp_path / "home"

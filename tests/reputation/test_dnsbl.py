@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from reputation.dnsbl import CLEAN, LISTED, UNKNOWN, ZoneSpec, check, parse_resolver, reverse_ip
 from tests.support.dns_server import DNSTestServer
+from tests.support.net import free_port
 
 ZEN = ZoneSpec(
     key="zen.spamhaus.org",
@@ -119,9 +122,9 @@ def test_an_invalid_target_is_unknown_without_a_query():
 
 
 def test_a_resolver_that_is_not_listening_gives_unknown():
-    from tests.support.dns_server import _free_port
-
-    results = check([("192.0.2.1", ZEN)], resolver=("127.0.0.1", _free_port()), timeout=0.5)
+    results = check(
+        [("192.0.2.1", ZEN)], resolver=("127.0.0.1", free_port(socket.SOCK_DGRAM)), timeout=0.5
+    )
     assert results[0].result == UNKNOWN
 
 

@@ -13,6 +13,7 @@ from werkzeug import Response
 from penguinmon.models import AuditLog
 from reputation import services
 from reputation.models import BlocklistZone, Listing, RotationEvent
+from tests.support.net import free_port
 
 
 @pytest.fixture
@@ -111,9 +112,7 @@ def test_without_a_secret_the_rotation_happens_but_the_webhook_is_not_called_uns
 
 
 def test_an_unreachable_webhook_times_out_into_an_error(settings, make_ip, make_user):
-    from tests.support.dns_server import _free_port
-
-    settings.REPUTATION_ROTATION_WEBHOOK_URL = f"http://127.0.0.1:{_free_port()}/rotate"
+    settings.REPUTATION_ROTATION_WEBHOOK_URL = f"http://127.0.0.1:{free_port()}/rotate"
     settings.REPUTATION_ROTATION_WEBHOOK_SECRET = "s3cret"
     settings.REPUTATION_ROTATION_WEBHOOK_TIMEOUT = 1
     ip = make_ip("192.0.2.1")

@@ -16,6 +16,8 @@ import threading
 from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
+from tests.support.net import free_port
+
 _RDATA = {"A": A, "AAAA": AAAA, "TXT": TXT, "MX": lambda v: MX(v)}
 
 
@@ -55,12 +57,6 @@ class _ZoneResolver(BaseResolver):
         return reply
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class DNSTestServer:
     def __init__(
         self,
@@ -74,7 +70,7 @@ class DNSTestServer:
         # A port free for UDP may be taken for TCP by another process (tests run in parallel
         # on this machine): try a few ports until both bind.
         for attempt in range(20):
-            self.port = _free_port()
+            self.port = free_port(socket.SOCK_DGRAM)
             self._servers = []
             try:
                 for tcp in (False, True):

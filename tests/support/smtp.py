@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aiosmtpd.controller import Controller
 
+from tests.support.net import free_port
+
 
 @contextmanager
 def smtp_server_for(handler, settings) -> Iterator[Controller]:
     """Run ``handler`` (an aiosmtpd handler) on a free port while Django sends mail to it."""
-    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it started
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # aiosmtpd needs a concrete port to check it started
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
