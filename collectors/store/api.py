@@ -16,10 +16,12 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
 from collectors.store import IngestError, QueryError, write_request_timings, write_samples
+from collectors.store.catalog import read_capabilities
 from collectors.store.query import AGGREGATIONS, list_series, series_query
 from penguinmon.api_auth import api_auth
 from penguinmon.api_schemas import ErrorOut
 from penguinmon.metrics import INGEST_REJECTED
+from penguinmon.roles import user_can
 
 router = Router(tags=["metrics"])
 
@@ -203,11 +205,30 @@ class SeriesFilter(Schema):
     label: list[str] = []
 
 
-@router.get("/series", auth=api_auth("read"))
+def may_read(user, metric: str) -> bool:
+    """Reads are gated like the pages that show the metric (collectors.store.catalog)."""
+    return any(user_can(user, c) for c in read_capabilities(metric))
+
+
+def _require_read(request, metric: str) -> None:
+    if not may_read(request.user, metric):
+        raise HttpError(
+            403,
+            f"your role may not read {metric}: it needs "
+            + " or ".join(c.replace("_", " ") for c in read_capabilities(metric)),
+        )
+
+
+@router.get("/series", auth=api_auth("read"), response={200: dict, 403: ErrorOut})
 def get_series(request, filters: Query[SeriesFilter]):
-    """Series by metric name and labels (`label=host=web-1`, repeatable)."""
+    """Series by metric name and labels (`label=host=web-1`, repeatable); only metrics your
+    role may read (asking for one it may not is a 403)."""
     _no_nul(filters.name, "name")
+    if filters.name:
+        _require_read(request, filters.name)
     found = list_series(name=filters.name, labels=parse_labels(filters.label) or None, limit=1000)
+    readable: dict[str, bool] = {}
+    found = [s for s in found if readable.setdefault(s.name, may_read(request.user, s.name))]
     return {
         "series": [
             {"id": s.id, "metric": s.name, "labels": s.labels, "unit": s.unit, "kind": s.kind}
@@ -267,17 +288,24 @@ avg|min|max|sum|last|count|rate|p50|p95|p99|error_ratio.
   … +19% of the exact value, typically within ±2%); percentiles of other metrics are exact,
   from raw samples.
 
-Timestamps in the answer are unix seconds."""
+Timestamps in the answer are unix seconds.
+
+Reads follow the role table like the pages that show the metric: business figures (`mrr_usd`,
+`churn_rate_pct`…) need the executive or customer-success role, customer figures customer
+success or operations, IP reputation the reputation view, everything else a technical view;
+otherwise 403."""
 
 
 @router.get(
     "/query",
     auth=api_auth("read"),
-    response={200: QueryOut, 400: ErrorOut},
+    response={200: QueryOut, 400: ErrorOut, 403: ErrorOut},
     description=QUERY_DOC,
 )
 def get_query(request, params: Query[QueryParams]):
     """Points per step of a metric, per series or merged (see the description)."""
+    _no_nul(params.metric, "metric")
+    _require_read(request, params.metric)
     if params.agg not in AGGREGATIONS:
         raise HttpError(
             400, f"agg: unknown aggregation {params.agg!r}; use one of {', '.join(AGGREGATIONS)}"

@@ -169,3 +169,56 @@ def metric_labels(name: str) -> frozenset[str]:
         return frozenset()
     inside = metric.help[metric.help.index("[") + 1 : metric.help.rindex("]")]
     return frozenset(part.strip().rstrip("?") for part in inside.split(",") if part.strip())
+
+
+# Who may read a metric through the API (/api/v1/query, /api/v1/series): the capabilities of
+# the pages that show it (penguinmon/roles.py), any one of them suffices. Business figures
+# are the executive and customer-success views'; metrics not listed (infrastructure, probes,
+# requests, anything pushed under another name) need one of the technical views.
+BUSINESS = frozenset(
+    {
+        "mrr_usd",
+        "churn_rate_pct",
+        "arpu_usd",
+        "ltv_usd",
+        "nps",
+        "trial_conversion_pct",
+        "payment_failure_pct",
+        "tenants_active",
+        "dau",
+        "mau",
+        "active_sessions",
+    }
+)
+CUSTOMER = frozenset(
+    {
+        "emails_sent",
+        "emails_bounced",
+        "emails_complained",
+        "email_delivery_seconds_p95",
+        "inbox_placement_pct",
+        "campaigns_created",
+        "feature_usage",
+        "support_tickets_opened",
+        "support_resolution_hours",
+        "account_health_score",
+        "tenant_uptime_pct",
+    }
+)
+REPUTATION = frozenset({"ip_reputation_score", "ip_listed_major"})
+# Logins, 403s by user and audit activity are shown on the operations page only.
+SECURITY_PREFIX = "security_"
+TECHNICAL_VIEWS = ("view_infrastructure", "view_services", "view_operations", "view_development")
+
+
+def read_capabilities(metric: str) -> tuple[str, ...]:
+    """The capabilities that may read ``metric`` (any one of them)."""
+    if metric in BUSINESS:
+        return ("view_executive", "view_customer_success")
+    if metric in CUSTOMER:
+        return ("view_customer_success", "view_operations")
+    if metric in REPUTATION:
+        return ("view_reputation",)
+    if metric.startswith(SECURITY_PREFIX):
+        return ("view_operations",)
+    return TECHNICAL_VIEWS
