@@ -14,6 +14,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from dashboards.panels.base import Table
+from penguinmon.spreadsheets import cell_text
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -24,8 +25,8 @@ def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return value
+        return cell_text(", ".join(str(v) for v in value))
+    return cell_text(value)
 
 
 def _xlsx_cell(value: Any) -> Any:
@@ -33,16 +34,16 @@ def _xlsx_cell(value: Any) -> Any:
         # Excel has no time zones: write the site-local wall time.
         return timezone.localtime(value).replace(tzinfo=None)
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
+        return cell_text(", ".join(str(v) for v in value))
     if isinstance(value, (dict, set)):
-        return str(value)
-    return value
+        return cell_text(str(value))
+    return cell_text(value)
 
 
 def to_csv(table: Table) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(table.columns)
+    writer.writerow([cell_text(c) for c in table.columns])
     for row in table.rows:
         writer.writerow([_csv_cell(v) for v in row])
     # A BOM lets Excel open UTF-8 CSV with non-ASCII names correctly.
@@ -54,11 +55,11 @@ def to_xlsx(table: Table, *, title: str, subtitle: str = "") -> bytes:
     ws = wb.active
     # Excel refuses []:*?/\ in sheet titles (a panel title with a colon made the export fail).
     ws.title = re.sub(r"[\[\]:*?/\\]", "-", title[:31]) or "panel"
-    ws.append([title])
+    ws.append([cell_text(title)])
     ws["A1"].font = Font(bold=True, size=13)
-    ws.append([subtitle])
+    ws.append([cell_text(subtitle)])
     ws.append([])
-    ws.append(table.columns)
+    ws.append([cell_text(c) for c in table.columns])
     header_row = ws.max_row
     for cell in ws[header_row]:
         cell.font = Font(bold=True)

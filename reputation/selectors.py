@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from penguinmon.spreadsheets import cell_text
 from reputation.models import (
     CheckRun,
     Listing,
@@ -195,12 +196,6 @@ def rotations_for(ip: SendingIP, *, limit: int = 20) -> list[RotationEvent]:
     return list(RotationEvent.objects.filter(Q(from_ip=ip) | Q(to_ip=ip))[:limit])
 
 
-def _text_cell(value: str) -> str:
-    """Reasons come from the lists' TXT records, i.e. from outside: a cell starting with
-    = + - @ would run as a formula in a spreadsheet, so it is quoted as text."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def history_csv(ip: SendingIP, *, days: int = 90) -> str:
     """The IP's reputation history: one row per check run (score and status) followed by
     one row per listing period."""
@@ -226,7 +221,7 @@ def history_csv(ip: SendingIP, *, days: int = 90) -> str:
                 snap.taken_at.isoformat(),
                 snap.score,
                 snap.status,
-                ", ".join(snap.listed_zones),
+                cell_text(", ".join(snap.listed_zones)),
                 "yes" if snap.major_listed else "no",
                 "" if snap.bounce_rate_pct is None else f"{snap.bounce_rate_pct:.3f}",
                 "" if snap.complaint_rate_pct is None else f"{snap.complaint_rate_pct:.3f}",
@@ -241,9 +236,9 @@ def history_csv(ip: SendingIP, *, days: int = 90) -> str:
                 lst.zone.zone,
                 lst.listed_at.isoformat(),
                 lst.delisted_at.isoformat() if lst.delisted_at else "",
-                _text_cell(" ".join(lst.codes)),
-                _text_cell("; ".join(lst.meanings)),
-                _text_cell(lst.reason),
+                cell_text(" ".join(lst.codes)),
+                cell_text("; ".join(lst.meanings)),
+                cell_text(lst.reason),
             ]
         )
     return out.getvalue()
