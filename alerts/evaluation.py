@@ -402,7 +402,8 @@ def evaluate_rules(*, now: datetime | None = None, rules=None, notify: bool = Tr
         summary.resolved += _resolve_disabled(now, announce)
     if batch is not None:
         summary.gap_seconds = gap.total_seconds()
-        summary.summaries = batch.send()
+        with transaction.atomic():  # the alerts marked notified and their outbox rows
+            summary.summaries = batch.send()
     summary.duration_ms = (time.perf_counter() - t0) * 1000
     return summary
 

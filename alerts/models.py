@@ -646,6 +646,43 @@ class NotificationGroup(models.Model):
         return self.key
 
 
+class OutboxMessage(models.Model):
+    """A notification decided but not yet finished: written in the same transaction as the
+    alert change it announces (a state change, a group flush, an escalation step), so it
+    exists exactly when that change does. The delivery task marks it done (sent, or failed for
+    good: a Delivery row says which); a beat task re-queues any that are due and unfinished,
+    e.g. because Redis was down at enqueue time or a worker died holding the task. ``token``
+    changes on each hand-over, so a stale copy of the task finds it has been replaced and does
+    nothing (no double notification)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=12)
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    alert_ids = models.JSONField(default=list, blank=True)
+    # A group notification's group; a plain id: the group row goes when its alerts resolve,
+    # and the message is still worth sending (it lists the alerts by alert_ids).
+    group_id = models.BigIntegerField(null=True, blank=True)
+    recipients = models.JSONField(null=True, blank=True)  # after a partial failure: who is left
+    attempts = models.PositiveSmallIntegerField(default=0)
+    token = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(help_text="When the drain may hand it to a worker (again).")
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["due_at"], name="outbox_due_idx", condition=models.Q(done_at__isnull=True)
+            ),
+            models.Index(fields=["done_at"], name="outbox_done_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"outbox #{self.pk}: {self.event} → channel {self.channel_id}"
+
+
 class EvaluatorState(models.Model):
     """One row: when the evaluation loop last ran a full cycle, so the next cycle can tell
     that the monitor itself was down (workers stopped, beat dead) and for how long."""

@@ -3,14 +3,16 @@
 Routing by severity (seed 000 §6): critical → every on-call channel at once; warning → chat
 channels, at most once per rule per hour (resolutions always go out); info → the daily digest
 email. Silences and a firing parent service suppress notifications, never state changes.
-Deliveries are queued after the surrounding transaction commits, one Celery task per
-(alert, channel), so a slow or failing channel never holds up another.
+Each notification is an outbox row per channel, written in the transaction of the change it
+announces and handed to Celery (one task per row) after that commits, so a slow or failing
+channel never holds up another; a beat drain re-queues rows whose hand-over or task was lost.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +33,7 @@ from alerts.models import (
     Delivery,
     EscalationPolicy,
     NotificationGroup,
+    OutboxMessage,
     Silence,
     new_token,
 )
@@ -234,6 +237,11 @@ def _duration(gap: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60} min"
 
 
+# How long a handed-over delivery may take before the drain assumes its task was lost
+# (longer than any channel's timeout: HTTP 10 s, SMTP 10 s).
+HANDOVER_GRACE = timedelta(seconds=120)
+
+
 def queue_deliveries(
     channel_ids: list[int],
     event: str,
@@ -241,18 +249,120 @@ def queue_deliveries(
     alert_id: int | None = None,
     alert_ids: list[int] | None = None,
     group_id: int | None = None,
-) -> None:
+) -> list[OutboxMessage]:
+    """Write one outbox row per channel in the current transaction (with the alert change it
+    announces), and hand them to Celery once that commits. If the hand-over fails (Redis
+    down), the rows stay due and ``drain_outbox`` sends them when the queue is back."""
+    now = timezone.now()
+    rows = OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(
+                channel_id=channel_id,
+                event=event,
+                alert_id=alert_id,
+                alert_ids=alert_ids or [],
+                group_id=group_id,
+                due_at=now + HANDOVER_GRACE,
+            )
+            for channel_id in channel_ids
+        ]
+    )
+    if rows:
+        transaction.on_commit(lambda: hand_over(rows))
+    return rows
+
+
+def hand_over(rows: list[OutboxMessage]) -> int:
+    """Queue a delivery task for each row; returns how many were queued. Stops at the first
+    failure to reach the queue and marks the rest due now, for the drain to retry."""
     from alerts.tasks import deliver_notification
 
-    extra = {"group_id": group_id} if group_id is not None else {}
-
-    def send():
-        for channel_id in channel_ids:
-            deliver_notification.delay(
-                channel_id, event, alert_id=alert_id, alert_ids=alert_ids, **extra
+    queued = 0
+    for i, row in enumerate(rows):
+        try:
+            deliver_notification.apply_async(
+                args=(row.channel_id, row.event),
+                kwargs={"outbox_id": row.pk, "token": str(row.token)},
+                retry=False,  # fail fast: the outbox keeps it, the drain retries
             )
+            queued += 1
+        except Exception as exc:  # noqa: BLE001 - any broker failure: leave it to the drain
+            log.warning(
+                "could not queue %d notification(s), the outbox keeps them: %r", len(rows) - i, exc
+            )
+            try:
+                OutboxMessage.objects.filter(
+                    pk__in=[r.pk for r in rows[i:]], done_at__isnull=True
+                ).update(due_at=timezone.now())
+            except Exception:  # noqa: BLE001 - database down too: due_at passes by itself
+                log.warning("could not mark the outbox rows due now")
+            break
+    return queued
 
-    transaction.on_commit(send)
+
+def drain_outbox(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Hand over every unfinished outbox row that is due (its hand-over failed, or its task
+    vanished with a worker or a Redis restart). Each row gets a new token by compare-and-set,
+    so the copy of the task that may still exist cannot deliver it a second time."""
+    now = now or timezone.now()
+    due = list(
+        OutboxMessage.objects.filter(done_at__isnull=True, due_at__lte=now).order_by("due_at")[
+            :limit
+        ]
+    )
+    claimed = []
+    for row in due:
+        fresh = uuid.uuid4()
+        won = OutboxMessage.objects.filter(pk=row.pk, token=row.token, done_at__isnull=True).update(
+            token=fresh, due_at=now + HANDOVER_GRACE
+        )
+        if won == 1:
+            row.token = fresh
+            claimed.append(row)
+    if claimed:
+        log.info("re-queueing %d notification(s) from the outbox", len(claimed))
+    return hand_over(claimed)
+
+
+def deliver_from_outbox(task, *, outbox_id: int, token: str | None) -> str:
+    """One attempt at an outbox row, from its Celery task: claim it (token compare-and-set),
+    deliver, then mark it done, or schedule the retry (the row stays due for the drain in
+    case that retry is lost too)."""
+    row = OutboxMessage.objects.filter(pk=outbox_id, done_at__isnull=True).first()
+    if row is None or str(row.token) != token:
+        return "skipped"  # finished, deleted with its alert or channel, or handed over again
+    fresh, attempt = uuid.uuid4(), row.attempts + 1
+    claimed = OutboxMessage.objects.filter(pk=row.pk, token=row.token, done_at__isnull=True)
+    if not claimed.update(token=fresh, attempts=attempt, due_at=timezone.now() + HANDOVER_GRACE):
+        return "skipped"
+    mine = OutboxMessage.objects.filter(pk=row.pk, token=fresh)
+    try:
+        delivery = deliver(
+            channel_id=row.channel_id,
+            event=row.event,
+            alert_id=row.alert_id,
+            alert_ids=row.alert_ids or None,
+            group_id=row.group_id,
+            attempt=attempt,
+            recipients=row.recipients,
+        )
+    except (Channel.DoesNotExist, Alert.DoesNotExist):
+        mine.update(done_at=timezone.now())
+        return "skipped"
+    if delivery.status != Delivery.Status.RETRYING:
+        mine.update(done_at=timezone.now())
+        return delivery.status
+    countdown = backoff_seconds(attempt)
+    mine.update(
+        recipients=delivery.retry_recipients,
+        due_at=timezone.now() + timedelta(seconds=countdown) + HANDOVER_GRACE,
+    )
+    raise task.retry(
+        args=(row.channel_id, row.event),
+        kwargs={"outbox_id": row.pk, "token": str(fresh)},
+        countdown=countdown,
+        max_retries=None,  # the row counts attempts; deliver() gives up after MAX_ATTEMPTS
+    )
 
 
 # --- building and sending one notification -------------------------------------------------
@@ -505,49 +615,56 @@ def escalate_due(*, now: datetime | None = None) -> int:
         "rule"
     )
     for alert in due:
-        steps = escalation_chain(alert)
-        index = alert.escalation_step
-        claim = Alert.objects.filter(
-            pk=alert.pk,
-            state=Alert.State.FIRING,
-            escalation_step=index,
-            escalation_token=alert.escalation_token,
+        # The step's claim and its outbox rows commit together: a claimed step is a sent one.
+        with transaction.atomic():
+            done += _escalate_one(alert, now)
+    return done
+
+
+def _escalate_one(alert: Alert, now: datetime) -> int:
+    """Claim and queue the alert's next escalation step; 1 if it was sent."""
+    steps = escalation_chain(alert)
+    index = alert.escalation_step
+    claim = Alert.objects.filter(
+        pk=alert.pk,
+        state=Alert.State.FIRING,
+        escalation_step=index,
+        escalation_token=alert.escalation_token,
+    )
+    if index >= len(steps):
+        claim.update(escalation_due_at=None)
+        return 0
+    following = steps[index + 1] if index + 1 < len(steps) else None
+    next_due = now + timedelta(minutes=following["wait_minutes"]) if following else None
+    if (
+        claim.update(
+            escalation_step=index + 1, escalation_due_at=next_due, escalation_token=new_token()
         )
-        if index >= len(steps):
-            claim.update(escalation_due_at=None)
-            continue
-        following = steps[index + 1] if index + 1 < len(steps) else None
-        next_due = now + timedelta(minutes=following["wait_minutes"]) if following else None
-        if (
-            claim.update(
-                escalation_step=index + 1, escalation_due_at=next_due, escalation_token=new_token()
-            )
-            != 1
-        ):
-            continue  # acknowledged, resolved or escalated by someone else meanwhile
-        wanted = steps[index]["channels"]
-        found = Channel.objects.in_bulk([c["id"] for c in wanted])
-        channels = [found[c["id"]] for c in wanted if c["id"] in found and found[c["id"]].enabled]
-        gone = [c["name"] for c in wanted if c["id"] not in found]
-        waited = int((now - (alert.fired_at or alert.started_at)).total_seconds() // 60)
-        reason = suppression_reason(alert, now)
-        if reason:
-            alert.log(
-                AlertEvent.Kind.SUPPRESSED,
-                f"escalation step {index + 1} not sent: {reason}",
-                at=now,
-            )
-            continue
+        != 1
+    ):
+        return 0  # acknowledged, resolved or escalated by someone else meanwhile
+    wanted = steps[index]["channels"]
+    found = Channel.objects.in_bulk([c["id"] for c in wanted])
+    channels = [found[c["id"]] for c in wanted if c["id"] in found and found[c["id"]].enabled]
+    gone = [c["name"] for c in wanted if c["id"] not in found]
+    waited = int((now - (alert.fired_at or alert.started_at)).total_seconds() // 60)
+    reason = suppression_reason(alert, now)
+    if reason:
         alert.log(
-            AlertEvent.Kind.ESCALATION,
-            f"not acknowledged after {waited} min: step {index + 1} → "
-            + (", ".join(c.name for c in channels) or "no enabled channel")
-            + (f" (deleted since: {', '.join(gone)})" if gone else ""),
+            AlertEvent.Kind.SUPPRESSED,
+            f"escalation step {index + 1} not sent: {reason}",
             at=now,
         )
-        queue_deliveries([c.pk for c in channels], "escalate", alert_id=alert.pk)
-        done += 1
-    return done
+        return 0
+    alert.log(
+        AlertEvent.Kind.ESCALATION,
+        f"not acknowledged after {waited} min: step {index + 1} → "
+        + (", ".join(c.name for c in channels) or "no enabled channel")
+        + (f" (deleted since: {', '.join(gone)})" if gone else ""),
+        at=now,
+    )
+    queue_deliveries([c.pk for c in channels], "escalate", alert_id=alert.pk)
+    return 1
 
 
 def send_repeats(*, now: datetime | None = None) -> int:
@@ -567,17 +684,19 @@ def send_repeats(*, now: datetime | None = None) -> int:
         interval = alert.rule.repeat_interval(alert.severity)
         if interval is None or alert.last_notified_at > now - interval:
             continue
-        # Claim the reminder so a second beat run does not send it again.
-        if (
-            Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
-                last_notified_at=now
-            )
-            != 1
-        ):
-            continue
-        alert.last_notified_at = now
-        if on_transition(alert, "repeat", now=now):
-            sent += 1
+        # Claim the reminder so a second beat run does not send it again; the claim and the
+        # reminder's outbox rows commit together.
+        with transaction.atomic():
+            if (
+                Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
+                    last_notified_at=now
+                )
+                != 1
+            ):
+                continue
+            alert.last_notified_at = now
+            if on_transition(alert, "repeat", now=now):
+                sent += 1
     return sent
 
 

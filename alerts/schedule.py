@@ -16,6 +16,12 @@ BEAT_SCHEDULE: dict = {
         "schedule": 5.0,
         "options": {"expires": 5},
     },
+    # Notifications whose hand-over to the queue failed (Redis down) or whose task was lost.
+    "alerts-outbox": {
+        "task": "alerts.tasks.drain_outbox",
+        "schedule": 15.0,
+        "options": {"expires": 15},
+    },
     "alerts-escalate": {"task": "alerts.tasks.escalate_alerts", "schedule": 30.0},
     "alerts-repeat": {"task": "alerts.tasks.send_repeat_notifications", "schedule": 300.0},
     # Info alerts are for the "daily review" (seed 000 §6): one digest a day.

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts import notify
-from alerts.models import Alert, AlertEvent, Delivery, Silence
+from alerts.models import Alert, AlertEvent, Delivery, OutboxMessage, Silence
 from penguinmon.audit import audit, field_diff, save_audited
 from penguinmon.retention import cutoff, delete_in_batches
 
@@ -187,7 +187,7 @@ def silence_expire(*, silence: Silence, user, actor_label: str = "") -> Silence:
 
 
 def prune_history(*, now: datetime | None = None) -> dict[str, int]:
-    """Deliveries older than ``RETENTION_DELIVERIES_DAYS``; alerts resolved more than
+    """Deliveries (and finished outbox rows) older than ``RETENTION_DELIVERIES_DAYS``; alerts resolved more than
     ``RETENTION_ALERTS_DAYS`` ago with their timeline and deliveries, unless an incident
     holds them (the incident is the record and keeps its alerts)."""
     deliveries = Delivery.objects.filter(
@@ -198,7 +198,12 @@ def prune_history(*, now: datetime | None = None) -> dict[str, int]:
         resolved_at__lt=cutoff(settings.RETENTION_ALERTS_DAYS, now),
         incidents__isnull=True,
     )
+    # Finished outbox rows are kept as long as the deliveries they produced.
+    outbox = OutboxMessage.objects.filter(
+        done_at__lt=cutoff(settings.RETENTION_DELIVERIES_DAYS, now)
+    )
     return {
         "deliveries": delete_in_batches(deliveries),
+        "outbox": delete_in_batches(outbox),
         "alerts": delete_in_batches(alerts),
     }

@@ -51,7 +51,12 @@ def deliver_notification(
     alert_ids: list[int] | None = None,
     recipients: list[str] | None = None,
     group_id: int | None = None,
+    outbox_id: int | None = None,
+    token: str | None = None,
 ) -> str:
+    if outbox_id is not None:
+        return notify.deliver_from_outbox(self, outbox_id=outbox_id, token=token)
+    # Tasks queued before the outbox existed (an upgrade with messages in the queue).
     attempt = self.request.retries + 1
     try:
         delivery = notify.deliver(
@@ -79,6 +84,11 @@ def deliver_notification(
             args=(channel_id, event), kwargs=kwargs, countdown=notify.backoff_seconds(attempt)
         )
     return delivery.status
+
+
+@shared_task(ignore_result=True)
+def drain_outbox() -> int:
+    return notify.drain_outbox()
 
 
 @shared_task(ignore_result=True)

@@ -13,7 +13,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from alerts import tasks as alert_tasks
-from alerts.models import Alert, AlertEvent, AlertRule, Channel, Delivery
+from alerts.models import Alert, AlertEvent, AlertRule, Channel, Delivery, OutboxMessage
 from collectors import tasks as collector_tasks
 from collectors.models import Service, StatusChange
 from incidents import tasks as incident_tasks
@@ -134,9 +134,19 @@ def test_old_deliveries_and_long_resolved_alerts_are_pruned(settings, make_user)
             created_at=timezone.now() - age * DAY,
         )
 
+    for done_days_ago in (91, 1, None):  # finished long ago, recently, still to send
+        OutboxMessage.objects.create(
+            channel=channel,
+            event="trigger",
+            alert=firing,
+            due_at=timezone.now(),
+            done_at=None if done_days_ago is None else timezone.now() - done_days_ago * DAY,
+        )
+
     deleted = alert_tasks.prune_history()
 
-    assert deleted == {"deliveries": 2, "alerts": 1}
+    assert deleted == {"deliveries": 2, "outbox": 1, "alerts": 1}
+    assert OutboxMessage.objects.count() == 2
     assert set(Alert.objects.values_list("pk", flat=True)) == {held.pk, recent.pk, firing.pk}
     assert not AlertEvent.objects.filter(alert_id=old.pk).exists()
     assert Delivery.objects.count() == 2
