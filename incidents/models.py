@@ -83,6 +83,19 @@ class Incident(models.Model):
     def is_open(self) -> bool:
         return self.status != self.Status.RESOLVED
 
+    def log(
+        self, kind: str, message: str, *, actor=None, actor_label: str = "system", at=None
+    ) -> IncidentEvent:
+        """One line on the incident's timeline (the message cut at 5,000 characters)."""
+        return IncidentEvent.objects.create(
+            incident=self,
+            kind=kind,
+            actor=actor,
+            actor_label=actor_label,
+            at=at or timezone.now(),
+            message=message[:5000],
+        )
+
 
 class IncidentEvent(models.Model):
     class Kind(models.TextChoices):

@@ -308,12 +308,11 @@ def postmortem_save(
                 elif action.is_open:
                     action.done_at = None
                 action.save()
-        IncidentEvent.objects.create(
-            incident=incident,
-            kind=IncidentEvent.Kind.NOTE,
+        incident.log(
+            IncidentEvent.Kind.NOTE,
+            "postmortem written" if created else "postmortem changed",
             actor=actor,
             actor_label=label,
-            message="postmortem written" if created else "postmortem changed",
         )
         audit(
             actor=user,

@@ -52,22 +52,17 @@ def incident_create(
     actor, label = _actor(user, actor_label)
     with transaction.atomic():
         incident.save()
-        IncidentEvent.objects.create(
-            incident=incident,
-            kind=IncidentEvent.Kind.CREATED,
-            actor=actor,
-            actor_label=label,
-            message=f"opened: {incident.title}",
+        incident.log(
+            IncidentEvent.Kind.CREATED, f"opened: {incident.title}", actor=actor, actor_label=label
         )
         changes = {"title": incident.title, "severity": incident.severity}
         if caused_by_deployment is not None:
-            IncidentEvent.objects.create(
-                incident=incident,
-                kind=IncidentEvent.Kind.UPDATE,
+            incident.log(
+                IncidentEvent.Kind.UPDATE,
+                f"caused by deployment #{caused_by_deployment.pk}: "
+                f"{caused_by_deployment} ({caused_by_deployment.environment})",
                 actor=actor,
                 actor_label=label,
-                message=f"caused by deployment #{caused_by_deployment.pk}: "
-                f"{caused_by_deployment} ({caused_by_deployment.environment})",
             )
             changes["caused_by_deployment"] = caused_by_deployment.pk
         audit(
@@ -100,12 +95,11 @@ def incident_create_from_alert(*, alert, user, actor_label: str = "") -> Inciden
             incident.acknowledged_at = alert.acknowledged_at
         incident.alerts.add(alert)
         actor, label = _actor(user, actor_label)
-        IncidentEvent.objects.create(
-            incident=incident,
-            kind=IncidentEvent.Kind.ALERT,
+        incident.log(
+            IncidentEvent.Kind.ALERT,
+            f"linked alert #{alert.pk}: {alert.message}",
             actor=actor,
             actor_label=label,
-            message=f"linked alert #{alert.pk}: {alert.message}",
         )
         alert.log(
             AlertEvent.Kind.INCIDENT,
@@ -176,33 +170,24 @@ def incident_update(
             comment=note,
         )
         if "status" in changes:
-            IncidentEvent.objects.create(
-                incident=incident,
-                kind=IncidentEvent.Kind.STATUS,
+            incident.log(
+                IncidentEvent.Kind.STATUS,
+                f"{changes['status']['from']} → {changes['status']['to']}",
                 actor=actor,
                 actor_label=label,
                 at=now,
-                message=f"{changes['status']['from']} → {changes['status']['to']}",
             )
         other = [k for k in changes if k != "status"]
         if other:
-            IncidentEvent.objects.create(
-                incident=incident,
-                kind=IncidentEvent.Kind.UPDATE,
+            incident.log(
+                IncidentEvent.Kind.UPDATE,
+                "changed " + ", ".join(other),
                 actor=actor,
                 actor_label=label,
                 at=now,
-                message="changed " + ", ".join(other),
             )
         if note:
-            IncidentEvent.objects.create(
-                incident=incident,
-                kind=IncidentEvent.Kind.NOTE,
-                actor=actor,
-                actor_label=label,
-                at=now,
-                message=note[:5000],
-            )
+            incident.log(IncidentEvent.Kind.NOTE, note, actor=actor, actor_label=label, at=now)
         if "status" in changes:
             forget_cached_status()  # the status page shows open and resolved ones differently
     return incident

@@ -101,13 +101,12 @@ def update_post(
             fields["public_title"] = public_title
             incident.public_title = public_title
         Incident.objects.filter(pk=incident.pk).update(**fields)
-        IncidentEvent.objects.create(
-            incident=incident,
-            kind=IncidentEvent.Kind.UPDATE,
+        incident.log(
+            IncidentEvent.Kind.UPDATE,
+            f"{'public' if public else 'internal'} update ({status}): {message}",
             actor=actor,
             actor_label=label,
             at=now,
-            message=f"{'public' if public else 'internal'} update ({status}): {message}",
         )
         target = STATUS_EFFECT[status]
         if target != incident.status:
@@ -176,12 +175,11 @@ def update_deliver(
         channel, note_for_update(update), attempt=attempt, recipients=recipients
     )
     outcome = "sent" if result.status == Delivery.Status.SENT else result.status
-    IncidentEvent.objects.create(
-        incident=update.incident,
-        kind=IncidentEvent.Kind.NOTE,
-        actor_label="system",
-        message=f"update #{update.pk} → {channel.name}: {outcome}"
+    update.incident.log(
+        IncidentEvent.Kind.NOTE,
+        f"update #{update.pk} → {channel.name}: {outcome}"
         + (f" ({result.error[:500]})" if result.error else ""),
+        actor_label="system",
     )
     return result
 
@@ -225,12 +223,11 @@ def remind_owners(*, now: datetime | None = None) -> int:
         minutes = reminder_minutes()
         link = f"{base_url()}/incidents/{incident.pk}/"
         if owner is None or not owner.email:
-            IncidentEvent.objects.create(
-                incident=incident,
-                kind=IncidentEvent.Kind.NOTE,
+            incident.log(
+                IncidentEvent.Kind.NOTE,
+                f"no update for {minutes} min; no owner with an email address to remind",
                 actor_label="system",
                 at=now,
-                message=f"no update for {minutes} min; no owner with an email address to remind",
             )
             continue
         try:
@@ -247,12 +244,11 @@ def remind_owners(*, now: datetime | None = None) -> int:
         except Exception as exc:  # SMTP down: recorded; the next period tries again
             log.warning("reminder for incident %s failed: %s", incident.pk, exc)
             outcome = f"reminder to {owner.email} failed: {exc.__class__.__name__}: {exc}"
-        IncidentEvent.objects.create(
-            incident=incident,
-            kind=IncidentEvent.Kind.NOTE,
+        incident.log(
+            IncidentEvent.Kind.NOTE,
+            f"no update for {minutes} min: {outcome}",
             actor_label="system",
             at=now,
-            message=f"no update for {minutes} min: {outcome}"[:5000],
         )
         sent += 1
     return sent

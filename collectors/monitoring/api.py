@@ -45,10 +45,9 @@ from penguinmon.roles import user_can
 router = Router(tags=["services"])
 
 
-class LocationResultOut(Schema):
-    location: str
-    status: str  # healthy / degraded / down / unknown, or "stale" (no result for 3 intervals)
-    reason: str
+class LastRunOut(Schema):
+    """When a probe (or one of its locations) runs next and what its last run found."""
+
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_ok: bool | None
@@ -58,7 +57,13 @@ class LocationResultOut(Schema):
     consecutive_failures: int
 
 
-class ProbeOut(Schema):
+class LocationResultOut(LastRunOut):
+    location: str
+    status: str  # healthy / degraded / down / unknown, or "stale" (no result for 3 intervals)
+    reason: str
+
+
+class ProbeOut(LastRunOut):
     id: int
     service: str
     name: str
@@ -75,14 +80,7 @@ class ProbeOut(Schema):
     # For a probe tagged with locations: "k of n" and each location's last result.
     k_of_n: str | None = None
     location_results: list[LocationResultOut] = []
-    next_run_at: datetime | None
-    last_run_at: datetime | None
-    last_ok: bool | None
-    last_degraded: bool
-    last_latency_ms: float | None
-    last_message: str
     last_details: dict
-    consecutive_failures: int
 
 
 class ServiceOut(Schema):

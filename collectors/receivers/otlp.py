@@ -48,7 +48,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from collectors.receivers.errors import ReceiverError
+from collectors.receivers.common import ReceiverError, chunks
 from collectors.store import IngestError, write_samples
 from collectors.store.series import resolve, series_key
 
@@ -308,20 +308,6 @@ def _items(series: list[Series]) -> list[dict]:
     ]
 
 
-def _chunks(items: list[dict], limit: int):
-    batch, size = [], 0
-    for item in items:
-        for start in range(0, len(item["points"]), limit):
-            part = item["points"][start : start + limit]
-            if size + len(part) > limit and batch:
-                yield batch
-                batch, size = [], 0
-            batch.append({**item, "points": part})
-            size += len(part)
-    if batch:
-        yield batch
-
-
 def receive(body: bytes, *, content_type: str, encoding: str = "") -> ExportResult:
     """Decode and store one OTLP export request atomically."""
     request = decode(body, content_type=content_type, encoding=encoding)
@@ -331,7 +317,7 @@ def receive(body: bytes, *, content_type: str, encoding: str = "") -> ExportResu
         deltas = [s for s in series if s.delta]
         if deltas:
             _accumulate_deltas(deltas)
-        for batch in _chunks(_items(series), settings.INGEST_MAX_BATCH):
+        for batch in chunks(_items(series), settings.INGEST_MAX_BATCH):
             plain = [{k: v for k, v in item.items() if k != "_where"} for item in batch]
             try:
                 write_samples(plain, source="otlp")

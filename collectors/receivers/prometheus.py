@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from google.protobuf.message import DecodeError
 
-from collectors.receivers.errors import ReceiverError
+from collectors.receivers.common import ReceiverError, chunks
 from collectors.receivers.remote_write_pb import WriteRequest
 from collectors.store import IngestError, write_samples
 
@@ -111,27 +111,11 @@ def to_items(request: WriteRequest) -> tuple[list[dict], WriteResult]:
     return items, result
 
 
-def _chunks(items: list[dict], limit: int):
-    """Split series-grouped items into batches of at most ``limit`` points each."""
-    batch, size = [], 0
-    for item in items:
-        points = item["points"]
-        for start in range(0, len(points), limit):
-            part = points[start : start + limit]
-            if size + len(part) > limit and batch:
-                yield batch
-                batch, size = [], 0
-            batch.append({**item, "points": part})
-            size += len(part)
-    if batch:
-        yield batch
-
-
 def receive(body: bytes, *, encoding: str = "snappy") -> WriteResult:
     """Decode and store one remote_write request atomically."""
     items, result = to_items(decode(body, encoding=encoding))
     with transaction.atomic():
-        for batch in _chunks(items, settings.INGEST_MAX_BATCH):
+        for batch in chunks(items, settings.INGEST_MAX_BATCH):
             plain = [{k: v for k, v in item.items() if k != "_index"} for item in batch]
             try:
                 write_samples(plain, source="remote_write")
