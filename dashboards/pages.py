@@ -118,6 +118,21 @@ OPERATIONS = Page(
         HostResourcesPanel(),
         CapacityPanel(),
         TimeseriesPanel(
+            "queue-backlogs",
+            "Queue backlogs",
+            [
+                # The worst moment of each bucket: a backlog that drained by the bucket's end
+                # still delayed mail.
+                SeriesSpec("smtp_queue_size", "max", by="service", combine="sum"),
+                SeriesSpec("celery_queue_length", "max", by="queue", combine="sum"),
+            ],
+            unit="messages",
+            description="MTA queue per SMTP service and Celery queues, from the probes.",
+            thresholds=[(10_000, "SMTP alert 10k")],
+            compare=False,
+            alarm=Alarm(near=5_000, bad=10_000),  # the default "SMTP queue above 10k" rule
+        ),
+        TimeseriesPanel(
             "api-throughput",
             "API requests per minute",
             [SeriesSpec("http_requests", "rate", combine="sum", name="requests/min", scale=60)],
