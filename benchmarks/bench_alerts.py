@@ -260,7 +260,12 @@ def _cleanup() -> None:
     ids = list(Series.objects.filter(name__startswith=PREFIX).values_list("id", flat=True))
     if ids:
         with connection.cursor() as cur:
-            for table in ("collectors_sample", "collectors_rollup_1m", "collectors_rollup_1h"):
+            for table in (
+                "collectors_sample",
+                "collectors_rollup_1m",
+                "collectors_rollup_1h",
+                "collectors_rollup_1d",
+            ):
                 cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
         Series.objects.filter(id__in=ids).delete()
 

@@ -36,7 +36,7 @@ from benchmarks.common import ROOT, bench_token, free_port, gunicorn, percentile
 from collectors.store import histogram
 from collectors.store.ingest import _COPY_HEADER, _COPY_TRAILER, PG_EPOCH_S
 from collectors.store.partitions import ensure_all_tables, ensure_partitions
-from collectors.store.rollups import HIST_TO_1H, run_rollups
+from collectors.store.rollups import HIST_TO_1H, days_of, roll_days, run_rollups
 from collectors.store.series import resolve, series_key
 
 SERIES = 200
@@ -119,7 +119,12 @@ def _load(end: int, ids: list[int], om_path: Path) -> int:
     start_dt = datetime.fromtimestamp(start, UTC)
     ensure_all_tables({(start_dt + timedelta(days=d)).date() for d in range(DAYS + 2)})
     with connection.cursor() as cur:
-        for table in ("collectors_sample", "collectors_rollup_1m", "collectors_rollup_1h"):
+        for table in (
+            "collectors_sample",
+            "collectors_rollup_1m",
+            "collectors_rollup_1h",
+            "collectors_rollup_1d",
+        ):
             cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
     written = 0
     t0 = int((start - PG_EPOCH_S) * 1_000_000)
@@ -170,7 +175,11 @@ def _load_histograms(end: int, hist_ids: list[int]) -> int:
     ensure_partitions("collectors_histogram_1m", days)
     ensure_partitions("collectors_histogram_1h", days)
     with connection.cursor() as cur:
-        for table in ("collectors_histogram_1m", "collectors_histogram_1h"):
+        for table in (
+            "collectors_histogram_1m",
+            "collectors_histogram_1h",
+            "collectors_histogram_1d",
+        ):
             cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [hist_ids])
     rows = 0
     with (
@@ -196,6 +205,7 @@ def _load_histograms(end: int, hist_ids: list[int]) -> int:
             cur.execute(
                 HIST_TO_1H, [a, min(a + timedelta(days=7), start_dt + timedelta(days=DAYS))]
             )
+        roll_days(cur, days_of([(start_dt, start_dt + timedelta(days=DAYS))]), samples=False)
     print(f"   loaded {rows:,} per-minute histograms", flush=True)
     return rows
 
@@ -224,6 +234,8 @@ def _ensure_dataset() -> tuple[int, int]:
                 "collectors_rollup_1h",
                 "collectors_histogram_1m",
                 "collectors_histogram_1h",
+                "collectors_rollup_1d",
+                "collectors_histogram_1d",
             ):
                 cur.execute(f"VACUUM ANALYZE {table}")
         blocks = _blocks_dir(end)

@@ -34,6 +34,8 @@ STORE = (
     "collectors_rollup_1h",
     "collectors_histogram_1m",
     "collectors_histogram_1h",
+    "collectors_rollup_1d",
+    "collectors_histogram_1d",
 )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 
 from collectors.store import histogram, partitions
-from collectors.store.rollups import HIST_TO_1H, MINUTE_TO_1H
+from collectors.store.rollups import HIST_TO_1H, MINUTE_TO_1H, roll_days
 from collectors.store.series import resolve, series_key
 
 
@@ -67,6 +67,7 @@ def backfill_series(
                 MINUTE_TO_1H,
                 [lo.replace(minute=0, second=0, microsecond=0), hi + timedelta(hours=1)],
             )
+            roll_days(cur, days, histograms=False)
     return total
 
 
@@ -118,6 +119,7 @@ def backfill_histograms(
             if minute_rows:
                 start = min(r[1] for r in minute_rows).replace(minute=0)
                 cur.execute(HIST_TO_1H, [start, hi + timedelta(hours=1)])
+            roll_days(cur, _days(lo, hi), samples=False)
     return len(rows)
 
 

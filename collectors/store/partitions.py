@@ -1,5 +1,5 @@
 """Day partitions (raw samples, 1-minute rollups and histograms) and month partitions (1-hour
-tables): created ahead of time by a beat task and on demand by ingest, dropped whole by
+and 1-day tables): created ahead of time by a beat task and on demand by ingest, dropped whole by
 retention so expiring data never costs a DELETE."""
 
 from __future__ import annotations
@@ -10,7 +10,12 @@ from django.conf import settings
 from django.db import connection, transaction
 
 DAILY = ("collectors_sample", "collectors_rollup_1m", "collectors_histogram_1m")
-MONTHLY = ("collectors_rollup_1h", "collectors_histogram_1h")
+MONTHLY = (
+    "collectors_rollup_1h",
+    "collectors_histogram_1h",
+    "collectors_rollup_1d",
+    "collectors_histogram_1d",
+)
 # Every SQL table of the store (they have no Django model, so Django's flush leaves them).
 STORE_TABLES = (*DAILY, *MONTHLY, "collectors_dirty_range")
 
@@ -105,6 +110,9 @@ def retention_days() -> dict[str, int]:
         "collectors_histogram_1m": settings.RETENTION_1M_DAYS,
         "collectors_rollup_1h": settings.RETENTION_1H_DAYS,
         "collectors_histogram_1h": settings.RETENTION_1H_DAYS,
+        # Day rows only stand for hours: kept exactly as long.
+        "collectors_rollup_1d": settings.RETENTION_1H_DAYS,
+        "collectors_histogram_1d": settings.RETENTION_1H_DAYS,
     }
 
 

@@ -9,13 +9,16 @@ of a read cover [start, end) exactly, whatever the step.
 
 Each stretch of time is read from the coarsest table that holds exactly it:
 
+- 1-day rollups for whole UTC days inside the range that fall inside one bucket and are over
+  (a 30-day window: ~30 rows per series instead of ~720),
 - 1-hour rollups for whole hours inside the range that fall inside one bucket,
 - 1-minute rollups for the whole minutes left (the partial hours at the edges),
 - raw samples for what remains (partial minutes at the edges, steps finer than a minute),
 
 and rows not yet rolled up are merged at query time: the rollup job (every 15 s) recomputes
-the time ranges listed in ``collectors_dirty_range``, so for those minutes (and hours) the read
-takes raw samples (and minutes) instead of the stale rollup. A script that pushes and then reads
+the time ranges listed in ``collectors_dirty_range``, so for those minutes (and hours, and days)
+the read takes raw samples (and minutes, and hours) instead of the stale rollup. A day is rolled
+up once it is over; until then a ``day`` range marks it pending. A script that pushes and then reads
 sees its data at every step; so does an alert rule.
 
 Latency histograms and the ``http_requests`` counters are stored per minute, stamped with the
@@ -29,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 
 from django.db import connection
 
@@ -37,11 +40,14 @@ from collectors.store import histogram
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 Interval = tuple[datetime, datetime]
 
 
 def floor_to(ts: datetime, unit: timedelta) -> datetime:
     ts = ts.astimezone(UTC)
+    if unit == DAY:
+        return ts.replace(hour=0, minute=0, second=0, microsecond=0)
     if unit == HOUR:
         return ts.replace(minute=0, second=0, microsecond=0)
     return ts.replace(second=0, microsecond=0)
@@ -76,11 +82,13 @@ def subtract(intervals: Iterable[Interval], cuts: Sequence[Interval]) -> list[In
 
 @dataclass(frozen=True)
 class Pending:
-    """Time not yet rolled up: sample minutes and hours, histogram hours."""
+    """Time not yet rolled up: sample minutes and hours, histogram hours, and days (any
+    range on a day, or a day not over yet: its day rows are not final)."""
 
     minutes: list[Interval] = field(default_factory=list)
     hours: list[Interval] = field(default_factory=list)
     hist_hours: list[Interval] = field(default_factory=list)
+    days: list[Interval] = field(default_factory=list)
 
 
 def pending_sql(lead: str = "") -> str:
@@ -105,6 +113,10 @@ def pending_from(rows: Iterable[tuple[str, datetime, datetime]]) -> Pending:
             out.hours.append((floor_to(a, HOUR), floor_to(b, HOUR) + HOUR))
         elif kind == "histogram":
             out.hist_hours.append((floor_to(a, HOUR), floor_to(b, HOUR) + HOUR))
+        if kind == "day":  # a day not over yet, or not rolled up since (end exclusive)
+            out.days.append((a, b))
+        else:  # a write (end inclusive): its days' rows are stale
+            out.days.append((floor_to(a, DAY), floor_to(b, DAY) + DAY))
     return out
 
 
@@ -122,6 +134,7 @@ class Plan:
     hours: list[Interval]
     minutes: list[Interval]
     raw: list[Interval]
+    days: list[Interval] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -174,36 +187,55 @@ class Buckets:
         return (b if b < t + self.step else t + self.step) - (a if a > t else t)
 
 
-def sample_plan(b: Buckets, pend: Pending) -> Plan:
+def _whole_days(b: Buckets, pend: Pending) -> list[Interval]:
+    """Whole UTC days of ``b`` that are over and have nothing pending: their day rows are final."""
+    if not b.fits(DAY):
+        return []
+    d0 = ceil_to(b.start, DAY)
+    d1 = min(floor_to(b.end, DAY), floor_to(datetime.now(UTC), DAY))
+    return subtract([(d0, d1)], pend.days) if d0 < d1 else []
+
+
+def sample_plan(b: Buckets, pend: Pending, *, days: bool = True) -> Plan:
+    """``days=False``: no day rows (a read needing ``first``, the earliest row's value, which a
+    day row would answer with its last hour's)."""
     whole = [(b.start, b.end)]
+    day_rows = _whole_days(b, pend) if days else []
     hours: list[Interval] = []
     if b.fits(HOUR):
         h0, h1 = ceil_to(b.start, HOUR), floor_to(b.end, HOUR)
         if h0 < h1:
-            hours = subtract([(h0, h1)], pend.hours)
+            hours = subtract(subtract([(h0, h1)], day_rows), pend.hours)
     minutes: list[Interval] = []
     if b.fits(MINUTE):
         m0, m1 = ceil_to(b.start, MINUTE), floor_to(b.end, MINUTE)
         if m0 < m1:
-            minutes = subtract(subtract([(m0, m1)], hours), pend.minutes)
-    raw = subtract(subtract(whole, hours), minutes)
-    return Plan(hours, minutes, raw)
+            minutes = subtract(subtract([(m0, m1)], day_rows + hours), pend.minutes)
+    raw = subtract(whole, day_rows + hours + minutes)
+    return Plan(hours, minutes, raw, day_rows)
 
 
 def histogram_plan(b: Buckets, pend: Pending) -> Plan:
     """Histogram rows are per minute (the 1-minute table is written by ingest itself): whole
-    hours from the hourly table where it is up to date, every other minute from minutes."""
+    days and hours from the day and hour tables where they are up to date, every other minute
+    from minutes."""
+    day_rows = _whole_days(b, pend)
     hours: list[Interval] = []
     if b.fits(HOUR):
         h0, h1 = ceil_to(b.start, HOUR), floor_to(b.end, HOUR)
         if h0 < h1:
-            hours = subtract([(h0, h1)], pend.hist_hours)
-    return Plan(hours, subtract([(b.start, b.end)], hours), [])
+            hours = subtract(subtract([(h0, h1)], day_rows), pend.hist_hours)
+    return Plan(hours, subtract([(b.start, b.end)], day_rows + hours), [], day_rows)
 
 
 # --- rollup statistics (gauges and counters) -------------------------------------------------
 
 _STAT_SOURCES = {
+    "1d": (
+        "collectors_rollup_1d",
+        "bucket",
+        "count::float8 AS c, sum AS s, min AS lo, max AS hi, extract(epoch FROM bucket) AS lt, last AS lv",
+    ),
     "1h": (
         "collectors_rollup_1h",
         "bucket",
@@ -228,7 +260,12 @@ Read = tuple[Buckets, Plan, int | None]  # buckets, their plan, a constant t (wi
 def _parts(reads: Sequence[Read], sources: dict, ids: list[int]) -> tuple[str, list]:
     sql, params = [], []
     for b, plan, tag in reads:
-        for res, intervals in (("1h", plan.hours), ("1m", plan.minutes), ("raw", plan.raw)):
+        for res, intervals in (
+            ("1d", plan.days),
+            ("1h", plan.hours),
+            ("1m", plan.minutes),
+            ("raw", plan.raw),
+        ):
             if res not in sources:
                 continue
             table, col, columns = sources[res]
@@ -343,7 +380,8 @@ def read_stats(
     need = [c for c in _STAT_COLUMNS if c in set(need)]
     if not ids or not need:
         return {}
-    inner, params = _parts(_reads(windows, sample_plan, pend), _STAT_SOURCES, ids)
+    plan = sample_plan if "first" not in need else partial(sample_plan, days=False)
+    inner, params = _parts(_reads(windows, plan, pend), _STAT_SOURCES, ids)
     if not inner:
         return {}
     per_series = (
@@ -504,6 +542,7 @@ def _sum_buckets(upto: int) -> str:
 
 
 _HIST_SOURCES = {
+    "1d": ("collectors_histogram_1d", "bucket", "count, sum, counts"),
     "1h": ("collectors_histogram_1h", "bucket", "count, sum, counts"),
     "1m": ("collectors_histogram_1m", "bucket", "count, sum, counts"),
 }
