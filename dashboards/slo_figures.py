@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from alerts.burn_rate import duration_text
 from dashboards.panels import figures as fg
 from dashboards.panels.base import base_layout, plot_time, plot_times
-from incidents.models import Deployment
-from incidents.slo.selectors import BurnLines, IncidentShare, SloStatus
+from incidents.slo.selectors import BurnLines, DeploymentShare, IncidentShare, SloStatus
 
 GOOD, WARN, BAD = "#1e9e5a", "#d9a400", "#d33a2c"
 
@@ -51,8 +50,12 @@ def budget_figure_or_none(statuses: Sequence[SloStatus]) -> fg.Figure | None:
     return budgets_figure(statuses)
 
 
+def _share_text(share_pct: float | None) -> str:
+    return "" if share_pct is None else f"{share_pct:.1f}%"
+
+
 def _markers(
-    fig: fg.Figure, incidents: Sequence[IncidentShare], deployments: Sequence[Deployment]
+    fig: fg.Figure, incidents: Sequence[IncidentShare], deployments: Sequence[DeploymentShare]
 ) -> None:
     shapes = fig.layout.setdefault("shapes", [])
     annotations = fig.layout.setdefault("annotations", [])
@@ -87,28 +90,36 @@ def _markers(
                 "hovertext": f"incident #{share.incident.pk} {share.incident.title}",
             }
         )
-    for d in deployments:
+    for share in deployments:
         shapes.append(
             {
                 "type": "line",
                 "xref": "x",
                 "yref": "paper",
-                "x0": plot_time(d.started_at),
-                "x1": plot_time(d.started_at),
+                "x0": plot_time(share.start),
+                "x1": plot_time(share.start),
                 "y0": 0,
                 "y1": 1,
                 "line": {"color": "#7b4fc9", "width": 1, "dash": "dot"},
             }
         )
     if deployments:
+        # Each deployment's share of the budget (spent in the hour after it) on its marker.
         fig.add_trace(
             fg.Scatter(
-                x=plot_times(d.started_at for d in deployments),
+                x=plot_times(d.start for d in deployments),
                 y=[0] * len(deployments),
-                mode="markers",
+                mode="markers+text",
                 name="deployments",
                 marker={"color": "#7b4fc9", "symbol": "triangle-up", "size": 9},
-                hovertext=[f"deploy {d}" for d in deployments],
+                text=[_share_text(d.share_pct) for d in deployments],
+                textposition="top center",
+                textfont={"size": 10, "color": "#7b4fc9"},
+                hovertext=[
+                    f"deploy {d.deployment}: {_share_text(d.share_pct) or 'no share'} of the "
+                    f"budget spent {d.start:%H:%M}–{d.end:%H:%M} UTC"
+                    for d in deployments
+                ],
             )
         )
 
@@ -117,7 +128,7 @@ def burn_down_figure(
     status: SloStatus,
     lines: BurnLines,
     incidents: Sequence[IncidentShare],
-    deployments: Sequence[Deployment],
+    deployments: Sequence[DeploymentShare],
 ) -> fg.Figure:
     """Budget remaining over the window: even spending (the budget line) and what happened."""
     fig = fg.Figure(layout=base_layout(height=320, unit="% of budget remaining"))
@@ -150,7 +161,7 @@ def burn_down_figure(
 
 
 def burn_rate_figure(
-    status: SloStatus, lines: BurnLines, deployments: Sequence[Deployment]
+    status: SloStatus, lines: BurnLines, deployments: Sequence[DeploymentShare]
 ) -> fg.Figure:
     """Burn rate over 1 h and 6 h with the SLO's alert thresholds (page and ticket factors)."""
     fig = fg.Figure(layout=base_layout(height=280, unit="burn rate (×)"))

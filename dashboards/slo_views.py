@@ -16,6 +16,7 @@ from dashboards.slo_figures import (
 )
 from incidents.models import SLO
 from incidents.slo.selectors import (
+    budget_deployments,
     budget_incidents,
     burn_lines,
     frozen_services,
@@ -23,7 +24,6 @@ from incidents.slo.selectors import (
     slo_list,
     slo_status,
     slo_statuses,
-    window_deployments,
 )
 from penguinmon.roles import capability_required, user_can
 
@@ -50,7 +50,7 @@ def slo_detail(request: HttpRequest, slo_id: int) -> HttpResponse:
     status = slo_status(slo)
     lines = burn_lines(status)
     incidents = budget_incidents(status)
-    deployments = window_deployments(status)
+    deployments = budget_deployments(status)
     freeze = service_freeze(slo.service.name, now=status.now)
     context = {
         "s": status,

@@ -128,6 +128,42 @@ def window_deployments(status: SloStatus) -> list[Deployment]:
     )
 
 
+# What a deployment is charged with: the budget spent in the hour after it, cut short by the
+# next deployment of the service (which is charged from then on) and by the window's end.
+DEPLOYMENT_SPAN = timedelta(hours=1)
+
+
+@dataclass
+class DeploymentShare:
+    deployment: Deployment
+    start: datetime
+    end: datetime  # the first of: an hour later, the next deployment, the window's end
+    bad: float
+    share_pct: float | None
+
+
+def budget_deployments(status: SloStatus) -> list[DeploymentShare]:
+    """Deployments of the SLO's service in its window, in order, each with the bad events of
+    the hour after it (until the next deployment, if sooner) as a share of the budget."""
+    budget = status.budget
+    deployments = window_deployments(status)
+    if not deployments:
+        return []
+    spans = []
+    for i, d in enumerate(deployments):
+        end = min(d.started_at + DEPLOYMENT_SPAN, budget.window_end)
+        if i + 1 < len(deployments):
+            end = min(end, deployments[i + 1].started_at)
+        spans.append((d.started_at, end))
+    counts = sli_counts([status.slo.spec], spans)
+    return [
+        DeploymentShare(
+            d, start, end, counts[(0, p)].bad, budget.share_of_budget(counts[(0, p)].bad)
+        )
+        for p, (d, (start, end)) in enumerate(zip(deployments, spans, strict=True))
+    ]
+
+
 @dataclass
 class BurnLines:
     hours: list[datetime] = field(default_factory=list)

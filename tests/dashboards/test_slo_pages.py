@@ -81,6 +81,12 @@ def test_an_slo_page_marks_incidents_and_deployments_on_its_charts(
     assert names == ["budget line (even spending)", "budget remaining", "deployments"]
     assert burn_down["data"][1]["y"][-1] == pytest.approx(-177.78, abs=0.5)
     assert any("277.8%" in a["text"] for a in burn_down["layout"]["annotations"])
+    # 7.1 is charged with the hour after it, deployed 10 minutes before the outage: 50 minutes
+    # down of a 43.2-minute budget, 115.7%.
+    assert burn_down["data"][2]["text"] == ["115.7%"]
+    table = re.search(r'<table class="dash-table deployment-shares">(.*?)</table>', html, re.S)
+    assert "7.1" in table.group(1) and "50.0 min" in table.group(1)
+    assert "115.7%" in table.group(1)
     burn_rate = _figure(html, "fig-burn-rate")
     labels = [a["text"] for a in burn_rate["layout"]["annotations"]]
     assert labels == [

@@ -13,9 +13,9 @@ from collectors.models import Service, Status, StatusChange
 from collectors.sli import LATENCY, SUCCESS_RATIO, Counts, SliSpec, share_within, sli_counts
 from collectors.store import histogram, write_request_timings
 from collectors.store.rollups import run_rollups
-from incidents.models import Incident
+from incidents.models import Deployment, Incident
 from incidents.slo.budget import budget_from_counts
-from incidents.slo.selectors import budget_incidents, slo_status
+from incidents.slo.selectors import budget_deployments, budget_incidents, slo_status
 from incidents.slo.services import slo_create
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +105,41 @@ def test_availability_budget_excludes_maintenance_and_clips_an_incident_at_the_w
     assert shares[straddling.pk].start == edge  # clipped to the window
     assert shares[straddling.pk].share_pct == pytest.approx(100 * 15 / 43.2)
     assert shares[later.pk].share_pct == pytest.approx(100 * 40 / 43.2)
+
+
+def test_a_deployment_is_charged_until_the_next_one_or_for_an_hour():
+    service = _service("pay-sli")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    outage = now - timedelta(days=2)
+    for at, old, new in [
+        (now - timedelta(days=40), Status.UNKNOWN, Status.HEALTHY),
+        (outage, Status.HEALTHY, Status.DOWN),
+        (outage + timedelta(minutes=30), Status.DOWN, Status.HEALTHY),
+    ]:
+        StatusChange.objects.create(service=service, at=at, old_status=old, new_status=new)
+    first = Deployment.objects.create(
+        service="pay-sli", version="1", started_at=outage - timedelta(minutes=10)
+    )
+    # The fix, 20 minutes into the outage: charged with the last 10 minutes of it.
+    fix = Deployment.objects.create(
+        service="pay-sli", version="2", started_at=outage + timedelta(minutes=20)
+    )
+    last = Deployment.objects.create(
+        service="pay-sli", version="3", started_at=now - timedelta(minutes=20)
+    )
+    slo = slo_create(name="Pay up", service="pay-sli", sli_kind="availability", objective_pct=99.9)
+
+    shares = budget_deployments(slo_status(slo, now=now))
+
+    assert [s.deployment.pk for s in shares] == [first.pk, fix.pk, last.pk]
+    assert shares[0].end == fix.started_at  # cut short by the next deployment
+    assert shares[0].bad == pytest.approx(20 * 60)
+    assert shares[0].share_pct == pytest.approx(100 * 20 / 43.2)
+    assert shares[1].end == fix.started_at + timedelta(hours=1)
+    assert shares[1].bad == pytest.approx(10 * 60)
+    assert shares[1].share_pct == pytest.approx(100 * 10 / 43.2)
+    assert shares[2].end == now  # the window's end
+    assert shares[2].share_pct == 0
 
 
 def test_share_within_is_exact_at_bucket_bounds_and_linear_inside_a_bucket():
