@@ -168,7 +168,9 @@ class ServiceHealthPanel(Panel):
     wide = True
 
     def query(self, tr: TimeRange) -> list[ServiceCard]:
-        return service_cards(tr)
+        cards = service_cards(tr)
+        picked = tr.filter("service")  # the page's service picker narrows the grid too
+        return [c for c in cards if c.name == picked] if picked else cards
 
     def table(self, data: list[ServiceCard], tr: TimeRange) -> Table:
         rows = [

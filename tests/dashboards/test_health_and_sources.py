@@ -3,6 +3,8 @@ for real (a closed TCP port, an HTTP server on 127.0.0.1, the test Postgres itse
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import psycopg
 import pytest
 
@@ -11,6 +13,7 @@ from collectors.monitoring.probes.postgres import app_conninfo
 from collectors.monitoring.probing import run_due_probes
 from dashboards.pages import page_by_slug
 from dashboards.panels.base import render
+from incidents.slo.models import SLO
 from tests.collectors.servers import closed_port
 from tests.dashboards.conftest import Store, write_known_world
 
@@ -25,6 +28,7 @@ def run_probes(times: int = 1) -> None:
 
 @pytest.fixture
 def services(httpserver):
+    SLO.objects.all().delete()  # the default SLOs protect their services
     Service.objects.all().delete()
     httpserver.expect_request("/health").respond_with_data("ok")
     api = Service.objects.create(name="api", display_name="API", kind="http")
@@ -50,6 +54,12 @@ def test_health_cards_show_the_collectors_status_and_reason(services, day):
     assert got["smtp"].probes_total == 1 and got["smtp"].probes_up == 0
     # down first, as on the services page
     assert [c.name for c in got.values()][0] == "smtp"
+
+
+def test_the_service_picker_narrows_the_health_grid(services, day):
+    picked = replace(day, filters=(("service", "smtp"),))
+    assert list(cards(picked)) == ["smtp"]
+    assert list(cards(replace(day, filters=(("service", "nosuch"),)))) == []
 
 
 def test_health_cards_add_request_figures_from_the_store(services, day, now):
