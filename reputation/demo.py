@@ -20,7 +20,6 @@ from reputation.models import (
     SendingDomain,
     SendingIP,
 )
-from reputation.scoring import compute_score
 
 P, B, W = SendingIP.Pool.PRIMARY, SendingIP.Pool.BACKUP, SendingIP.Pool.WARMUP
 DEMO_IPS = [
@@ -217,17 +216,15 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
                 )
             bounce = max(0.0, base_bounce + rng.gauss(0, 0.35)) if ip.active else None
             complaint = max(0.0, base_complaint + rng.gauss(0, 0.02)) if ip.active else None
-            br = compute_score(listings=on, bounce_rate_pct=bounce, complaint_rate_pct=complaint)
             snapshots.append(
-                ReputationSnapshot.from_breakdown(
+                ReputationSnapshot.scored(
                     ip=ip,
                     taken_at=t,
-                    breakdown=br,
+                    listings=on,
                     bounce_rate_pct=bounce,
                     complaint_rate_pct=complaint,
                 )
             )
-        ip.last_score, ip.status, ip.last_checked_at = br.score, br.status, runs[-1]
     ListingCheck.objects.bulk_create(checks, batch_size=5000)
     ReputationSnapshot.objects.bulk_create(snapshots, batch_size=5000)
     SendingIP.objects.bulk_update(ips, ["last_score", "status", "last_checked_at"])

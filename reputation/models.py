@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from reputation import conf
+from reputation.scoring import ScoreBreakdown, compute_score
 
 
 def _is_ipv4(text: str) -> bool:
@@ -53,11 +54,11 @@ class SendingIP(models.Model):
     def open_listings(self):
         return self.listings.filter(delisted_at__isnull=True).select_related("zone")
 
-    def score(self, *, now=None):
-        """The reputation score from current listings and bounce/complaint rates (see scoring)."""
-        from reputation.scoring import score_ip
-
-        return score_ip(self, now=now)
+    def score(self) -> ScoreBreakdown | None:
+        """The breakdown of the last check's score (None if never checked): the one shown
+        with ``last_score``, computed from the inputs that check stored."""
+        snapshot = self.snapshots.order_by("-taken_at", "-id").first()
+        return snapshot.breakdown() if snapshot is not None else None
 
 
 class BlocklistZone(models.Model):
@@ -253,6 +254,9 @@ class ReputationSnapshot(models.Model):
     score = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=16, choices=SendingIP.Status.choices)
     listed_zones = models.JSONField(default=list, blank=True)
+    # The score's inputs as the check saw them: [zone, weight, major] of each zone the IP was
+    # on (weights may change later in admin; the score must stay reproducible).
+    listings = models.JSONField(default=list, blank=True)
     major_listed = models.BooleanField(default=False)
     bounce_rate_pct = models.FloatField(null=True, blank=True)
     complaint_rate_pct = models.FloatField(null=True, blank=True)
@@ -265,17 +269,39 @@ class ReputationSnapshot(models.Model):
         return f"{self.ip.address}: {self.score} at {self.taken_at:%Y-%m-%d %H:%M}"
 
     @classmethod
-    def from_breakdown(cls, *, ip, taken_at, breakdown, bounce_rate_pct, complaint_rate_pct):
-        """An unsaved snapshot of a ``reputation.scoring`` breakdown (for bulk_create)."""
-        return cls(
+    def scored(
+        cls,
+        *,
+        ip: SendingIP,
+        taken_at,
+        listings: list[tuple[str, int, bool]],
+        bounce_rate_pct: float | None,
+        complaint_rate_pct: float | None,
+    ) -> ReputationSnapshot:
+        """An unsaved snapshot (for bulk_create) scored by ``scoring.compute_score`` from
+        these inputs, which it keeps; ``ip`` gets the same score and status."""
+        snapshot = cls(
             ip=ip,
             taken_at=taken_at,
-            score=breakdown.score,
-            status=breakdown.status,
-            listed_zones=breakdown.listed_zones,
-            major_listed=breakdown.major_listed,
+            listings=[[zone, weight, major] for zone, weight, major in listings],
             bounce_rate_pct=bounce_rate_pct,
             complaint_rate_pct=complaint_rate_pct,
+        )
+        breakdown = snapshot.breakdown()
+        snapshot.score, snapshot.status = breakdown.score, breakdown.status
+        snapshot.listed_zones, snapshot.major_listed = (
+            breakdown.listed_zones,
+            breakdown.major_listed,
+        )
+        ip.last_score, ip.status, ip.last_checked_at = breakdown.score, breakdown.status, taken_at
+        return snapshot
+
+    def breakdown(self) -> ScoreBreakdown:
+        """``scoring.compute_score`` of this snapshot's stored inputs."""
+        return compute_score(
+            listings=[(zone, weight, major) for zone, weight, major in self.listings],
+            bounce_rate_pct=self.bounce_rate_pct,
+            complaint_rate_pct=self.complaint_rate_pct,
         )
 
 

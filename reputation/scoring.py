@@ -13,6 +13,11 @@ them, the platform-wide totals otherwise; no penalty when nothing was sent. Look
 result is unknown (refused, timed out) change nothing: they are neither listings nor clean.
 
 Status: Critical on a major list or below 40; Warning below 70 or on any list; Good otherwise.
+
+A check run computes the score once (``compute_score``) and stores it with its inputs (the
+zones with their weights, the two rates) in a ReputationSnapshot; every page, export, API
+and the metric store show that stored score, and the breakdown beside it is
+``compute_score`` of the same stored inputs, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -124,14 +129,3 @@ def sending_rates(
         else:
             rates[address] = platform
     return rates
-
-
-def score_ip(ip, *, now: datetime | None = None, rates: tuple | None = None) -> ScoreBreakdown:
-    from django.utils import timezone
-
-    now = now or timezone.now()
-    listings = [(lst.zone.zone, lst.zone.weight, lst.zone.major) for lst in ip.open_listings()]
-    bounce, complaint = (
-        rates if rates is not None else sending_rates([ip.address], now=now)[ip.address]
-    )
-    return compute_score(listings=listings, bounce_rate_pct=bounce, complaint_rate_pct=complaint)

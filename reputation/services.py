@@ -37,7 +37,7 @@ from reputation.models import (
     SendingDomain,
     SendingIP,
 )
-from reputation.scoring import compute_score, sending_rates
+from reputation.scoring import sending_rates
 
 log = logging.getLogger(__name__)
 
@@ -194,30 +194,25 @@ def run_reputation_check(
         snapshots, metrics = [], []
         for ip in ips:
             bounce, complaint = rates.get(ip.address, (None, None))
-            breakdown = compute_score(
-                listings=listed_by_ip[ip.pk], bounce_rate_pct=bounce, complaint_rate_pct=complaint
+            snapshot = ReputationSnapshot.scored(
+                ip=ip,
+                taken_at=now,
+                listings=listed_by_ip[ip.pk],
+                bounce_rate_pct=bounce,
+                complaint_rate_pct=complaint,
             )
-            ip.last_score, ip.status, ip.last_checked_at = breakdown.score, breakdown.status, now
-            snapshots.append(
-                ReputationSnapshot.from_breakdown(
-                    ip=ip,
-                    taken_at=now,
-                    breakdown=breakdown,
-                    bounce_rate_pct=bounce,
-                    complaint_rate_pct=complaint,
-                )
-            )
+            snapshots.append(snapshot)
             metrics += [
                 {
                     "metric": "ip_reputation_score",
                     "labels": {"ip": ip.address},
-                    "value": breakdown.score,
+                    "value": snapshot.score,
                     "ts": now,
                 },
                 {
                     "metric": "ip_listed_major",
                     "labels": {"ip": ip.address},
-                    "value": float(breakdown.major_listed),
+                    "value": float(snapshot.major_listed),
                     "ts": now,
                 },
             ]

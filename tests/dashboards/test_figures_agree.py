@@ -8,7 +8,9 @@ precision both show.
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 from datetime import timedelta
 
@@ -16,7 +18,13 @@ import pytest
 from django.utils import timezone
 
 from collectors.models import Service, Status, StatusChange
+from collectors.store import write_samples
+from collectors.store.query import latest_values
+from collectors.store.rollups import run_rollups
 from incidents.models import Deployment, Incident
+from reputation.models import BlocklistZone, ReputationSnapshot, SendingIP
+from reputation.services import run_reputation_check
+from tests.support.dns_server import DNSTestServer
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +193,86 @@ def test_every_figure_shown_twice_is_the_same(world, make_user, login_client, ma
         assert f">{label}</span>" in card(operations, name)
         assert f">{label}</span>" in _one(rf'data-service="{name}">(.*?)</article>', services_page)
     assert services_api["smtp"]["status"] == "unmonitored"
+
+
+def test_an_ip_score_is_the_same_everywhere_it_is_shown(
+    settings, make_user, login_client, make_token, client
+):
+    """One check scores the IP (listed on SpamCop, 4% bounces, 0.2% complaints: 100 - 20 -
+    10 - 10 = 60); then the zone's weight and the IP's rates change. Every place showing the
+    score shows that check's 60, and the breakdown beside it adds up to it."""
+    address = "192.0.2.77"
+    ip = SendingIP.objects.create(address=address, provider="AWS", daily_volume=10_000)
+    now = timezone.now()
+
+    def traffic(sent: float, bounced: float, complained: float) -> None:
+        write_samples(
+            [
+                {"metric": m, "labels": {"ip": address}, "value": v, "ts": now}
+                for m, v in [
+                    ("emails_sent", sent),
+                    ("emails_bounced", bounced),
+                    ("emails_complained", complained),
+                ]
+            ]
+        )
+        run_rollups()
+
+    traffic(1000, 40, 2)
+    listed = ".".join(reversed(address.split("."))) + ".bl.spamcop.net"
+    with DNSTestServer({listed: {"A": ["127.0.0.2"]}}) as dns:
+        settings.REPUTATION_RESOLVER = f"127.0.0.1:{dns.port}"
+        run_reputation_check(ip_ids=[ip.pk])
+    # After the check: SpamCop made heavier and a burst of bounces. A page that scored the IP
+    # again from today's inputs would now say 30, not the checked 60.
+    BlocklistZone.objects.filter(zone="bl.spamcop.net").update(weight=40)
+    traffic(1000, 200, 2)
+
+    staff = make_user(staff=True)
+    token = make_token("read", user=staff)
+    web = login_client(staff)
+
+    def page(path: str) -> str:
+        resp = web.get(path)
+        assert resp.status_code == 200, path
+        return resp.content.decode()
+
+    def api(path: str, **params):
+        resp = client.get(path, params, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 200, path
+        return resp.json()
+
+    ip.refresh_from_db()
+    detail = page(f"/reputation/ips/{ip.pk}/")
+    kpi = int(_one(r'<div class="kpi" data-score>(\d+)</div>', detail))
+    penalties = [
+        float(p)
+        for p in re.findall(
+            r"−([\d.]+)",
+            _one(r"at the last check: (.*?) · <a", detail),
+        )
+    ]
+    listing_row = _one(rf">{re.escape(address)}</a>(.*?)</tr>", page("/reputation/"))
+    infra = page("/dashboard/system/infrastructure/")
+    panel_row = _one(rf"<td[^>]*>{re.escape(address)}</td>(.*?)</tr>", infra)
+    [api_row] = [r for r in api("/api/v1/reputation/ips") if r["ip"] == address]
+    history = api(f"/api/v1/reputation/ips/{address}/history", days=1)
+    csv_rows = list(csv.reader(io.StringIO(page(f"/reputation/ips/{ip.pk}/history.csv"))))
+    [stored] = latest_values(metric="ip_reputation_score", labels={"ip": address})
+    snapshot = ReputationSnapshot.objects.get(ip=ip)
+
+    shown = {
+        "detail page": kpi,
+        "detail breakdown": round(100 - sum(penalties)),
+        "reputation table": int(_one(r'<td class="rep-score">(\d+)</td>', listing_row)),
+        "infrastructure panel": int(re.findall(r"<td[^>]*>(.*?)</td>", panel_row)[2]),
+        "API list": api_row["score"],
+        "API history": history["score"],
+        "API history snapshot": history["snapshots"][-1]["score"],
+        "CSV export": int(csv_rows[1][2]),
+        "metric store": int(stored.value),
+        "stored": ip.last_score,
+        "recomputed from the stored inputs": snapshot.breakdown().score,
+    }
+    assert set(shown.values()) == {60}, shown
+    assert penalties == [20.0, 10.0, 10.0]  # listings, bounces, complaints as checked

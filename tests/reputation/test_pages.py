@@ -19,9 +19,7 @@ def fleet(make_ip):
     now = timezone.now()
     zen = BlocklistZone.objects.get(zone="zen.spamhaus.org")
     spamcop = BlocklistZone.objects.get(zone="bl.spamcop.net")
-    bad = make_ip(
-        "192.0.2.1", provider="AWS", daily_volume=62_000, last_score=40, status="critical"
-    )
+    bad = make_ip("192.0.2.1", provider="AWS", daily_volume=62_000)
     Listing.objects.create(
         ip=bad,
         zone=zen,
@@ -38,10 +36,20 @@ def fleet(make_ip):
         last_seen_at=now,
         codes=["127.0.0.2"],
     )
-    for hours in (6, 4, 2):
-        ReputationSnapshot.objects.create(
-            ip=bad, taken_at=now - timedelta(hours=hours), score=100 - hours * 10, status="warning"
-        )
+    # Scores 80, 60, then 40 (on Spamhaus ZEN, a major list) at the last check.
+    for hours, listings, bounce_pct in [
+        (6, [("bl.spamcop.net", 20, False)], 1.0),
+        (4, [("bl.spamcop.net", 20, False)], 6.0),
+        (2, [("bl.spamcop.net", 20, False), ("zen.spamhaus.org", 30, True)], 1.0),
+    ]:
+        ReputationSnapshot.scored(
+            ip=bad,
+            taken_at=now - timedelta(hours=hours),
+            listings=listings,
+            bounce_rate_pct=bounce_pct,
+            complaint_rate_pct=0.05,
+        ).save()
+    bad.save()
     make_ip("192.0.2.2", provider="SendGrid", daily_volume=1_500, last_score=97, status="good")
     make_ip("192.0.2.3", provider="AWS", pool="backup", active=False, last_score=100)
     return bad
@@ -116,7 +124,7 @@ def test_csv_export_holds_the_score_history_and_listings(login_client, make_user
     assert 'filename="reputation-192.0.2.1.csv"' in resp["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(resp.content.decode())))
     assert rows[0][:4] == ["ip", "taken_at", "score", "status"]
-    assert [r[2] for r in rows[1:4]] == ["40", "60", "80"]
+    assert [r[2] for r in rows[1:4]] == ["80", "60", "40"]
     listing_header = rows.index(
         ["ip", "zone", "listed_at", "delisted_at", "codes", "meaning", "reason"]
     )
