@@ -21,14 +21,21 @@ class MetricDef:
 G, C, H = "gauge", "counter", "histogram"
 
 
-def class_rate_pct(by_class: Mapping[str, float], status_class: str = "5xx") -> float | None:
-    """The error rate: requests of ``status_class`` as a % of all requests (every class
+def class_ratio(by_class: Mapping[str, float], status_class: str = "5xx") -> float | None:
+    """The error ratio (0-1): requests of ``status_class`` over all requests (every class
     counted, 2xx/3xx/4xx/5xx), from ``http_requests`` sums per status class; None without
-    requests. The KPI tile, the service cards, the route table and the alert rule use this."""
+    requests. The one definition: the query API's ``agg=error_ratio`` is this per bucket, and
+    ``class_rate_pct`` (KPI tile, service cards, route table, alert rules) is it in percent."""
     total = sum(by_class.values())
     if not total:
         return None
-    return 100.0 * by_class.get(status_class, 0.0) / total
+    return by_class.get(status_class, 0.0) / total
+
+
+def class_rate_pct(by_class: Mapping[str, float], status_class: str = "5xx") -> float | None:
+    """``class_ratio`` in percent."""
+    ratio = class_ratio(by_class, status_class)
+    return None if ratio is None else 100.0 * ratio
 
 
 METRICS: dict[str, MetricDef] = {

@@ -23,6 +23,7 @@ from django.db import connection
 
 from collectors.models import Series
 from collectors.store import reader
+from collectors.store.catalog import class_ratio
 from collectors.store.errors import QueryError
 from collectors.store.reader import PERCENTILES, Buckets, HistogramStats
 
@@ -267,15 +268,14 @@ def _error_ratio(found: list[Series], b: Buckets, by: Sequence[str] | None, pend
         gid[s.id] = sub.setdefault((g, s.labels[STATUS_LABEL] == ERROR_CLASS), len(sub))
     parts = {v: k for k, v in sub.items()}
     stats = reader.read_stats([s.id for s in found], b, groups=gid, need=("sum",), pend=pend)
-    total: dict[tuple[int, int], float] = defaultdict(float)
-    errors: dict[tuple[int, int], float] = defaultdict(float)
+    by_class: dict[tuple[int, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (k, t), st in stats.items():
         g, is_error = parts[k]
-        total[(g, t)] += st.sum
-        if is_error:
-            errors[(g, t)] += st.sum
-    values = {key: errors[key] / n for key, n in total.items() if n > 0}
-    return [(None, dict(k)) for k in keys], _ordered(values)
+        by_class[(g, t)][ERROR_CLASS if is_error else "other"] += st.sum
+    values = {key: class_ratio(counts, ERROR_CLASS) for key, counts in by_class.items()}
+    return [(None, dict(k)) for k in keys], _ordered(
+        {key: v for key, v in values.items() if v is not None}
+    )
 
 
 def _resolution(b: Buckets, agg: str, kinds: set[str]) -> str:
