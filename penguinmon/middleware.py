@@ -74,6 +74,8 @@ SELF_VALIDATING = (
     "/api/v1/write",
     "/api/otlp/v1/metrics",
 )
+# Prometheus' query API validates its own parameters and answers in Prometheus' error shape.
+SELF_VALIDATING_PREFIXES = ("/api/prom/",)
 
 
 class InputRefused(ValueError):
@@ -119,7 +121,11 @@ class ApiInputGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith("/api/") and request.path not in SELF_VALIDATING:
+        if (
+            request.path.startswith("/api/")
+            and request.path not in SELF_VALIDATING
+            and not request.path.startswith(SELF_VALIDATING_PREFIXES)
+        ):
             try:
                 self._check(request)
             except InputRefused as exc:

@@ -44,6 +44,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/otlp/v1/metrics", otlp_metrics, name="otlp-metrics-api"),
+    # Prometheus' HTTP API (Grafana is given …/api/prom as a Prometheus data source).
+    path("api/prom/api/v1/", include("collectors.promql.urls")),
     path("api/", api.urls),
     path("v1/metrics", otlp_metrics, name="otlp-metrics"),
     path("metrics", metrics_view, name="metrics"),

@@ -1,0 +1,240 @@
+"""A selector's series and samples, read from the metric store.
+
+What a selector sees (documented in the README, "PromQL"):
+- every series of the store under its own name and labels (``__name__`` is the series' name);
+  gauges and remote-written series give their raw samples as stored.
+- ``counter`` series (PenguinMon's per-minute counts, e.g. ``http_requests``) are exposed as
+  Prometheus counters: the running total of the per-minute counts, stamped at the end of each
+  minute.
+- each latency histogram ``X`` (per-minute bucket counts, e.g. ``http_request_duration_ms``)
+  is exposed as a classic Prometheus histogram: ``X_bucket{le=...}`` (one cumulative counter
+  per fixed bucket, ``le`` its upper bound in the histogram's unit, the last ``+Inf``),
+  ``X_count`` and ``X_sum``, stamped at the end of each minute.
+  The counters of both start at 0 where the read window starts, so only their increase
+  (``rate``, ``irate``, ``increase``, ``histogram_quantile`` of a rate) means something.
+
+One query finds the series (name and equality matchers in SQL, regular expressions in Python
+with Prometheus' full anchoring); one more reads the samples of all of them at once (and one
+the histogram rows when virtual histogram series are asked for). When the samples a step needs
+are a small part of the step (``rate(x[5m])`` every hour over 30 days), only those windows are
+read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import accumulate
+
+import orjson
+from django.db import connection
+
+from collectors.promql.ast import Selector
+from collectors.promql.errors import PromQLError
+from collectors.store import histogram
+
+MAX_SERIES = 10_000
+MAX_SAMPLES = 20_000_000
+MINUTE_MS = 60_000
+HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
+# Read only the windows of the steps when they cover less than this share of the range.
+WINDOWED_BELOW = 0.25
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Raw:
+    """One series as the engine sees it: labels (with ``__name__``) and samples in time order."""
+
+    labels: Labels
+    ts: list[int]  # unix milliseconds
+    values: list[float]
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    labels: dict
+    series_id: int
+    # "raw" | "counter" | "bucket" | "count" | "sum"
+    how: str
+    bucket: int = -1
+
+
+def le_label(i: int) -> str:
+    bound = histogram.upper_bound(i)
+    return "+Inf" if bound == float("inf") else f"{bound:.6g}"
+
+
+def _fixed_name(sel: Selector) -> str | None:
+    if sel.name:
+        return sel.name
+    for m in sel.matchers:
+        if m.name == "__name__" and m.op == "=":
+            return m.value
+    return None
+
+
+def _catalogue(sel: Selector) -> list[tuple[int, str, dict, str]]:
+    name = _fixed_name(sel)
+    where, params = [], []
+    if name is not None:
+        names = [name] + [name[: -len(s)] for s in HISTOGRAM_SUFFIXES if name.endswith(s)]
+        where.append("name = ANY(%s)")
+        params.append(names)
+    contains = {
+        m.name: m.value
+        for m in sel.matchers
+        if m.op == "=" and m.value and m.name not in ("__name__", "le")
+    }
+    if contains:
+        where.append("labels @> %s::jsonb")
+        params.append(orjson.dumps(contains).decode())
+    sql = "SELECT id, name, labels::text, kind FROM collectors_series"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY id LIMIT {MAX_SERIES + 1}"
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    if len(rows) > MAX_SERIES:
+        raise PromQLError(
+            f"a selector matches more than {MAX_SERIES:,} series; add label matchers",
+            kind="execution",
+            status=422,
+        )
+    return [(sid, n, orjson.loads(lbls), kind) for sid, n, lbls, kind in rows]
+
+
+def matching(sel: Selector) -> list[_Source]:
+    """The series (real and virtual) ``sel`` matches, without their samples."""
+    found = []
+    for sid, name, labels, kind in _catalogue(sel):
+        if kind == "histogram":
+            candidates = [_Source(f"{name}_count", labels, sid, "count")]
+            candidates.append(_Source(f"{name}_sum", labels, sid, "sum"))
+            candidates += [
+                _Source(f"{name}_bucket", {**labels, "le": le_label(i)}, sid, "bucket", i)
+                for i in range(histogram.N_BUCKETS)
+            ]
+        else:
+            candidates = [_Source(name, labels, sid, "counter" if kind == "counter" else "raw")]
+        for c in candidates:
+            if sel.name is not None and c.name != sel.name:
+                continue
+            full = {**c.labels, "__name__": c.name}
+            if all(m.matches(full.get(m.name, "")) for m in sel.matchers):
+                found.append(c)
+    return found
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+_MS = "(extract(epoch FROM ts) * 1000)::bigint"
+
+
+def _read_samples(
+    ids: list[int], first: int, last: int, window: int, step: int, windowed: bool
+) -> dict[int, tuple[list[int], list[float]]]:
+    if not ids:
+        return {}
+    if windowed:
+        sql = f"""
+            SELECT series_id, array_agg({_MS} ORDER BY ts), array_agg(value ORDER BY ts)
+            FROM generate_series(%s::timestamptz, %s::timestamptz, make_interval(secs => %s)) AS g(t)
+            JOIN collectors_sample ON series_id = ANY(%s)
+                AND ts >= g.t - make_interval(secs => %s) AND ts <= g.t
+                AND ts >= %s AND ts <= %s
+            GROUP BY series_id"""
+        params = [_dt(first), _dt(last), step / 1000, ids, window / 1000]
+        params += [_dt(first - window), _dt(last)]
+    else:
+        sql = f"""
+            SELECT series_id, array_agg({_MS} ORDER BY ts), array_agg(value ORDER BY ts)
+            FROM collectors_sample WHERE series_id = ANY(%s) AND ts >= %s AND ts <= %s
+            GROUP BY series_id"""
+        params = [ids, _dt(first - window), _dt(last)]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    total = sum(len(r[1]) for r in rows)
+    if total > MAX_SAMPLES:
+        raise PromQLError(
+            f"query would load {total:,} samples (limit {MAX_SAMPLES:,}); "
+            "shorten the range or select fewer series",
+            kind="execution",
+            status=422,
+        )
+    return {sid: (list(ts), list(values)) for sid, ts, values in rows}
+
+
+def _read_histograms(ids: list[int], start: int, last: int) -> dict[int, list[tuple]]:
+    if not ids:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT series_id, {_MS.replace("ts", "bucket")}, count, sum, counts
+            FROM collectors_histogram_1m WHERE series_id = ANY(%s) AND bucket >= %s AND bucket <= %s
+            ORDER BY series_id, bucket""",
+            [ids, _dt(start), _dt(last)],
+        )
+        out: dict[int, list[tuple]] = {}
+        for sid, ms, count, total, counts in cur.fetchall():
+            out.setdefault(sid, []).append((ms, count, total, counts))
+        return out
+
+
+def _key(name: str, labels: dict) -> Labels:
+    return tuple(sorted({**labels, "__name__": name}.items()))
+
+
+def read(sel: Selector, first: int, last: int, window: int, step: int) -> list[Raw]:
+    """The series ``sel`` matches with their samples in [ref − window, ref] for every
+    reference time ref = first, first + step, … ≤ last (milliseconds)."""
+    sources = matching(sel)
+    raw_ids = sorted({s.series_id for s in sources if s.how == "raw"})
+    counter_ids = sorted({s.series_id for s in sources if s.how == "counter"})
+    hist_ids = sorted({s.series_id for s in sources if s.how in ("bucket", "count", "sum")})
+    windowed = step > 0 and window < WINDOWED_BELOW * step and last > first
+    samples = _read_samples(raw_ids, first, last, window, step, windowed)
+    # Per-minute counts: the whole span is read (a running total needs every minute), from a
+    # minute before the window since a count is stamped at its minute's end.
+    samples.update(_read_samples(counter_ids, first - MINUTE_MS, last, window, step, False))
+    hists = _read_histograms(hist_ids, first - window - MINUTE_MS, last)
+    out = []
+    for s in sources:
+        key = _key(s.name, s.labels)
+        if s.how == "raw":
+            ts, values = samples.get(s.series_id, ([], []))
+        elif s.how == "counter":
+            ts, values = samples.get(s.series_id, ([], []))
+            ts = [t + MINUTE_MS for t in ts]
+            values = list(accumulate(values))
+        else:
+            ts, values = _histogram_counter(hists.get(s.series_id, []), s)
+        lo = first - window
+        keep = [i for i, t in enumerate(ts) if lo <= t <= last]
+        if keep and (keep[0] > 0 or len(keep) < len(ts)):
+            ts = [ts[i] for i in keep]
+            values = [values[i] for i in keep]
+        elif not keep:
+            ts, values = [], []
+        out.append(Raw(key, ts, values))
+    return out
+
+
+def _histogram_counter(rows: list[tuple], s: _Source) -> tuple[list[int], list[float]]:
+    """One cumulative counter of a per-minute latency histogram, stamped at minute ends."""
+    ts = [ms + MINUTE_MS for ms, *_ in rows]
+    if s.how == "count":
+        per_minute = [float(count) for _, count, _, _ in rows]
+    elif s.how == "sum":
+        per_minute = [float(total) for _, _, total, _ in rows]
+    else:
+        upto = s.bucket + 1
+        per_minute = [float(sum(counts[:upto])) for _, _, _, counts in rows]
+    return ts, list(accumulate(per_minute))
