@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Web, worker and beat share their Prometheus counters through this directory (make run only).
 PROM_DIR := $(CURDIR)/var/prometheus
 
-.PHONY: run test fuzz bench stop lint format demo test-deps bench-deps test-query-properties
+.PHONY: run test fuzz bench stop lint format demo test-deps bench-deps test-query-properties test-promql-long
 
 # A fresh Debian/Ubuntu has python3 without venv/ensurepip: install python3-venv then.
 $(STAMP): pyproject.toml
@@ -57,6 +57,10 @@ test: $(STAMP) test-deps
 # The query engine against numpy with many more random queries than `make test` runs (~60).
 test-query-properties: $(STAMP)
 	HYPOTHESIS_PROFILE=query-long $(BIN)/pytest -p no:randomly tests/collectors/test_query_properties.py
+
+# PromQL against a real Prometheus at more instants and steps than `make test` asks.
+test-promql-long: $(STAMP) test-deps
+	PENGUINMON_PROMQL_LONG=1 $(BIN)/pytest -p no:randomly tests/collectors/test_promql_conformance.py
 
 # The long schemathesis run (make test runs a short one): every API operation, valid and
 # invalid input, all checks, against a live server with an admin token.

@@ -51,6 +51,7 @@ QUERIES = [
     "sum_over_time(conf_temperature[10m])",
     "count_over_time(conf_requests_total[4m])",
     "last_over_time(conf_temperature[10m])",
+    "count_over_time(conf_temperature[1m] offset 30m)",
     # aggregations
     "sum(rate(conf_requests_total[5m]))",
     "sum by (code) (rate(conf_requests_total[5m]))",
@@ -60,6 +61,7 @@ QUERIES = [
     "max by (floor) (conf_temperature)",
     "count by (code) (conf_requests_total)",
     "count without (room) (conf_temperature)",
+    "sum without (le) (rate(conf_latency_seconds_bucket[5m]))",
     "avg(conf_temperature)",
     "max(rate(conf_requests_total[5m]))",
     'min by (code) (increase(conf_requests_total{instance!="gone"}[10m]))',
