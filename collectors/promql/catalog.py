@@ -12,6 +12,7 @@ from django.db import connection
 from collectors.promql import reads
 from collectors.promql.ast import Selector, parse
 from collectors.promql.errors import PromQLError
+from collectors.promql.reads import Gate
 from collectors.store import histogram
 from collectors.store.catalog import metric_def
 
@@ -28,10 +29,10 @@ def match_selector(text: str) -> Selector:
     return node
 
 
-def _matched(selectors: list[Selector]) -> list[dict]:
+def _matched(selectors: list[Selector], may_read: Gate) -> list[dict]:
     seen, out = set(), []
     for sel in selectors:
-        for source in reads.matching(sel):
+        for source in reads.matching(sel, may_read):
             labels = {"__name__": source.name, **source.labels}
             key = tuple(sorted(labels.items()))
             if key not in seen:
@@ -40,48 +41,54 @@ def _matched(selectors: list[Selector]) -> list[dict]:
     return out
 
 
-def series(selectors: list[Selector]) -> list[dict]:
-    return _matched(selectors)
+def series(selectors: list[Selector], may_read: Gate) -> list[dict]:
+    return _matched(selectors, may_read)
 
 
-def _histograms_exist() -> bool:
+def _readable_names(may_read: Gate) -> list[tuple[str, bool]]:
+    """(metric, is a latency histogram) for every metric of the store the user may read."""
     with connection.cursor() as cur:
-        cur.execute("SELECT EXISTS (SELECT 1 FROM collectors_series WHERE kind = 'histogram')")
-        return cur.fetchone()[0]
+        cur.execute("SELECT DISTINCT name, kind = 'histogram' FROM collectors_series")
+        return [(name, hist) for name, hist in cur.fetchall() if may_read(name)]
 
 
-def label_names(selectors: list[Selector]) -> list[str]:
+def label_names(selectors: list[Selector], may_read: Gate) -> list[str]:
     if selectors:
-        return sorted({name for labels in _matched(selectors) for name in labels})
+        return sorted({name for labels in _matched(selectors, may_read) for name in labels})
+    metrics = _readable_names(may_read)
     with connection.cursor() as cur:
-        cur.execute("SELECT DISTINCT jsonb_object_keys(labels) FROM collectors_series")
+        cur.execute(
+            "SELECT DISTINCT jsonb_object_keys(labels) FROM collectors_series WHERE name = ANY(%s)",
+            [[name for name, _ in metrics]],
+        )
         names = {row[0] for row in cur.fetchall()}
     names.add("__name__")
-    if _histograms_exist():
+    if any(hist for _, hist in metrics):
         names.add("le")
     return sorted(names)
 
 
-def label_values(name: str, selectors: list[Selector]) -> list[str]:
+def label_values(name: str, selectors: list[Selector], may_read: Gate) -> list[str]:
     if selectors:
-        return sorted({labels[name] for labels in _matched(selectors) if name in labels})
-    with connection.cursor() as cur:
-        if name == "__name__":
-            cur.execute("SELECT DISTINCT name, kind = 'histogram' FROM collectors_series")
-            values = set()
-            for metric, is_histogram in cur.fetchall():
-                values |= (
-                    {metric + suffix for suffix in reads.HISTOGRAM_SUFFIXES}
-                    if is_histogram
-                    else {metric}
-                )
-        else:
-            cur.execute(
-                "SELECT DISTINCT labels->>%s FROM collectors_series WHERE labels ? %s LIMIT %s",
-                [name, name, MAX_LISTED],
+        return sorted({labels[name] for labels in _matched(selectors, may_read) if name in labels})
+    metrics = _readable_names(may_read)
+    if name == "__name__":
+        values = set()
+        for metric, is_histogram in metrics:
+            values |= (
+                {metric + suffix for suffix in reads.HISTOGRAM_SUFFIXES}
+                if is_histogram
+                else {metric}
             )
-            values = {row[0] for row in cur.fetchall()}
-    if name == "le" and _histograms_exist():
+        return sorted(values)
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT labels->>%s FROM collectors_series "
+            "WHERE labels ? %s AND name = ANY(%s) LIMIT %s",
+            [name, name, [m for m, _ in metrics], MAX_LISTED],
+        )
+        values = {row[0] for row in cur.fetchall()}
+    if name == "le" and any(hist for _, hist in metrics):
         values |= {reads.le_label(i) for i in range(histogram.N_BUCKETS)}
     return sorted(values)
 
@@ -89,7 +96,7 @@ def label_values(name: str, selectors: list[Selector]) -> list[str]:
 _TYPES = {"gauge": "gauge", "counter": "counter", "histogram": "histogram"}
 
 
-def metadata(metric: str | None, limit: int | None) -> dict[str, list[dict]]:
+def metadata(metric: str | None, limit: int | None, may_read: Gate) -> dict[str, list[dict]]:
     sql = "SELECT DISTINCT name, kind, unit FROM collectors_series"
     params: list = []
     if metric:
@@ -101,6 +108,8 @@ def metadata(metric: str | None, limit: int | None) -> dict[str, list[dict]]:
         rows = cur.fetchall()
     out: dict[str, list[dict]] = {}
     for name, kind, unit in rows:
+        if not may_read(name):
+            continue
         known = metric_def(name)
         entry = {
             "type": _TYPES.get(kind, "unknown"),

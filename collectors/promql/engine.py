@@ -26,7 +26,7 @@ from collectors.promql.ast import (
 )
 from collectors.promql.binary import scalars, vector_scalar, vectors
 from collectors.promql.errors import PromQLError
-from collectors.promql.reads import Raw, read
+from collectors.promql.reads import Gate, Raw, read
 from collectors.promql.vectors import Labels, Scalar, Values, Vector, drop_name
 
 LOOKBACK_MS = 5 * 60 * 1000
@@ -43,7 +43,8 @@ class Matrix:
 
 
 class Evaluator:
-    def __init__(self, steps: list[int], step_ms: int):
+    def __init__(self, steps: list[int], step_ms: int, may_read: Gate):
+        self.may_read = may_read
         self.steps = steps
         self.step_ms = step_ms
         self.n = len(steps)
@@ -82,7 +83,7 @@ class Evaluator:
     def _instant(self, sel: Selector) -> Vector:
         first, last = self._refs(sel)
         out = Vector()
-        for raw in read(sel, first, last, LOOKBACK_MS, self.step_ms):
+        for raw in read(sel, first, last, LOOKBACK_MS, self.step_ms, self.may_read):
             values: Values = [None] * self.n
             ts = raw.ts
             if ts:
@@ -99,7 +100,7 @@ class Evaluator:
         """(labels, series, [(lo, hi, range start, range end) per step]) per series."""
         sel = node.selector
         first, last = self._refs(sel)
-        for raw in read(sel, first, last, node.range_ms, self.step_ms):
+        for raw in read(sel, first, last, node.range_ms, self.step_ms, self.may_read):
             if not raw.ts:
                 continue
             windows = []
@@ -180,19 +181,21 @@ def steps_for(start_ms: int, end_ms: int, step_ms: int) -> list[int]:
     return list(range(start_ms, end_ms + 1, step_ms))
 
 
-def evaluate_range(node: Node, start_ms: int, end_ms: int, step_ms: int) -> Vector | Scalar:
+def evaluate_range(
+    node: Node, start_ms: int, end_ms: int, step_ms: int, may_read: Gate
+) -> Vector | Scalar:
     if isinstance(node, RangeSelector):
         raise PromQLError(
             'invalid expression type "range vector" for range query, must be Scalar or '
             "instant Vector"
         )
-    return Evaluator(steps_for(start_ms, end_ms, step_ms), step_ms).eval(node)
+    return Evaluator(steps_for(start_ms, end_ms, step_ms), step_ms, may_read).eval(node)
 
 
-def evaluate_instant(node: Node, at_ms: int) -> Vector | Scalar | Matrix:
+def evaluate_instant(node: Node, at_ms: int, may_read: Gate) -> Vector | Scalar | Matrix:
     if isinstance(node, RangeSelector):
         sel = node.selector
         ref = at_ms - sel.offset_ms
-        raws = read(sel, ref, ref, node.range_ms, 0)
+        raws = read(sel, ref, ref, node.range_ms, 0, may_read)
         return Matrix([r for r in raws if r.ts])
-    return Evaluator([at_ms], 0).eval(node)
+    return Evaluator([at_ms], 0, may_read).eval(node)

@@ -22,6 +22,7 @@ read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate
@@ -32,6 +33,7 @@ from django.db import connection
 from collectors.promql.ast import Selector
 from collectors.promql.errors import PromQLError
 from collectors.store import histogram
+from collectors.store.catalog import read_capabilities
 
 MAX_SERIES = 10_000
 MAX_SAMPLES = 20_000_000
@@ -41,6 +43,8 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 WINDOWED_BELOW = 0.25
 
 Labels = tuple[tuple[str, str], ...]
+# May the asking user read this metric of the store? (collectors.store.api.may_read)
+Gate = Callable[[str], bool]
 
 
 @dataclass
@@ -107,10 +111,26 @@ def _catalogue(sel: Selector) -> list[tuple[int, str, dict, str]]:
     return [(sid, n, orjson.loads(lbls), kind) for sid, n, lbls, kind in rows]
 
 
-def matching(sel: Selector) -> list[_Source]:
-    """The series (real and virtual) ``sel`` matches, without their samples."""
+def _refuse(name: str) -> PromQLError:
+    return PromQLError(
+        f"your role may not read {name}: it needs "
+        + " or ".join(c.replace("_", " ") for c in read_capabilities(name)),
+        kind="forbidden",
+        status=403,
+    )
+
+
+def matching(sel: Selector, may_read: Gate) -> list[_Source]:
+    """The series (real and virtual) ``sel`` matches and the user may read, without their
+    samples. Naming a metric the user may not read is a 403, as on /api/v1/query; a selector
+    by regular expression only leaves such metrics out."""
     found = []
+    readable: dict[str, bool] = {}
     for sid, name, labels, kind in _catalogue(sel):
+        if not readable.setdefault(name, may_read(name)):
+            if _fixed_name(sel) is not None:
+                raise _refuse(_fixed_name(sel))
+            continue
         if kind == "histogram":
             candidates = [_Source(f"{name}_count", labels, sid, "count")]
             candidates.append(_Source(f"{name}_sum", labels, sid, "sum"))
@@ -192,10 +212,10 @@ def _key(name: str, labels: dict) -> Labels:
     return tuple(sorted({**labels, "__name__": name}.items()))
 
 
-def read(sel: Selector, first: int, last: int, window: int, step: int) -> list[Raw]:
+def read(sel: Selector, first: int, last: int, window: int, step: int, may_read: Gate) -> list[Raw]:
     """The series ``sel`` matches with their samples in [ref − window, ref] for every
     reference time ref = first, first + step, … ≤ last (milliseconds)."""
-    sources = matching(sel)
+    sources = matching(sel, may_read)
     raw_ids = sorted({s.series_id for s in sources if s.how == "raw"})
     counter_ids = sorted({s.series_id for s in sources if s.how == "counter"})
     hist_ids = sorted({s.series_id for s in sources if s.how in ("bucket", "count", "sum")})

@@ -25,6 +25,7 @@ from collectors.promql import answers, catalog
 from collectors.promql.ast import parse
 from collectors.promql.engine import MAX_POINTS, evaluate_instant, evaluate_range, steps_for
 from collectors.promql.errors import PromQLError
+from collectors.store.api import may_read
 from penguinmon.api_auth import token_for
 
 # Times Prometheus accepts (years 1–9999), in seconds.
@@ -160,6 +161,12 @@ def parse_step_ms(text: str | None) -> int:
     return max(1, round(seconds * 1000))
 
 
+def _gate(request: HttpRequest):
+    """Metric reads follow the role table, as on /api/v1/query."""
+    user = request.user
+    return lambda metric: may_read(user, metric)
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -168,7 +175,9 @@ def _now_ms() -> int:
 def query(request: HttpRequest) -> HttpResponse:
     node = parse(_param(request, "query") or "")
     at_ms = parse_time_ms(_param(request, "time"), "time", _now_ms())
-    return answers.success(answers.instant_data(evaluate_instant(node, at_ms), at_ms))
+    return answers.success(
+        answers.instant_data(evaluate_instant(node, at_ms, _gate(request)), at_ms)
+    )
 
 
 @prom_endpoint
@@ -189,7 +198,7 @@ def query_range(request: HttpRequest) -> HttpResponse:
             "Try decreasing the query resolution (?step=XX)"
         )
     node = parse(_param(request, "query") or "")
-    value = evaluate_range(node, start, end, step)
+    value = evaluate_range(node, start, end, step, _gate(request))
     return answers.success(answers.range_data(value, steps_for(start, end, step)))
 
 
@@ -203,19 +212,19 @@ def _match_selectors(request: HttpRequest, *, required: bool) -> list:
 @prom_endpoint
 def series(request: HttpRequest) -> HttpResponse:
     selectors = _match_selectors(request, required=True)
-    return answers.success(catalog.series(selectors))
+    return answers.success(catalog.series(selectors, _gate(request)))
 
 
 @prom_endpoint
 def labels(request: HttpRequest) -> HttpResponse:
     selectors = _match_selectors(request, required=False)
-    return answers.success(catalog.label_names(selectors))
+    return answers.success(catalog.label_names(selectors, _gate(request)))
 
 
 @prom_endpoint
 def label_values(request: HttpRequest, name: str) -> HttpResponse:
     selectors = _match_selectors(request, required=False)
-    return answers.success(catalog.label_values(name, selectors))
+    return answers.success(catalog.label_values(name, selectors, _gate(request)))
 
 
 @prom_endpoint
@@ -225,7 +234,7 @@ def metadata(request: HttpRequest) -> HttpResponse:
         limit = int(limit_text) if limit_text else None
     except ValueError:
         raise PromQLError(f'invalid parameter "limit": cannot parse "{limit_text}"') from None
-    return answers.success(catalog.metadata(_param(request, "metric"), limit))
+    return answers.success(catalog.metadata(_param(request, "metric"), limit, _gate(request)))
 
 
 @prom_endpoint

@@ -232,3 +232,31 @@ def test_histogram_quantile_reads_the_latency_histograms(prom):
     buckets = prom.get("series", **{"match[]": "http_request_duration_ms_bucket"}).json()["data"]
     assert len(buckets) == histogram.N_BUCKETS
     assert {b["le"] for b in buckets} >= {"0.05", "+Inf"}
+
+
+@pytest.mark.django_db
+def test_metric_reads_follow_the_role_table(client, make_user, make_token):
+    now = time.time()
+    _gauge("mrr_usd", {}, [(now - 30, 125_000.0)])
+    _gauge("host_cpu_percent", {"host": "web-1"}, [(now - 30, 40.0)])
+    token = make_token("read", user=make_user("executive"))
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def get(path, **params):
+        return client.get(f"{PROM}/{path}", params, headers=headers)
+
+    revenue = get("query", query="mrr_usd * 2", time=now).json()["data"]["result"]
+    assert revenue[0]["value"][1] == "250000"
+    message = _error(get("query", query="host_cpu_percent", time=now), 403, "forbidden")
+    assert message == (
+        "your role may not read host_cpu_percent: it needs view infrastructure or view "
+        "services or view operations or view development"
+    )
+    assert get("query", query='{__name__=~".+"}', time=now).json()["data"]["result"] == [
+        {"metric": {"__name__": "mrr_usd"}, "value": [round(now, 3), "125000"]}
+    ]
+    assert get("label/__name__/values").json()["data"] == ["mrr_usd"]
+    assert get("series", **{"match[]": '{__name__=~".+"}'}).json()["data"] == [
+        {"__name__": "mrr_usd"}
+    ]
+    assert list(get("metadata").json()["data"]) == ["mrr_usd"]

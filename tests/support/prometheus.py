@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,7 @@ import cramjam
 import requests
 
 from collectors.receivers.remote_write_pb import WriteRequest
+from tests.support.net import free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
 REMOTE_WRITE_HEADERS = {
@@ -24,12 +24,6 @@ REMOTE_WRITE_HEADERS = {
     "Content-Type": "application/x-protobuf",
     "X-Prometheus-Remote-Write-Version": "0.1.0",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
