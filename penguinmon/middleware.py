@@ -61,7 +61,7 @@ class ApiErrorsMiddleware:
 # Characters no field of the API accepts: NUL (Postgres text and jsonb cannot hold it) and
 # the other C0 controls and DEL. Tab, newline and carriage return stay allowed (notes,
 # postmortems, messages are multi-line).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ISO_DATE = re.compile(r"(\d{4})-\d\d-\d\d(?:[T ].*)?\Z")
 INT_MAX = 2**63 - 1  # the widest integer any column (bigint) or JSON value is stored as
 YEAR_MIN, YEAR_MAX = 1970, 2999
@@ -83,7 +83,7 @@ class InputRefused(ValueError):
 
 
 def _check_text(text: str, where: str) -> None:
-    bad = _CONTROL.search(text)
+    bad = CONTROL_CHARACTERS.search(text)
     if bad:
         raise InputRefused(f"{where}: contains the control character U+{ord(bad.group()):04X}")
     date = _ISO_DATE.match(text)

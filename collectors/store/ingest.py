@@ -350,6 +350,14 @@ def write_samples(
 
     ``external``: pushed through the API (PenguinMon's own metrics are refused)."""
     wanted, rows = validate_samples(items, now=now, external=external)
+    return store_samples(wanted, rows, source=source)
+
+
+def store_samples(
+    wanted: dict[str, tuple], rows: list[tuple[str, int, float]], *, source: str
+) -> int:
+    """Store samples already validated (``validate_samples``' or ``json_ingest``'s answer)
+    in one transaction. Returns the number stored."""
     if not rows:
         return 0
     timestamps = {us for _, us, _ in rows}
