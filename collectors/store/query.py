@@ -25,7 +25,7 @@ from collectors.models import Series
 from collectors.store import reader
 from collectors.store.catalog import class_ratio
 from collectors.store.errors import QueryError
-from collectors.store.reader import PERCENTILES, Buckets, HistogramStats
+from collectors.store.reader import HOUR, MINUTE, PERCENTILES, Buckets, HistogramStats, floor_to
 
 AGGREGATIONS = (
     "avg",
@@ -90,16 +90,37 @@ def _matching(metric: str, labels: dict | None) -> list[Series]:
 
 
 def _matching_and_pending(
-    metric: str, labels: dict | None, window: tuple[datetime, datetime] | None = None
+    metric: str,
+    labels: dict | None,
+    window: tuple[datetime, datetime] | None = None,
+    *,
+    with_data: bool = False,
 ) -> tuple[list[Series], reader.Pending | None]:
     """The matching series and, with ``window``, what is not rolled up yet in it: one round
-    trip, which is a good share of a chart query's time."""
+    trip, which is a good share of a chart query's time.
+
+    ``with_data`` (needs ``window``, recent enough for raw samples): only series with a raw
+    sample or a minute histogram in the window, so series that stopped reporting (or junk
+    pushed once) never count against MAX_SERIES and cannot disable an alert rule.
+    """
     extra = ", NULL::timestamptz, NULL::timestamptz" if window is not None else ""
-    sql = f"SELECT id, name, labels::text, unit, kind{extra} FROM collectors_series WHERE name = %s"
+    sql = (
+        f"SELECT id, name, labels::text, unit, kind{extra} FROM collectors_series s WHERE name = %s"
+    )
     params: list = [metric]
     if labels:
         sql += " AND labels @> %s::jsonb"
         params.append(orjson.dumps(labels).decode())
+    if with_data and window is not None:
+        start, end = window
+        # Primary-key probes, one per matching series: (series_id, ts) and (series_id, bucket).
+        sql += (
+            " AND (EXISTS (SELECT 1 FROM collectors_sample x WHERE x.series_id = s.id"
+            " AND x.ts >= %s AND x.ts < %s) OR (s.kind = 'histogram' AND EXISTS (SELECT 1"
+            " FROM collectors_histogram_1m h WHERE h.series_id = s.id AND h.bucket >= %s"
+            " AND h.bucket < %s)))"
+        )
+        params += [start, end, floor_to(start, MINUTE), end]
     sql = f"({sql} ORDER BY id LIMIT {MAX_SERIES + 1})"
     if window is not None:
         sql += f" UNION ALL ({reader.pending_sql(lead='NULL, NULL, NULL, NULL, ')})"
@@ -365,7 +386,12 @@ def window_values(
     [start, end) — what alert rules evaluate and KPI tiles show."""
     _check(metric, agg, start, end, max(1e-6, (end - start).total_seconds()))
     b = Buckets(start, end)
-    found, pend = _matching_and_pending(metric, labels, (start - _span(b), end))
+    # Alert windows are short and recent: count only series that reported in them (raw
+    # samples are kept RETENTION_RAW_DAYS; older windows, e.g. a KPI's month, count all).
+    recent = start - _span(b) >= _now() - timedelta(days=settings.RETENTION_RAW_DAYS - 1)
+    found, pend = _matching_and_pending(
+        metric, labels, (start - _span(b), end), with_data=recent and end - start <= 6 * HOUR
+    )
     if not found:
         return []
     groups, values = _evaluate(found, b, agg, None if by is None else tuple(by), pend)
