@@ -194,7 +194,6 @@ BUSINESS = frozenset(
         "tenants_active",
         "dau",
         "mau",
-        "active_sessions",
     }
 )
 CUSTOMER = frozenset(
@@ -210,11 +209,15 @@ CUSTOMER = frozenset(
         "support_resolution_hours",
         "account_health_score",
         "tenant_uptime_pct",
+        # On the operations page's load panel too.
+        "active_sessions",
     }
 )
 REPUTATION = frozenset({"ip_reputation_score", "ip_listed_major"})
 # Logins, 403s by user and audit activity are shown on the operations page only.
 SECURITY_PREFIX = "security_"
+# Technical metrics the executive page shows as well (its service-availability tile).
+EXECUTIVE_TOO = frozenset({"probe_up"})
 TECHNICAL_VIEWS = ("view_infrastructure", "view_services", "view_operations", "view_development")
 
 
@@ -228,4 +231,6 @@ def read_capabilities(metric: str) -> tuple[str, ...]:
         return ("view_reputation",)
     if metric.startswith(SECURITY_PREFIX):
         return ("view_operations",)
+    if metric in EXECUTIVE_TOO:
+        return (*TECHNICAL_VIEWS, "view_executive")
     return TECHNICAL_VIEWS

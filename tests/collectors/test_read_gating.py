@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from collectors.store import write_samples
+from collectors.store.api import may_read
+from dashboards.pages import PAGES
+from penguinmon.roles import CAPABILITIES
 
 
 @pytest.fixture
@@ -82,3 +85,16 @@ def test_security_figures_are_the_operations_pages(db, client, make_user):
     assert client.get("/api/v1/series").json()["series"] == []
     client.force_login(make_user("on-call"))
     assert client.get("/api/v1/query", {"metric": "security_logins"}).status_code == 200
+
+
+def test_every_role_reads_the_metrics_its_pages_chart(db, make_user):
+    """The API never refuses a metric a role already sees charted on one of its pages."""
+    refused = []
+    for page in PAGES:
+        for role in CAPABILITIES[page.capability]:
+            user = make_user(role)
+            for panel in page.panels:
+                for spec in getattr(panel, "specs", []):
+                    if not may_read(user, spec.metric):
+                        refused.append((role, page.slug, spec.metric))
+    assert refused == []
