@@ -119,13 +119,23 @@ def sli_counts(
     wanted = by_kind[SUCCESS_RATIO] + by_kind[LATENCY]
     if not wanted:
         return out
-    services = sorted({specs[i].service for i in wanted})
+    services = {specs[i].service for i in wanted}
     found = find_series([REQUESTS, DURATIONS])
+    # Series by service, so each SLI picks its own from a few instead of from all of them.
+    of_service: dict[tuple[str, str], list] = defaultdict(list)
+    for metric in (REQUESTS, DURATIONS):
+        for s in found[metric]:
+            if s.labels.get("service") in services:
+                of_service[(metric, s.labels["service"])].append(s)
+
+    def mine_of(metric: str, spec: SliSpec) -> list:
+        return [s for s in of_service[(metric, spec.service)] if _route_matches(spec, s.labels)]
+
     if by_kind[SUCCESS_RATIO]:
         series = [s for s in found[REQUESTS] if s.labels.get("service") in services]
         sums = window_sums([s.id for s in series], periods)
         for i in by_kind[SUCCESS_RATIO]:
-            mine = [s for s in series if _route_matches(specs[i], s.labels)]
+            mine = mine_of(REQUESTS, specs[i])
             for p in range(len(periods)):
                 total = bad = 0.0
                 for s in mine:
@@ -143,7 +153,7 @@ def sli_counts(
         windows = histogram_prefix_windows([s.id for s in series], periods, buckets=upto)
         for i in by_kind[LATENCY]:
             spec = specs[i]
-            mine = [s for s in series if _route_matches(spec, s.labels)]
+            mine = mine_of(DURATIONS, spec)
             for p in range(len(periods)):
                 total, merged = 0.0, [0.0] * upto
                 for s in mine:

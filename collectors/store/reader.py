@@ -292,6 +292,50 @@ def _reads(windows: Sequence[Buckets], plan_of, pend: Pending | None = None) -> 
     return [(w, plan_of(w, pend), i) for i, w in enumerate(windows) if w.end > w.start]
 
 
+@dataclass(frozen=True)
+class SharedTail:
+    """Windows ending together, each starting before the hour their end falls in, share that
+    partial hour [H, end): it is read once (a window of its own, index ``index``) and added to
+    each of them (``shared``), instead of once per window. An SLO's window and its burn spans
+    all end now: their reads shrink by the current hour's minutes times four."""
+
+    windows: list[Buckets]  # what to read: the sharing windows cut at H, then the tail
+    shared: list[int]
+    index: int
+
+
+def shared_tail(windows: Sequence[Buckets]) -> SharedTail | None:
+    ends = {w.end for w in windows}
+    if len(windows) < 2 or len(ends) != 1 or any(not w.window for w in windows):
+        return None
+    end = ends.pop()
+    hour = floor_to(end, HOUR)
+    shared = [i for i, w in enumerate(windows) if w.start <= hour]
+    if len(shared) < 2 or hour >= end:
+        return None
+    cut = [Buckets(w.start, hour) if i in shared else w for i, w in enumerate(windows)]
+    return SharedTail([*cut, Buckets(hour, end)], shared, len(windows))
+
+
+def _add_tail(out: dict, tail: SharedTail, join) -> dict:
+    """Per key, the tail's figures joined into each sharing window's (``join(head, tail)``,
+    head None when the window had no rows before H)."""
+    tails = {k: v for (k, t), v in out.items() if t == tail.index}
+    for k, v in tails.items():
+        del out[(k, tail.index)]
+        for i in tail.shared:
+            out[(k, i)] = join(out.get((k, i)), v)
+    return out
+
+
+def _lowest(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _highest(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
 @dataclass(slots=True)
 class Stats:
     """count, sum, min, max and last value of one series (or group) over one bucket; ``first``
@@ -381,7 +425,11 @@ def read_stats(
     if not ids or not need:
         return {}
     plan = sample_plan if "first" not in need else partial(sample_plan, days=False)
-    inner, params = _parts(_reads(windows, plan, pend), _STAT_SOURCES, ids)
+    # last / first of a group add up per series: they cannot be joined from two parts' totals.
+    tail = shared_tail(windows) if set(need) <= {"count", "sum", "min", "max"} else None
+    inner, params = _parts(
+        _reads(tail.windows if tail else windows, plan, pend), _STAT_SOURCES, ids
+    )
     if not inner:
         return {}
     per_series = (
@@ -405,15 +453,27 @@ def read_stats(
     # Positions of the selected columns among Stats' fields (count, sum, min, max, last, first).
     fields = list(_STAT_COLUMNS)
     if need == fields[: len(need)]:
-        return {(k, t): Stats(*values) for k, t, *values in rows}
-    where = [fields.index(c) for c in need]
-    out = {}
-    for k, t, *values in rows:
-        full = [0.0, 0.0, None, None, None, None]
-        for i, v in zip(where, values, strict=True):
-            full[i] = v
-        out[(k, t)] = Stats(*full)
-    return out
+        out = {(k, t): Stats(*values) for k, t, *values in rows}
+    else:
+        where = [fields.index(c) for c in need]
+        out = {}
+        for k, t, *values in rows:
+            full = [0.0, 0.0, None, None, None, None]
+            for i, v in zip(where, values, strict=True):
+                full[i] = v
+            out[(k, t)] = Stats(*full)
+    return _add_tail(out, tail, _join_stats) if tail else out
+
+
+def _join_stats(head: Stats | None, tail: Stats) -> Stats:
+    if head is None:
+        return Stats(tail.count, tail.sum, tail.min, tail.max)
+    return Stats(
+        head.count + tail.count,
+        (head.sum or 0.0) + (tail.sum or 0.0),
+        _lowest(head.min, tail.min),
+        _highest(head.max, tail.max),
+    )
 
 
 def read_aggregate(
@@ -564,7 +624,10 @@ def read_histograms(
     windows = [b] if isinstance(b, Buckets) else list(b)
     if not ids:
         return {}
-    inner, params = _parts(_reads(windows, histogram_plan, pend), _HIST_SOURCES, ids)
+    tail = shared_tail(windows)
+    inner, params = _parts(
+        _reads(tail.windows if tail else windows, histogram_plan, pend), _HIST_SOURCES, ids
+    )
     if not inner:
         return {}
     if groups is None:
@@ -588,4 +651,11 @@ def read_histograms(
             if counts:
                 vector[: len(counts[0])] = counts[0]
             out[(k, t)] = HistogramStats(count, total or 0.0, vector)
+    if tail:
+        out = _add_tail(out, tail, _join_histograms)
     return {k: w for k, w in out.items() if w.count}
+
+
+def _join_histograms(head: HistogramStats | None, tail: HistogramStats) -> HistogramStats:
+    joined = HistogramStats(tail.count, tail.sum, list(tail.counts))
+    return joined if head is None else joined.merge(head)

@@ -8,6 +8,7 @@ import json
 import re
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -139,3 +140,71 @@ def test_the_sla_download_and_reports_page_carry_the_slo_table(login_client, mak
     assert "Shop down after 7.1 (277.8%)" in shop[9]
     html = client.get("/dashboard/reports/").content.decode()
     assert "SLOs and error budgets" in html and "Shop down after 7.1 (277.8%)" in html
+
+
+@pytest.fixture
+def seeded_requests():
+    """Three days of seeded shop requests (some 5xx, lognormal latencies), none within five
+    minutes of a burn span's edge, so the API and the pages, rendered moments apart, read the
+    same requests."""
+    from collectors.store import write_request_timings
+    from collectors.store.rollups import run_rollups
+
+    Service.objects.create(name="shop", display_name="Shop", kind="api")
+    rng = np.random.default_rng(1414)
+    now = timezone.now()
+    edges = [now - timedelta(hours=h) for h in (1, 6, 24, 72)]
+    items = []
+    for age in rng.uniform(120, 3 * 86400 - 600, 4000):
+        ts = now - timedelta(seconds=float(age))
+        if any(abs((ts - e).total_seconds()) < 300 for e in edges):
+            continue
+        items.append(
+            {
+                "service": "shop",
+                "route": str(rng.choice(["/v1/cart", "/v1/pay"])),
+                "method": "GET",
+                "status": int(
+                    rng.choice([200, 200, 200, 404, 500], p=[0.5, 0.3, 0.15, 0.04, 0.01])
+                ),
+                "duration_ms": float(rng.lognormal(np.log(120), 0.7)),
+                "ts": ts.isoformat(),
+            }
+        )
+    write_request_timings(items)
+    run_rollups()
+    return items
+
+
+def test_the_overview_the_api_and_the_slo_page_show_the_same_figures(
+    login_client, make_user, make_token, seeded_requests
+):
+    from django.template.defaultfilters import floatformat
+
+    ok = slo_create(name="Shop ok", service="shop", sli_kind="success_ratio", objective_pct=99.5)
+    fast = slo_create(
+        name="Shop fast", service="shop", sli_kind="latency", threshold_ms=200, objective_pct=90
+    )
+    token = make_token("read")
+    client = login_client(make_user("development"))
+    overview = client.get("/dashboard/slos/").content.decode()
+    for slo in (ok, fast):
+        b = client.get(
+            f"/api/v1/slos/{slo.pk}", headers={"Authorization": f"Bearer {token}"}
+        ).json()["budget"]
+        page = client.get(f"/dashboard/slos/{slo.pk}/").content.decode()
+        row = re.search(rf'<tr data-slo="{slo.pk}">(.*?)</tr>', overview, re.S).group(1)
+        shown = [
+            f"{floatformat(b['sli_pct'], 3)}%",
+            f"{floatformat(b['budget_remaining_pct'], 1)}%",
+            *(f"{floatformat(b['burn_rates'][s], 2)}×" for s in ("1h", "6h", "1d", "3d")),
+        ]
+        for text in shown:
+            assert text in row, (slo.name, text)
+            assert text in page, (slo.name, text)
+    # The success ratio against the seeded requests themselves: non-5xx over all.
+    b = client.get(f"/api/v1/slos/{ok.pk}", headers={"Authorization": f"Bearer {token}"}).json()
+    statuses = np.array([i["status"] for i in seeded_requests])
+    assert b["budget"]["events_total"] == len(statuses)
+    assert b["budget"]["events_bad"] == int((statuses >= 500).sum())
+    assert b["budget"]["sli_pct"] == pytest.approx(100 * (statuses < 500).mean())
