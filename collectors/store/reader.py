@@ -293,38 +293,46 @@ def _reads(windows: Sequence[Buckets], plan_of, pend: Pending | None = None) -> 
 
 
 @dataclass(frozen=True)
-class SharedTail:
-    """Windows ending together, each starting before the hour their end falls in, share that
-    partial hour [H, end): it is read once (a window of its own, index ``index``) and added to
-    each of them (``shared``), instead of once per window. An SLO's window and its burn spans
-    all end now: their reads shrink by the current hour's minutes times four."""
+class SharedParts:
+    """Windows ending together share what lies after midnight and after the hour their end
+    falls in: [midnight, H) and [H, end) are each read once (windows of their own, indexes
+    past the given windows) and added to every window holding them, instead of once per
+    window. An SLO's window and its 1 h / 6 h / 1 d / 3 d burn spans all end now: today's
+    hours were read three times and the current hour's minutes five."""
 
-    windows: list[Buckets]  # what to read: the sharing windows cut at H, then the tail
-    shared: list[int]
-    index: int
+    windows: list[Buckets]  # what to read: each window cut at its first shared part, the parts
+    holders: dict[int, list[int]]  # part index -> the windows it is added to
 
 
-def shared_tail(windows: Sequence[Buckets]) -> SharedTail | None:
+def shared_parts(windows: Sequence[Buckets]) -> SharedParts | None:
     ends = {w.end for w in windows}
     if len(windows) < 2 or len(ends) != 1 or any(not w.window for w in windows):
         return None
     end = ends.pop()
-    hour = floor_to(end, HOUR)
-    shared = [i for i, w in enumerate(windows) if w.start <= hour]
-    if len(shared) < 2 or hour >= end:
+    cuts = sorted({c for c in (floor_to(end, DAY), floor_to(end, HOUR)) if c < end})
+    n = len(windows)
+    holders = {
+        n + j: [i for i, w in enumerate(windows) if w.start <= c] for j, c in enumerate(cuts)
+    }
+    if not any(len(h) >= 2 for h in holders.values()):
         return None
-    cut = [Buckets(w.start, hour) if i in shared else w for i, w in enumerate(windows)]
-    return SharedTail([*cut, Buckets(hour, end)], shared, len(windows))
+    heads = []
+    for w in windows:
+        first = next((c for c in cuts if c >= w.start), None)
+        heads.append(w if first is None else Buckets(w.start, first))
+    parts = [Buckets(c, ([*cuts, end])[j + 1]) for j, c in enumerate(cuts)]
+    return SharedParts([*heads, *parts], holders)
 
 
-def _add_tail(out: dict, tail: SharedTail, join) -> dict:
-    """Per key, the tail's figures joined into each sharing window's (``join(head, tail)``,
-    head None when the window had no rows before H)."""
-    tails = {k: v for (k, t), v in out.items() if t == tail.index}
-    for k, v in tails.items():
-        del out[(k, tail.index)]
-        for i in tail.shared:
-            out[(k, i)] = join(out.get((k, i)), v)
+def _add_parts(out: dict, shared: SharedParts, join) -> dict:
+    """Per key, each part's figures joined into its holders' (``join(head, part)``, head None
+    when the window had no rows before it), earliest part first."""
+    for index in sorted(shared.holders):
+        part = {k: v for (k, t), v in out.items() if t == index}
+        for k, v in part.items():
+            del out[(k, index)]
+            for i in shared.holders[index]:
+                out[(k, i)] = join(out.get((k, i)), v)
     return out
 
 
@@ -426,9 +434,9 @@ def read_stats(
         return {}
     plan = sample_plan if "first" not in need else partial(sample_plan, days=False)
     # last / first of a group add up per series: they cannot be joined from two parts' totals.
-    tail = shared_tail(windows) if set(need) <= {"count", "sum", "min", "max"} else None
+    shared = shared_parts(windows) if set(need) <= {"count", "sum", "min", "max"} else None
     inner, params = _parts(
-        _reads(tail.windows if tail else windows, plan, pend), _STAT_SOURCES, ids
+        _reads(shared.windows if shared else windows, plan, pend), _STAT_SOURCES, ids
     )
     if not inner:
         return {}
@@ -462,17 +470,17 @@ def read_stats(
             for i, v in zip(where, values, strict=True):
                 full[i] = v
             out[(k, t)] = Stats(*full)
-    return _add_tail(out, tail, _join_stats) if tail else out
+    return _add_parts(out, shared, _join_stats) if shared else out
 
 
-def _join_stats(head: Stats | None, tail: Stats) -> Stats:
+def _join_stats(head: Stats | None, part: Stats) -> Stats:
     if head is None:
-        return Stats(tail.count, tail.sum, tail.min, tail.max)
+        return Stats(part.count, part.sum, part.min, part.max)
     return Stats(
-        head.count + tail.count,
-        (head.sum or 0.0) + (tail.sum or 0.0),
-        _lowest(head.min, tail.min),
-        _highest(head.max, tail.max),
+        head.count + part.count,
+        (head.sum or 0.0) + (part.sum or 0.0),
+        _lowest(head.min, part.min),
+        _highest(head.max, part.max),
     )
 
 
@@ -624,9 +632,9 @@ def read_histograms(
     windows = [b] if isinstance(b, Buckets) else list(b)
     if not ids:
         return {}
-    tail = shared_tail(windows)
+    shared = shared_parts(windows)
     inner, params = _parts(
-        _reads(tail.windows if tail else windows, histogram_plan, pend), _HIST_SOURCES, ids
+        _reads(shared.windows if shared else windows, histogram_plan, pend), _HIST_SOURCES, ids
     )
     if not inner:
         return {}
@@ -651,11 +659,11 @@ def read_histograms(
             if counts:
                 vector[: len(counts[0])] = counts[0]
             out[(k, t)] = HistogramStats(count, total or 0.0, vector)
-    if tail:
-        out = _add_tail(out, tail, _join_histograms)
+    if shared:
+        out = _add_parts(out, shared, _join_histograms)
     return {k: w for k, w in out.items() if w.count}
 
 
-def _join_histograms(head: HistogramStats | None, tail: HistogramStats) -> HistogramStats:
-    joined = HistogramStats(tail.count, tail.sum, list(tail.counts))
+def _join_histograms(head: HistogramStats | None, part: HistogramStats) -> HistogramStats:
+    joined = HistogramStats(part.count, part.sum, list(part.counts))
     return joined if head is None else joined.merge(head)

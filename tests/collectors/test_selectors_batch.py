@@ -124,3 +124,25 @@ def test_empty_inputs_read_nothing(db, now):
     assert batch.window_stats([], [(now - timedelta(hours=1), now)]) == {}
     assert batch.histogram_windows([1], []) == {}
     assert batch.find_series(["no_such_metric"]) == {"no_such_metric": []}
+
+
+def test_windows_ending_together_read_their_shared_hours_once_and_agree(world, now):
+    # A 30 h, a 24 h, a 6 h, a 1 h and a 5 min window ending now, as an SLO's burn spans do:
+    # today's hours and the current hour are read once for all of them.
+    periods = [(now - timedelta(minutes=m), now) for m in (30 * 60, 24 * 60, 6 * 60, 60, 5)]
+    sums = batch.window_sums(ids("host_cpu_percent"), periods)
+    by_id = {s.id: s for s in batch.find_series(["host_cpu_percent"])["host_cpu_percent"]}
+    hists = batch.histogram_windows(ids("http_request_duration_ms"), periods)
+    for p, (start, end) in enumerate(periods):
+        expected = {
+            lbls["host"]: v
+            for lbls, v in window_values(metric="host_cpu_percent", start=start, end=end, agg="sum")
+        }
+        got = {by_id[sid].labels["host"]: v for (sid, i), v in sums.items() if i == p}
+        assert got == pytest.approx(expected), p
+        alone = batch.histogram_windows(ids("http_request_duration_ms"), [(start, end)])
+        together = {sid: w for (sid, i), w in hists.items() if i == p}
+        assert {sid: (w.count, w.counts) for (sid, _), w in alone.items()} == {
+            sid: (w.count, w.counts) for sid, w in together.items()
+        }, p
+    assert sum(w.count for (_, i), w in hists.items() if i == 0) == 200
