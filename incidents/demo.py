@@ -1,65 +1,56 @@
 """Demo incidents and deployments over the last ~30 days, so MTTR, MTBF and the DORA figures
-have something to measure. Critical demo alerts become incidents (as on-call would open them),
-plus a few opened by hand; api, tracking and worker release several times a week, one release
-fails, one is rolled back after the incident it caused."""
+have something to measure. Every critical alert alerts.demo derived from the stored samples
+becomes an incident through the same service on-call uses (``incident_create_from_alert``),
+resolved through ``incident_update`` a while after its alert cleared; so each incident is a
+stretch of the data (an outage in the service's status history, its alert, its MTTR, its SLA
+row). api, tracking and worker release several times a week, one release fails, one is rolled
+back after the incident it caused."""
 
 from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from alerts.models import Alert
 from incidents.models import Deployment, Incident, IncidentEvent
-
-HAND_OPENED = [
-    ("Campaign sends delayed for EU tenants", "warning", "smtp"),
-    ("Stripe webhooks failing", "critical", "billing"),
-    ("Dashboard exports timing out", "info", "web"),
-    ("Bounce processing backlog", "warning", "worker"),
-]
+from incidents.services import incident_create_from_alert, incident_update
 
 
 def load(*, days: int, now: datetime, rng: random.Random) -> str:
+    responder = get_user_model().objects.filter(is_superuser=True).order_by("id").first()
     with transaction.atomic():
         Incident.objects.filter(is_demo=True).delete()
         Deployment.objects.filter(is_demo=True).delete()
         made = 0
-        for alert in Alert.objects.filter(is_demo=True, severity="critical").order_by("fired_at"):
-            resolved = alert.resolved_at
-            if resolved is not None:
-                # People keep an incident open a while after the alert clears (verify, write up).
-                resolved += timedelta(minutes=rng.randint(10, 90))
-                resolved = min(resolved, now)
-            incident = _make(
-                alert.message[:200],
-                "critical",
-                alert.service,
-                alert.fired_at,
-                alert.acknowledged_at,
-                resolved,
-                now,
-                rng,
+        critical = Alert.objects.filter(is_demo=True, severity="critical", fired_at__isnull=False)
+        for alert in critical.select_related("rule").order_by("fired_at"):
+            # Opened by on-call when they acknowledged the page (or when it fired, unseen).
+            opened = alert.acknowledged_at or alert.fired_at
+            incident = incident_create_from_alert(
+                alert=alert, user=responder, actor_label="on-call", at=opened
             )
-            incident.alerts.add(alert)
+            Incident.objects.filter(pk=incident.pk).update(is_demo=True)
             made += 1
-        for title, severity, service in HAND_OPENED:
-            start = now - timedelta(days=rng.uniform(1, days))
-            end = start + timedelta(hours=rng.uniform(0.5, 8))
-            _make(
-                title,
-                severity,
-                service,
-                start,
-                start + timedelta(minutes=rng.randint(3, 25)),
-                end if end < now else None,
-                now,
-                rng,
+            if alert.resolved_at is None:
+                continue  # still going on
+            # People keep an incident open a while after the alert clears (verify, write up).
+            resolved = alert.resolved_at + timedelta(minutes=rng.randint(10, 90))
+            if resolved >= now:
+                continue
+            incident.refresh_from_db()
+            incident_update(
+                incident=incident,
+                user=responder,
+                actor_label="on-call",
+                status=Incident.Status.RESOLVED,
+                note="Cause found and fixed; see the alert timeline.",
+                at=resolved,
             )
-            made += 1
         deployed, linked = _deployments(days=days, now=now, rng=rng)
-    return f"{made + linked} incidents and {deployed} deployments over {days} days"
+    return f"{made + linked} incidents ({made} from alerts) and {deployed} deployments over {days} days"
 
 
 def _make(title, severity, service, started, acked, resolved, now, rng) -> Incident:
@@ -197,16 +188,4 @@ def _deployments(*, days: int, now: datetime, rng: random.Random) -> tuple[int, 
         incident.caused_by_deployment = bad
         incident.save(update_fields=["caused_by_deployment"])
         linked += 1
-    # The hand-opened worker backlog followed a worker release that day, if there was one.
-    backlog = Incident.objects.filter(is_demo=True, service="worker").first()
-    if backlog is not None:
-        before = [
-            d
-            for d in by_service["worker"]
-            if d.status == Deployment.Status.SUCCEEDED
-            and timedelta(0) < backlog.started_at - d.finished_at < timedelta(hours=24)
-        ]
-        if before:
-            backlog.caused_by_deployment = before[-1]
-            backlog.save(update_fields=["caused_by_deployment"])
     return len(rows), linked

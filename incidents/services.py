@@ -37,13 +37,16 @@ def incident_create(
     started_at=None,
     actor_label: str = "",
     caused_by_deployment: Deployment | None = None,
+    at: datetime | None = None,
 ) -> Incident:
+    """``at``: when it is opened (default now; a replay of history passes the past)."""
+    at = at or timezone.now()
     incident = Incident(
         title=(title or "").strip(),
         severity=severity,
         service=service,
         summary=summary,
-        started_at=started_at or timezone.now(),
+        started_at=started_at or at,
         created_by=user if getattr(user, "is_authenticated", False) else None,
         owner=user if getattr(user, "is_authenticated", False) else None,
         caused_by_deployment=caused_by_deployment,
@@ -53,7 +56,11 @@ def incident_create(
     with transaction.atomic():
         incident.save()
         incident.log(
-            IncidentEvent.Kind.CREATED, f"opened: {incident.title}", actor=actor, actor_label=label
+            IncidentEvent.Kind.CREATED,
+            f"opened: {incident.title}",
+            actor=actor,
+            actor_label=label,
+            at=at,
         )
         changes = {"title": incident.title, "severity": incident.severity}
         if caused_by_deployment is not None:
@@ -63,6 +70,7 @@ def incident_create(
                 f"{caused_by_deployment} ({caused_by_deployment.environment})",
                 actor=actor,
                 actor_label=label,
+                at=at,
             )
             changes["caused_by_deployment"] = caused_by_deployment.pk
         audit(
@@ -75,8 +83,11 @@ def incident_create(
     return incident
 
 
-def incident_create_from_alert(*, alert, user, actor_label: str = "") -> Incident:
-    """Open an incident for an alert (or return the open one it is already linked to)."""
+def incident_create_from_alert(
+    *, alert, user, actor_label: str = "", at: datetime | None = None
+) -> Incident:
+    """Open an incident for an alert (or return the open one it is already linked to);
+    ``at`` as in ``incident_create``."""
     existing = alert.incidents.exclude(status=Incident.Status.RESOLVED).first()
     if existing is not None:
         return existing
@@ -89,6 +100,7 @@ def incident_create_from_alert(*, alert, user, actor_label: str = "") -> Inciden
             summary=f"Opened from alert #{alert.pk} ({alert.rule.name}).",
             actor_label=actor_label,
             started_at=alert.fired_at or alert.started_at,
+            at=at,
         )
         if alert.acknowledged_at:
             Incident.objects.filter(pk=incident.pk).update(acknowledged_at=alert.acknowledged_at)
@@ -100,12 +112,14 @@ def incident_create_from_alert(*, alert, user, actor_label: str = "") -> Inciden
             f"linked alert #{alert.pk}: {alert.message}",
             actor=actor,
             actor_label=label,
+            at=at,
         )
         alert.log(
             AlertEvent.Kind.INCIDENT,
             f"incident #{incident.pk} opened",
             actor=user,
             actor_label=label,
+            at=at,
         )
     return incident
 
@@ -130,11 +144,13 @@ def incident_update(
     note: str = "",
     actor_label: str = "",
     caused_by_deployment: Deployment | None | object = _UNCHANGED,
+    at: datetime | None = None,
 ) -> Incident:
     """Change status (along ``Incident.TRANSITIONS``), fields, the deployment that caused the
-    incident (None clears it), and/or add a note; all on the timeline, changes audited."""
+    incident (None clears it), and/or add a note; all on the timeline, changes audited.
+    ``at``: when the change happened (default now; a replay of history passes the past)."""
     actor, label = _actor(user, actor_label)
-    now = timezone.now()
+    now = at or timezone.now()
     before = _audited_fields(incident)
     if caused_by_deployment is not _UNCHANGED:
         incident.caused_by_deployment = caused_by_deployment

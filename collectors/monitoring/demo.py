@@ -348,9 +348,9 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
     enabled = [p for p in probes if p.enabled]
     probe_pts, pts, runs = _points(start, now, recent_from, rng, outages, days, enabled)
     units = {name: d.unit for name, d in METRICS.items()}
-    n = backfill_series(pts, raw_since=recent_from, units=units)
-    # Probe results keep raw samples as far back as raw retention: alert rules read them.
+    # Raw samples as far back as raw retention, as on a running system: alert rules read them.
     raw_since = max(start, now - timedelta(days=settings.RETENTION_RAW_DAYS))
+    n = backfill_series(pts, raw_since=raw_since, units=units)
     n += backfill_series(probe_pts, raw_since=raw_since, units=units)
     changes = replay_history(runs, services=services)
     StatusChange.objects.bulk_create(changes)

@@ -11,12 +11,14 @@ import math
 import random
 from datetime import datetime, timedelta
 
+from django.conf import settings
+
 from collectors.store import histogram
 from collectors.store.backfill import backfill_histograms, backfill_series
 from collectors.store.catalog import METRICS
 from collectors.store.partitions import truncate_store
 
-HOSTS = {"web-1": 38, "web-2": 42, "worker-1": 55, "db-1": 47}
+HOSTS = {"web-1": 38, "web-2": 42, "worker-1": 49, "db-1": 47}
 TENANTS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka"]
 FEATURES = [
     "campaigns",
@@ -245,13 +247,16 @@ def load(*, days: int, now: datetime, rng: random.Random) -> str:
     now = now.replace(second=0, microsecond=0)
     start = (now - timedelta(days=days)).replace(minute=0)
     recent_from = (now - timedelta(days=min(2, days))).replace(minute=0)
+    # Host and request samples stay raw as far back as raw retention, as on a running system:
+    # alert rules read raw samples, and alerts.demo evaluates them over this history.
+    raw_since = max(start, now - timedelta(days=settings.RETENTION_RAW_DAYS))
     truncate_store()
     units = {name: d.unit for name, d in METRICS.items()}
     n = backfill_series(
-        _host_points(start, now, recent_from, rng, days), raw_since=recent_from, units=units
+        _host_points(start, now, recent_from, rng, days), raw_since=raw_since, units=units
     )
     counters, hist_rows = _request_data(start, now, recent_from, rng)
-    n += backfill_series(counters, raw_since=recent_from, units=units)
+    n += backfill_series(counters, raw_since=raw_since, units=units)
     backfill_histograms(hist_rows, minute_since=recent_from)
     n += backfill_series(
         _business_points(start, now, rng, days), raw_since=recent_from, units=units

@@ -1,5 +1,7 @@
 """The demo tells one story: an incident "X is down" is a down interval of X (its uptime), the
-alert the live evaluator raised from X's probe results, and a row of X in the SLA table."""
+alert the live evaluator raised from X's probe results, and a row of X in the SLA table; every
+demo alert is a moment where the stored samples meet its rule, and every incident but the one a
+bad release caused was opened from a critical alert."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts import demo as alerts_demo
-from alerts.models import Alert
+from alerts.evaluation import END_SLACK
+from alerts.models import ERROR_RATIO, Alert
 from collectors.models import Service, Status
 from collectors.monitoring import demo as demo_services
 from collectors.monitoring.health import uptime_pct
 from collectors.store import demo
+from collectors.store.query import window_values
 from dashboards.reports import sla_rows
 from dashboards.timerange import parse_range
 from incidents import demo as incidents_demo
@@ -72,3 +76,56 @@ def test_every_down_incident_is_a_down_interval_with_its_alert_and_sla_row():
     stats = incident_stats(start=tr.start, end=tr.end, service="api")
     assert rows["api"].incidents == stats["count"] >= 2
     assert rows["api"].mttr_hours == stats["mttr_hours"]
+
+
+def _value_at(alert: Alert, at: datetime) -> float | None:
+    """The rule's value for the alert's series over the rule's window ending ``at``, read
+    straight from the metric store."""
+    rule = alert.rule
+    start, end = at - timedelta(seconds=rule.window_seconds), at + END_SLACK
+    if rule.aggregation == ERROR_RATIO:
+        rows = window_values(
+            metric=rule.metric,
+            labels={"service": alert.labels["service"]},
+            start=start,
+            end=end,
+            agg=ERROR_RATIO,
+            by=["service"],
+        )
+        return 100 * rows[0][1] if rows else None
+    rows = window_values(
+        metric=rule.metric, labels=alert.labels, start=start, end=end, agg=rule.aggregation
+    )
+    return rows[0][1] if rows else None
+
+
+def test_every_demo_alert_is_in_the_data_and_every_incident_comes_from_one():
+    now = datetime.now(UTC)
+    days = 12
+    rng = random.Random(8)
+    for module in (demo, demo_services, alerts_demo, incidents_demo):
+        module.load(days=days, now=now, rng=rng)
+
+    alerts = list(Alert.objects.filter(is_demo=True, fired_at__isnull=False).select_related("rule"))
+    rules = {a.rule.name for a in alerts}
+    # The outages, the 5xx burst, the SMTP backlog and the pool saturation all alerted.
+    assert {"Service down", "High error rate", "SMTP queue above 10k"} <= rules, rules
+    assert "Database pool above 80%" in rules and "CPU above 90%" in rules, rules
+    for alert in alerts:
+        # When it went pending, the stored samples met the rule's condition.
+        value = _value_at(alert, alert.started_at)
+        assert value is not None and alert.rule.condition(value), (alert.message, value)
+        if alert.resolved_at is not None:
+            after = _value_at(alert, alert.resolved_at)
+            assert after is None or not alert.rule.condition(after), (alert.message, after)
+
+    critical = [a for a in alerts if a.severity == "critical"]
+    assert critical
+    for alert in critical:
+        [incident] = alert.incidents.all()
+        assert incident.started_at == alert.fired_at and incident.service == alert.service
+        if incident.resolved_at is not None:
+            assert alert.resolved_at is not None and incident.resolved_at > alert.resolved_at
+    by_hand = Incident.objects.filter(is_demo=True, alerts__isnull=True)
+    # Only the rolled-back release's incident has no alert; it names the deployment instead.
+    assert all(i.caused_by_deployment_id for i in by_hand), list(by_hand)
