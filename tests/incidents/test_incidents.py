@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -170,18 +169,3 @@ def test_api_lists_gets_and_updates(api, make_token, make_user, client):
         headers={"Authorization": f"Bearer {dev}"},
     )
     assert denied.status_code == 403
-
-
-def test_demo_gives_a_month_of_incidents_with_mttr_and_mtbf(db):
-    from alerts import demo as alerts_demo
-    from incidents import demo
-
-    now = datetime.now(UTC)
-    alerts_demo.load(days=30, now=now, rng=random.Random(1))
-    summary = demo.load(days=30, now=now, rng=random.Random(1))
-    again = demo.load(days=30, now=now, rng=random.Random(1))
-    assert summary == again  # idempotent: replaces its own rows
-    stats = incident_stats(start=now - timedelta(days=30), end=now)
-    assert stats["count"] >= 5
-    assert stats["mttr_hours"] and stats["mtbf_hours"]
-    assert Incident.objects.filter(alerts__isnull=False).exists()
