@@ -16,10 +16,10 @@ from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
-from collectors.store import IngestError, QueryError, write_request_timings
+from collectors.store import IngestError, QueryError
 from collectors.store.catalog import read_capabilities
-from collectors.store.ingest import store_samples
-from collectors.store.json_ingest import decode_samples, parse_body
+from collectors.store.ingest import store_request_timings, store_samples
+from collectors.store.json_ingest import decode_requests, decode_samples
 from collectors.store.query import AGGREGATIONS, list_series, series_query
 from penguinmon.api_auth import api_auth
 from penguinmon.api_schemas import ErrorOut
@@ -129,7 +129,7 @@ def _write_samples_body(body: bytes) -> int:
 
 
 def _write_requests_body(body: bytes) -> int:
-    return write_request_timings(parse_body(body, "requests"))
+    return store_request_timings(decode_requests(body))
 
 
 @router.post(

@@ -7,12 +7,14 @@ folded into per-minute histograms and per-minute status-class counters.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
 import struct
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -416,6 +418,23 @@ def _req_str(item: dict, field: str, i: int, max_len: int = 200) -> str:
 
 def write_request_timings(items, *, now: datetime | None = None) -> int:
     """Fold request timings into per-minute latency histograms and status-class counters."""
+    return store_request_timings(fold_request_timings(items, now=now))
+
+
+@dataclass
+class RequestFold:
+    """A batch of request timings folded per minute: ``hist`` (histogram key, minute) ->
+    [count, sum, bucket counts], ``counts`` (counter key, minute) -> requests, the series
+    ``wanted`` by key, and how many requests went in."""
+
+    hist: dict[tuple[str, datetime], list] = dataclasses.field(default_factory=dict)
+    counts: dict[tuple[str, datetime], int] = dataclasses.field(default_factory=dict)
+    wanted: dict[str, tuple] = dataclasses.field(default_factory=dict)
+    requests: int = 0
+
+
+def fold_request_timings(items, *, now: datetime | None = None) -> RequestFold:
+    """Check every request timing and fold the batch (the reference for json_ingest)."""
     _check_batch(items, "requests")
     now = now or datetime.now(UTC)
     hist: dict[tuple[str, datetime], list] = {}
@@ -467,6 +486,12 @@ def write_request_timings(items, *, now: datetime | None = None) -> int:
         ckey = series_key("http_requests", clabels)
         wanted.setdefault(ckey, ("http_requests", clabels, "", "counter"))
         counts[(ckey, minute)] += 1
+    return RequestFold(hist, dict(counts), wanted, len(items))
+
+
+def store_request_timings(fold: RequestFold) -> int:
+    """Store a folded batch in one transaction; returns the number of requests."""
+    hist, counts, wanted = fold.hist, fold.counts, fold.wanted
     if not hist:
         return 0
     minutes = [m for _, m in hist]
@@ -502,5 +527,5 @@ def write_request_timings(items, *, now: datetime | None = None) -> int:
             _mark_dirty("sample", minute_us)
 
     with_deadlock_retry(store)
-    _count("requests", len(items))
-    return len(items)
+    _count("requests", fold.requests)
+    return fold.requests

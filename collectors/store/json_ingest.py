@@ -1,4 +1,4 @@
-"""Decoding the JSON ingest bodies (POST /api/v1/samples) in one typed pass with msgspec.
+"""Decoding the JSON ingest bodies (POST /api/v1/samples, /requests) in one typed pass (msgspec).
 
 Why it is written this way. A 10,000-sample batch (200 series x 50 points, one item per sample),
 profiled with cProfile through the Django test client, cost before: ~10 ms in ``orjson.loads``
@@ -40,16 +40,20 @@ import msgspec
 import orjson
 from django.conf import settings
 
+from collectors.store import histogram
 from collectors.store.catalog import RESERVED
 from collectors.store.errors import IngestError
 from collectors.store.ingest import (
+    MAX_DURATION_MS,
     METRIC_RE,
     PG_EPOCH_S,
+    RequestFold,
     _labels,
+    fold_request_timings,
     to_pg_us,
     validate_samples,
 )
-from collectors.store.series import series_cache
+from collectors.store.series import series_cache, series_key
 from penguinmon.middleware import CONTROL_CHARACTERS
 
 _NO_LABELS = msgspec.Raw(b"null")
@@ -263,3 +267,144 @@ def _stamps_us(stamps: list, now: datetime, oldest: float, newest: float, *, all
         return [int((ts - PG_EPOCH_S) * 1_000_000) for ts in stamps]
     now_us = to_pg_us(now)
     return [now_us if ts is None else int((ts - PG_EPOCH_S) * 1_000_000) for ts in stamps]
+
+
+# POST /api/v1/requests: the same approach. A 10,000-request batch spent ~200 ms (quiet
+# machine) in write_request_timings before its few hundred rows were written: a datetime per
+# request for its minute, two orjson.dumps per request for its series keys. Here the distinct
+# (service, route, method) and status classes are checked and keyed once, minutes come from
+# integer arithmetic, and one loop folds the batch.
+
+
+class RequestItem(msgspec.Struct):
+    service: str
+    route: str
+    method: str
+    status: int
+    duration_ms: float
+    ts: int | float | str | None = None
+
+
+class RequestsBody(msgspec.Struct):
+    requests: list[RequestItem]
+
+
+_decode_requests = msgspec.json.Decoder(RequestsBody | list[RequestItem]).decode
+_REQUEST_TEXT = (("service", 200), ("route", 200), ("method", 16))
+
+
+def decode_requests(body: bytes, *, now: datetime | None = None) -> RequestFold:
+    """Decode, check and fold a request-timings body; what ``fold_request_timings`` answers
+    (or raises) for the same body."""
+    now = now or datetime.now(UTC)
+    try:
+        batch = _decode_requests(body)
+    except msgspec.DecodeError:
+        batch = None
+    if batch is not None:
+        items = batch.requests if type(batch) is RequestsBody else batch
+        found = _fast_requests(items, now)
+        if found is not None:
+            return found
+    items = parse_body(body, "requests")
+    found = fold_request_timings(items, now=now)
+    for i, item in enumerate(items):
+        for name, _ in _REQUEST_TEXT:
+            if problem := _control(item[name]):
+                raise IngestError(problem, index=i, field=name, collection="requests")
+    return found
+
+
+def _fast_requests(items: list[RequestItem], now: datetime) -> RequestFold | None:
+    n = len(items)
+    if n > settings.INGEST_MAX_BATCH:
+        return None
+    if not n:
+        return RequestFold()
+    services = [item.service for item in items]
+    routes = [item.route for item in items]
+    methods = [item.method for item in items]
+    for values, (_, limit) in zip((services, routes, methods), _REQUEST_TEXT, strict=True):
+        for text in set(values):
+            if not text or len(text) > limit or CONTROL_CHARACTERS.search(text):
+                return None
+    statuses = [item.status for item in items]
+    durations = [item.duration_ms for item in items]
+    if not (min(statuses) >= 100 and max(statuses) <= 599):
+        return None
+    if not (min(durations) >= 0 and max(durations) <= MAX_DURATION_MS):
+        return None
+    # The reference compares datetimes (rounded to the microsecond) with the window: a stamp
+    # within a millisecond of its edges is left to it.
+    minutes = _minutes(
+        [item.ts for item in items],
+        now,
+        now.timestamp() - settings.RETENTION_RAW_DAYS * 86400 + 0.001,
+        now.timestamp() + settings.INGEST_MAX_FUTURE_SECONDS - 0.001,
+    )
+    if minutes is None:
+        return None
+    # Series keys per distinct (service, route, method) and status class, made once.
+    wanted: dict[str, tuple] = {}
+    hkeys: dict[tuple[str, str, str], str] = {}
+    ckeys: dict[tuple[str, str, str, int], str] = {}
+    combos = list(zip(services, routes, methods, strict=True))
+    classes = [status // 100 for status in statuses]
+    distinct = dict.fromkeys(zip(combos, classes, strict=True))
+    for combo, klass in distinct:
+        service, route, method = combo
+        labels = {"service": service, "route": route, "method": method.upper()}
+        hkey = hkeys.get(combo)
+        if hkey is None:
+            hkey = hkeys[combo] = series_key("http_request_duration_ms", labels)
+            wanted.setdefault(hkey, ("http_request_duration_ms", labels, "ms", "histogram"))
+        clabels = {**labels, "status_class": f"{klass}xx"}
+        ckey = ckeys[(combo, klass)] = series_key("http_requests", clabels)
+        wanted.setdefault(ckey, ("http_requests", clabels, "", "counter"))
+    # The keys in the order fold_request_timings first meets them: each request's histogram,
+    # then its counter.
+    order = {}
+    for combo, klass in distinct:
+        order.setdefault(hkeys[combo], None)
+        order[ckeys[(combo, klass)]] = None
+    wanted = {key: wanted[key] for key in order}
+    stamp = {m: datetime.fromtimestamp(m * 60, UTC) for m in set(minutes)}
+    hist: dict[tuple[str, datetime], list] = {}
+    counts: dict[tuple[str, datetime], int] = {}
+    bucket = histogram.bucket_index
+    empty = histogram.empty
+    for combo, klass, minute, duration in zip(combos, classes, minutes, durations, strict=True):
+        at = stamp[minute]
+        hk = (hkeys[combo], at)
+        entry = hist.get(hk)
+        if entry is None:
+            entry = hist[hk] = [0, 0.0, empty()]
+        entry[0] += 1
+        entry[1] += duration
+        entry[2][bucket(duration)] += 1
+        ck = (ckeys[(combo, klass)], at)
+        counts[ck] = counts.get(ck, 0) + 1
+    return RequestFold(hist, counts, wanted, n)
+
+
+def _minutes(stamps: list, now: datetime, oldest: float, newest: float) -> list[int] | None:
+    """Each unix-second stamp's minute (minutes since the epoch) as ``_parse_ts`` would place
+    it (to the microsecond, rounded half to even like ``timedelta``), none meaning now; or
+    None unless every stamp is a number inside the window."""
+    given = [ts for ts in stamps if ts is not None] if None in stamps else stamps
+    try:
+        if given and (min(given) < oldest or max(given) > newest):
+            return None
+    except TypeError:  # text (ISO 8601) among them
+        return None
+    now_minute = int(now.replace(second=0, microsecond=0).timestamp()) // 60
+    out = []
+    for ts in stamps:
+        if ts is None:
+            out.append(now_minute)
+        elif type(ts) is int:
+            out.append(ts // 60)
+        else:
+            whole = int(ts)
+            out.append((whole + (round((ts - whole) * 1e6) == 1_000_000)) // 60)
+    return out

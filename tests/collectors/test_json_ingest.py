@@ -15,8 +15,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from collectors.store import IngestError
-from collectors.store.ingest import validate_samples
-from collectors.store.json_ingest import _decode_samples, _fast, decode_samples, parse_body
+from collectors.store.ingest import fold_request_timings, validate_samples
+from collectors.store.json_ingest import (
+    _decode_requests,
+    _decode_samples,
+    _fast,
+    _fast_requests,
+    decode_requests,
+    decode_samples,
+    parse_body,
+)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -310,3 +318,144 @@ def test_ordinary_batches_take_the_fast_path():
         found = _fast(items, NOW, True)
         assert found is not None, body
         assert found == _reference(raw)
+
+
+# POST /api/v1/requests: the same decoder, the same agreement with the reference.
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"service": ""}, "requests[1].service: must be a non-empty string of at most 200"),
+        ({"service": 5}, "requests[1].service: must be a non-empty string of at most 200"),
+        ({"route": "r" * 201}, "requests[1].route: must be a non-empty string of at most 200"),
+        ({"method": "GETGETGETGETGETGE"}, "requests[1].method: must be a non-empty string"),
+        ({"status": True}, "requests[1].status: must be an HTTP status code (100-599)"),
+        ({"status": 200.0}, "requests[1].status: must be an HTTP status code (100-599)"),
+        ({"status": 10**30}, "requests[1].status: must be an HTTP status code (100-599)"),
+        ({"duration_ms": -1}, "requests[1].duration_ms: must be a number of milliseconds"),
+        ({"duration_ms": "5"}, "requests[1].duration_ms: must be a number of milliseconds"),
+        ({"ts": "soon"}, "requests[1].ts: 'soon' is not an ISO 8601 time or unix seconds"),
+        ({"service": "a\x00"}, "requests[1].service: must be a non-empty string of at most 200"),
+        ({"route": "/a\x1b"}, "requests[1].route: contains the control character U+001B"),
+    ],
+)
+def test_a_refused_request_timing_names_its_field_and_nothing_is_written(api, change, error):
+    good = {"service": "jsvc", "route": "/", "method": "GET", "status": 200, "duration_ms": 5}
+    resp = api.post("/api/v1/requests", {"requests": [good, good | change]})
+    assert resp.status_code == 422
+    assert resp.json()["error"].startswith(error), resp.json()
+    assert _stored("http_requests") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_request_timings_are_folded_per_minute(api):
+    minute = (datetime.now(UTC) - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    at = minute.timestamp()
+    items = [
+        {"service": "jsvc", "route": "/a", "method": "get", "status": 200, "duration_ms": 10},
+        {"service": "jsvc", "route": "/a", "method": "GET", "status": 201, "duration_ms": 30.5},
+        {"service": "jsvc", "route": "/a", "method": "GET", "status": 503, "duration_ms": 1},
+    ]
+    stamps = [at + 0.25, at + 59.9999999, at + 59]  # the second one rounds to the next minute
+    body = [item | {"ts": ts, "extra": 1} for item, ts in zip(items, stamps, strict=True)]
+    resp = api.post("/api/v1/requests", body)
+    assert resp.status_code == 200, resp.content
+    assert resp.json() == {"written": 3}
+    counted = {
+        (labels["status_class"], ts, value) for labels, ts, value in _stored("http_requests")
+    }
+    assert counted == {
+        ("2xx", minute, 1.0),
+        ("2xx", minute + timedelta(minutes=1), 1.0),
+        ("5xx", minute, 1.0),
+    }
+
+
+REQUEST = {"service": "s", "route": "/", "method": "GET", "status": 200, "duration_ms": 1}
+_REQ_ANY = {
+    "service": st.sampled_from(["api", "", "x" * 201, "a\x00", "b\x1b", 3]),
+    "route": st.sampled_from(["/", "/v1/x", "r\t"]),
+    "method": st.sampled_from(["GET", "post", "ß" * 9, "x" * 17, None]),
+    "status": st.one_of(st.integers(0, 700), st.sampled_from([True, 200.0, 10**20])),
+    "duration_ms": st.one_of(
+        st.floats(-1, 90_000_000), st.integers(-1, 100), st.sampled_from([True, "1", None])
+    ),
+    "ts": _stamp,
+    "extra": st.just([1]),
+}
+_good_request = st.fixed_dictionaries(
+    {
+        "service": st.sampled_from(["api", "web"]),
+        "route": st.sampled_from(["/", "/v1/x"]),
+        "method": st.sampled_from(["GET", "get", "POST"]),
+        "status": st.sampled_from([200, 204, 404, 500, 503]),
+        "duration_ms": st.one_of(st.floats(0, 10_000), st.integers(0, 1000)),
+    },
+    optional={"ts": _good_stamp},
+)
+
+
+@st.composite
+def _requests_body(draw):
+    items = draw(st.lists(_good_request, min_size=1, max_size=6))
+    if draw(st.integers(0, 2)):
+        i = draw(st.integers(0, len(items) - 1))
+        field = draw(st.sampled_from(sorted(_REQ_ANY)))
+        items[i] = items[i] | {field: draw(_REQ_ANY[field])}
+    return {"requests": items} if draw(st.booleans()) else items
+
+
+def _fold_answer(decode, body: bytes):
+    try:
+        fold = decode(body)
+        return (fold.hist, fold.counts, fold.wanted, fold.requests)
+    except IngestError as exc:
+        return (exc.status, str(exc))
+
+
+def _request_reference(body: bytes):
+    items = parse_body(body, "requests")
+    fold = fold_request_timings(items, now=NOW)
+    for i, item in enumerate(items):
+        for name in ("service", "route", "method"):
+            bad = [c for c in item[name] if c in "\x1b"]
+            if bad:
+                raise IngestError(
+                    f"contains the control character U+{ord(bad[0]):04X}",
+                    index=i,
+                    field=name,
+                    collection="requests",
+                )
+    return fold
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_requests_body())
+@example([REQUEST | {"ts": NOW_S - 0.0000001}])
+@example([REQUEST | {"ts": NOW_S - 60.0000004}, REQUEST | {"ts": NOW_S - 59.9999996}])
+@example([REQUEST | {"ts": NOW_S + 600}, REQUEST | {"ts": NOW_S - 14 * 86400}])
+@example([REQUEST | {"ts": NOW_S + 600.2}])
+@example([REQUEST | {"ts": NOW_S - 14 * 86400 - 0.2}])
+@example([REQUEST, REQUEST | {"method": "get", "status": 503}])
+def test_the_fast_request_path_answers_as_the_reference(body):
+    raw = json.dumps(body).encode()
+    expected = _fold_answer(_request_reference, raw)
+    assert _fold_answer(lambda b: decode_requests(b, now=NOW), raw) == expected
+
+
+def test_ordinary_request_batches_take_the_fast_path():
+    body = [
+        REQUEST | {"route": f"/r{i % 7}", "status": 200 + i % 3 * 150, "ts": NOW_S - i * 1.37}
+        for i in range(500)
+    ]
+    items = _decode_requests(orjson.dumps(body))
+    fold = _fast_requests(items, NOW)
+    assert fold is not None
+    reference = _request_reference(orjson.dumps(body))
+    assert (fold.hist, fold.counts, fold.wanted) == (
+        reference.hist,
+        reference.counts,
+        reference.wanted,
+    )
