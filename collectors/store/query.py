@@ -307,6 +307,20 @@ def _resolution(b: Buckets, agg: str, kinds: set[str]) -> str:
     return "1m" if b.fits(reader.MINUTE) else "raw"
 
 
+def _plain(agg: str, kinds: set[str]) -> bool:
+    """Whether ``_evaluate`` answers ``agg`` with ``reader.read_aggregate`` (a rollup statistic
+    computed in SQL), not histograms, raw percentiles, error ratios or cumulative rates."""
+    if "histogram" in kinds or agg in PERCENTILES or agg == "error_ratio":
+        return False
+    return agg != "rate" or kinds == {"counter"}
+
+
+def _unit(agg: str, kinds: set[str], found: list[Series]) -> str:
+    if agg in ("count", "error_ratio") or (agg == "rate" and "histogram" in kinds):
+        return "" if agg != "rate" else "/s"
+    return found[0].unit if len({s.unit for s in found}) == 1 else ""
+
+
 def series_query(
     *,
     metric: str,
@@ -338,10 +352,15 @@ def series_query(
     result = QueryResult(metric, agg, step, _resolution(b, agg, kinds), start, end, [])
     if not found:
         return result
+    if epoch_seconds and by is None and len(found) == 1 and _plain(agg, kinds):
+        [series] = found
+        points = reader.read_aggregate_line(series.id, b, agg, pend=pend)
+        if points and points[0][0] < b.start_s:  # the first bucket, clipped by start
+            points[0] = (b.start_s, points[0][1])
+        result.series = [SeriesPoints(series.id, series.labels, series.unit, points)]
+        return result
     groups, values = _evaluate(found, b, agg, None if by is None else tuple(by), pend)
-    unit = found[0].unit if len({s.unit for s in found}) == 1 else ""
-    if agg in ("count", "error_ratio") or (agg == "rate" and "histogram" in kinds):
-        unit = "" if agg != "rate" else "/s"
+    unit = _unit(agg, kinds, found)
     units = {s.id: s.unit for s in found}
     lines = [
         SeriesPoints(sid, lbls, units.get(sid, unit) if sid is not None else unit)
