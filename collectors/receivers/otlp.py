@@ -20,6 +20,8 @@ Mapping (the same rules as Prometheus' own OTLP receiver, where it has one):
 - exponential histogram → ``<name>_count`` and ``<name>_sum`` (its sparse buckets are not
   stored: they would add up to 160 series per histogram); summary → ``<name>_count``,
   ``<name>_sum`` and ``<name>{quantile=…}``.
+- HTTP server duration histograms (explicit and exponential) are also merged into the
+  request-latency histograms of ``POST /api/v1/requests``: see ``otlp_latency``.
 - points flagged "no recorded value" and NaN values are skipped and reported back in
   ``partial_success``.
 
@@ -48,8 +50,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from collectors.receivers import otlp_latency
 from collectors.receivers.common import ReceiverError, chunks
-from collectors.store import IngestError, write_samples
+from collectors.store import IngestError, add_request_histograms, write_samples
 from collectors.store.series import resolve, series_key
 
 MAX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024
@@ -162,8 +165,14 @@ def _number(point) -> float:
     return float(point.as_int) if point.WhichOneof("value") == "as_int" else point.as_double
 
 
-def to_series(request: ExportMetricsServiceRequest, result: ExportResult) -> list[Series]:
+def to_series(
+    request: ExportMetricsServiceRequest,
+    result: ExportResult,
+    latency: list[otlp_latency.Point] | None = None,
+) -> list[Series]:
+    """The request's points as series; HTTP server duration points also go to ``latency``."""
     out: dict[tuple, Series] = {}
+    latency = [] if latency is None else latency
 
     def add(metric, labels, unit, delta, when, value, where):
         if value is None or math.isnan(value) or math.isinf(value):
@@ -197,6 +206,7 @@ def to_series(request: ExportMetricsServiceRequest, result: ExportResult) -> lis
                     raise OtlpError(f"{where}: metric has no name")
                 unit = metric.unit[:32]
                 kind = metric.WhichOneof("data")
+                ms = otlp_latency.ms_factor(metric.name, metric.unit)
                 if kind in ("gauge", "sum"):
                     data = getattr(metric, kind)
                     delta = kind == "sum" and data.aggregation_temporality == DELTA
@@ -242,6 +252,12 @@ def to_series(request: ExportMetricsServiceRequest, result: ExportResult) -> lis
                         add(f"{name}_count", labels, unit, delta, when, float(p.count), where)
                         if p.HasField("sum"):
                             add(f"{name}_sum", labels, unit, delta, when, p.sum, where)
+                        if ms is not None:
+                            point = otlp_latency.explicit_point(
+                                name, labels, ms, p, delta=delta, when=when
+                            )
+                            if point is not None:
+                                latency.append(point)
                 elif kind == "exponential_histogram":
                     delta = metric.exponential_histogram.aggregation_temporality == DELTA
                     for p in metric.exponential_histogram.data_points:
@@ -250,6 +266,10 @@ def to_series(request: ExportMetricsServiceRequest, result: ExportResult) -> lis
                         add(f"{name}_count", labels, unit, delta, when, float(p.count), where)
                         if p.HasField("sum"):
                             add(f"{name}_sum", labels, unit, delta, when, p.sum, where)
+                        if ms is not None and delta and not p.flags & NO_RECORDED_VALUE:
+                            point = otlp_latency.exponential_point(name, labels, ms, p, when=when)
+                            if point is not None:
+                                latency.append(point)
                 elif kind == "summary":
                     for p in metric.summary.data_points:
                         labels = _labels(p.attributes, base)
@@ -312,8 +332,11 @@ def receive(body: bytes, *, content_type: str, encoding: str = "") -> ExportResu
     """Decode and store one OTLP export request atomically."""
     request = decode(body, content_type=content_type, encoding=encoding)
     result = ExportResult()
-    series = to_series(request, result)
+    latency: list[otlp_latency.Point] = []
+    series = to_series(request, result, latency)
     with transaction.atomic():
+        # Before the classic series are written: cumulative points diff against the stored ones.
+        latency_rows = otlp_latency.prepare(latency) if latency else []
         deltas = [s for s in series if s.delta]
         if deltas:
             _accumulate_deltas(deltas)
@@ -328,6 +351,11 @@ def receive(body: bytes, *, content_type: str, encoding: str = "") -> ExportResu
                 raise OtlpError(
                     f"{batch[exc.index]['_where']}: {exc.field or 'point'}: {detail}"
                 ) from exc
+        if latency_rows:
+            try:
+                add_request_histograms(latency_rows)
+            except IngestError as exc:
+                raise OtlpError(f"HTTP server duration histogram: {exc}") from exc
     return result
 
 

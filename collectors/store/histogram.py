@@ -58,6 +58,11 @@ def _in_bucket(i: int, frac: float) -> float:
     return BASE_MS * GROWTH ** (i - 1 + frac)
 
 
+def centre(i: int) -> float:
+    """Bucket i's central value (log-linear), the estimate of a value known only by bucket."""
+    return _in_bucket(i, 0.5)
+
+
 def quantile(counts: Sequence[int | float], q: float) -> float | None:
     """The q-quantile (0..1) of a bucket-count vector, or None when it is empty."""
     total = sum(counts)

@@ -529,3 +529,34 @@ def store_request_timings(fold: RequestFold) -> int:
     with_deadlock_retry(store)
     _count("requests", fold.requests)
     return fold.requests
+
+
+def add_request_histograms(rows) -> int:
+    """Merge already-bucketed request latencies into the per-minute latency histograms and
+    status-class counters that request timings go to (the OTLP receiver's HTTP server
+    duration histograms). ``rows``: (service, route, method, status_class, minute, count,
+    sum_ms, bucket counts), ``minute`` a UTC datetime the caller has validated. Returns the
+    number of requests merged."""
+    fold = RequestFold()
+    counts: dict[tuple[str, datetime], int] = defaultdict(int)
+    for service, route, method, status_class, minute, count, sum_ms, buckets in rows:
+        if count <= 0:
+            continue
+        minute = minute.replace(second=0, microsecond=0)
+        labels = {"service": service, "route": route, "method": method}
+        hkey = series_key("http_request_duration_ms", labels)
+        fold.wanted.setdefault(hkey, ("http_request_duration_ms", labels, "ms", "histogram"))
+        entry = fold.hist.get((hkey, minute))
+        if entry is None:
+            entry = fold.hist[(hkey, minute)] = [0, 0.0, histogram.empty()]
+        entry[0] += count
+        entry[1] += sum_ms
+        for i, c in enumerate(buckets):
+            entry[2][i] += c
+        clabels = {**labels, "status_class": status_class}
+        ckey = series_key("http_requests", clabels)
+        fold.wanted.setdefault(ckey, ("http_requests", clabels, "", "counter"))
+        counts[(ckey, minute)] += count
+        fold.requests += count
+    fold.counts = dict(counts)
+    return store_request_timings(fold)
