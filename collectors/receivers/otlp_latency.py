@@ -20,7 +20,8 @@ Counts: a delta point's counts go into the minute of its timestamp. A cumulative
 is taken against the previous point of the same stream as the receiver stored it (its
 ``_bucket{le}``/``_count``/``_sum`` series: the state it already keeps), read before this
 request writes; a point with no earlier one counts in full (what the SDK saw since its start),
-a count that went down is a restart (the point counts in full), and a point already stored
+a count that went down is a restart and changed bucket bounds a new stream (the point counts
+in full), and a point already stored
 at the same timestamp (a retried export) is not merged again. Exponential histograms are
 merged when their temporality is delta; cumulative ones are not (their sparse buckets are not
 stored, so there is no previous point to subtract — configure the exporter's temporality
@@ -144,14 +145,15 @@ def exponential_point(name, labels, factor, p, *, when) -> Point | None:
     request = _request(labels)
     if request is None:
         return None
-    base = 2.0 ** (2.0**-p.scale)
+    step = 2.0**-p.scale  # log2 of the base: bucket i is (2^(i·step), 2^((i+1)·step)]
     pieces = [(0.0, max(0.0, p.zero_threshold * factor), int(p.zero_count))]
     offset = p.positive.offset
     for k, count in enumerate(p.positive.bucket_counts):
         if count:
             try:
-                lo, hi = base ** (offset + k) * factor, base ** (offset + k + 1) * factor
-            except OverflowError:
+                lo = 2.0 ** ((offset + k) * step) * factor
+                hi = 2.0 ** ((offset + k + 1) * step) * factor
+            except OverflowError:  # scale -10 reaches 2^1024: past the store's last bucket
                 lo = hi = math.inf
             pieces.append((lo, hi, int(count)))
     return Point(
