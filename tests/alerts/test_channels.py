@@ -17,7 +17,7 @@ from werkzeug import Response
 
 from alerts import notify
 from alerts.evaluation import evaluate_rules
-from alerts.models import Alert, Delivery
+from alerts.models import Alert, Channel, Delivery
 
 
 @pytest.fixture
@@ -100,10 +100,12 @@ def test_pagerduty_trigger_acknowledge_resolve_share_a_dedup_key(
     assert "payload" not in events[2]
 
 
-def test_sms_posts_a_twilio_form_to_each_number(httpserver, make_channel, firing_alert):
-    path = "/2010-04-01/Accounts/AC123/Messages.json"
-    httpserver.expect_request(path, method="POST").respond_with_json({"sid": "SM1"}, status=201)
-    channel = make_channel(
+TWILIO_PATH = "/2010-04-01/Accounts/AC123/Messages.json"
+
+
+def _sms_channel(make_channel, httpserver) -> Channel:
+    """An SMS channel whose Twilio gateway is ``httpserver``, sending to two numbers."""
+    return make_channel(
         "sms",
         config={
             "base_url": httpserver.url_for(""),
@@ -113,6 +115,12 @@ def test_sms_posts_a_twilio_form_to_each_number(httpserver, make_channel, firing
             "to_numbers": ["+15551111", "+15552222"],
         },
     )
+
+
+def test_sms_posts_a_twilio_form_to_each_number(httpserver, make_channel, firing_alert):
+    path = TWILIO_PATH
+    httpserver.expect_request(path, method="POST").respond_with_json({"sid": "SM1"}, status=201)
+    channel = _sms_channel(make_channel, httpserver)
 
     delivery = notify.deliver(channel_id=channel.pk, event="trigger", alert_id=firing_alert.pk)
 
@@ -243,7 +251,7 @@ def test_channel_config_is_validated(make_channel):
 def test_an_sms_retry_goes_only_to_the_numbers_that_failed(
     httpserver, make_channel, firing_alert, run_deliveries
 ):
-    path = "/2010-04-01/Accounts/AC123/Messages.json"
+    path = TWILIO_PATH
     failures = {"+15552222": [503]}  # the gateway fails this number once
     sent_to = []
 
@@ -254,16 +262,7 @@ def test_an_sms_retry_goes_only_to_the_numbers_that_failed(
         return Response('{"sid": "SM1"}', status=status, content_type="application/json")
 
     httpserver.expect_request(path, method="POST").respond_with_handler(gateway)
-    channel = make_channel(
-        "sms",
-        config={
-            "base_url": httpserver.url_for(""),
-            "account_sid": "AC123",
-            "auth_token": "tok",
-            "from_number": "+15550000",
-            "to_numbers": ["+15551111", "+15552222"],
-        },
-    )
+    channel = _sms_channel(make_channel, httpserver)
 
     with run_deliveries():
         notify.queue_deliveries([channel.pk], "trigger", alert_id=firing_alert.pk)

@@ -16,15 +16,10 @@ pytestmark = pytest.mark.grouping
 
 
 @pytest.fixture
-def hook(httpserver, make_channel):
-    httpserver.expect_request("/hook").respond_with_data("ok")
-    make_channel(
-        "webhook",
-        name="pager",
-        config={"url": httpserver.url_for("/hook"), "secret": "k"},
-        on_call=True,
-    )
-    return lambda: [r.get_json() for r, _ in httpserver.log]
+def hook(hook, webhook_channel):
+    """The conftest receiver, with an on-call webhook channel posting to it."""
+    webhook_channel("pager", on_call=True)
+    return hook
 
 
 @pytest.fixture

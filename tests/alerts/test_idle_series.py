@@ -13,15 +13,9 @@ from collectors.store.query import MAX_SERIES
 
 
 def test_junk_series_older_than_the_window_do_not_disable_a_rule(
-    make_rule, make_channel, httpserver, now, run_deliveries
+    make_rule, webhook_channel, hook, now, run_deliveries
 ):
-    httpserver.expect_request("/hook").respond_with_data("ok")
-    make_channel(
-        "webhook",
-        name="pager",
-        config={"url": httpserver.url_for("/hook"), "secret": "k"},
-        on_call=True,
-    )
+    webhook_channel("pager", on_call=True)
     rule = make_rule(
         name="api down", metric="probe_up", comparator="<", threshold=1, window_seconds=60
     )
@@ -53,4 +47,4 @@ def test_junk_series_older_than_the_window_do_not_disable_a_rule(
     alert = Alert.objects.get(rule=rule)
     assert (alert.state, alert.service) == ("firing", "api")
     assert Delivery.objects.get(alert=alert).status == "sent"
-    assert httpserver.log[0][0].get_json()["service"] == "api"
+    assert hook()[0]["service"] == "api"

@@ -20,21 +20,8 @@ from incidents.models import Incident
 
 
 @pytest.fixture
-def hook(httpserver):
-    httpserver.expect_request("/hook").respond_with_data("ok")
-
-    def received() -> list[dict]:
-        return [r.get_json() for r, _ in httpserver.log]
-
-    received.url = httpserver.url_for("/hook")
-    return received
-
-
-@pytest.fixture
-def pager(make_channel, hook):
-    return make_channel(
-        "webhook", name="pager", config={"url": hook.url, "secret": "k"}, on_call=True
-    )
+def pager(webhook_channel):
+    return webhook_channel("pager", on_call=True)
 
 
 @pytest.fixture

@@ -18,25 +18,17 @@ def test_post_samples_then_query_them_back(api):
     resp = api.post("/api/v1/samples", {"samples": batch})
     assert resp.status_code == 200, resp.content
     assert resp.json() == {"written": 20}
-    body = api.get(
-        "/api/v1/query",
-        metric="api_gauge",
-        label="host=h1",
-        start=now - 300,
-        end=now + 1,
-        step="1m",
-        agg="max",
-    ).json()
+    query = {
+        "metric": "api_gauge",
+        "label": "host=h1",
+        "start": now - 300,
+        "end": now + 1,
+        "step": "1m",
+        "agg": "max",
+    }
+    api.get("/api/v1/query", **query)
     run_rollups()
-    body = api.get(
-        "/api/v1/query",
-        metric="api_gauge",
-        label="host=h1",
-        start=now - 300,
-        end=now + 1,
-        step="1m",
-        agg="max",
-    ).json()
+    body = api.get("/api/v1/query", **query).json()
     assert body["resolution"] == "1m"
     assert body["series"][0]["labels"] == {"host": "h1"}
     assert max(v for _, v in body["series"][0]["points"]) == 19

@@ -8,8 +8,10 @@ import pytest
 from django.core.cache import cache
 
 from collectors.models import Service, Status, StatusChange
-from incidents.models import StatusComponent
+from incidents.models import Incident, StatusComponent
+from incidents.services import incident_create
 from incidents.status_page import CACHE_KEY, FORMATS, _local, _responses
+from incidents.updates import update_post
 from tests.alerts.conftest import (  # noqa: F401  (fixtures)
     eager_celery,
     make_channel,
@@ -67,3 +69,17 @@ def component(internal_service):
     )
     c.services.add(internal_service)
     return c
+
+
+def open_public_incident(user, service: Service, *, message: str, public_title: str) -> Incident:
+    """A warning incident on ``service`` with one public "investigating" update."""
+    incident = incident_create(title="x", severity="warning", service=service.name, user=user)
+    update_post(
+        incident=incident,
+        user=user,
+        status="investigating",
+        message=message,
+        public=True,
+        public_title=public_title,
+    )
+    return incident

@@ -8,9 +8,8 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from incidents.services import incident_create
-from incidents.updates import update_post
 from penguinmon.wsgi import application
+from tests.incidents.conftest import open_public_incident
 
 
 def _get(path: str, **extra) -> tuple[str, dict, bytes]:
@@ -38,17 +37,7 @@ def test_repeat_views_replay_the_full_stacks_response(component, internal_servic
     assert zipped[1]["Content-Encoding"] == "gzip" and zipped[2] != first[2]
 
     user = make_user("on-call")
-    incident = incident_create(
-        title="x", severity="warning", service=internal_service.name, user=user
-    )
-    update_post(
-        incident=incident,
-        user=user,
-        status="investigating",
-        message="Delays",
-        public=True,
-        public_title="Email delays",
-    )
+    open_public_incident(user, internal_service, message="Delays", public_title="Email delays")
     assert b"Email delays" in _get("/status/")[2]
 
 

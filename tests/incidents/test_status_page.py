@@ -14,7 +14,7 @@ from incidents.models import Incident, IncidentUpdate
 from incidents.services import incident_create, incident_update
 from incidents.status_page import build_status, daily_uptimes
 from incidents.updates import update_post
-from tests.incidents.conftest import INTERNAL_HOST, INTERNAL_IP
+from tests.incidents.conftest import INTERNAL_HOST, INTERNAL_IP, open_public_incident
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -103,16 +103,8 @@ def test_component_state_follows_service_health(client, component, internal_serv
 def test_posting_a_public_update_shows_at_once(client, component, internal_service, make_user):
     user = make_user("on-call")
     assert "No incidents" in client.get("/status/").content.decode()  # now cached
-    incident = incident_create(
-        title="x", severity="warning", service=internal_service.name, user=user
-    )
-    update_post(
-        incident=incident,
-        user=user,
-        status="investigating",
-        message="Slow sending",
-        public=True,
-        public_title="Sending is slow",
+    open_public_incident(
+        user, internal_service, message="Slow sending", public_title="Sending is slow"
     )
     # The cache is dropped on commit (the test transaction does not commit: do what it does).
     from django.core.cache import cache
@@ -128,16 +120,8 @@ def test_posting_a_public_update_shows_at_once(client, component, internal_servi
 def test_an_update_clears_the_cached_page_on_commit(client, component, internal_service, make_user):
     user = make_user("on-call")
     client.get("/status/")
-    incident = incident_create(
-        title="x", severity="warning", service=internal_service.name, user=user
-    )
-    update_post(
-        incident=incident,
-        user=user,
-        status="investigating",
-        message="Slow sending",
-        public=True,
-        public_title="Sending is slow",
+    incident = open_public_incident(
+        user, internal_service, message="Slow sending", public_title="Sending is slow"
     )
     assert "Sending is slow" in client.get("/status/").content.decode()
     incident_update(incident=incident, user=user, status="resolved")
