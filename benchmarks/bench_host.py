@@ -18,7 +18,7 @@ import psutil
 import requests
 from django.db import connection
 
-from benchmarks.common import free_port, row
+from benchmarks.common import free_port, row, wait_for_http
 
 SAMPLES = 200
 SCRAPES = 100
@@ -74,15 +74,9 @@ def _measure_node_exporter() -> float:
     )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(url, timeout=10).raise_for_status()
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("prometheus-node-exporter did not answer") from None
-                time.sleep(0.1)
+        wait_for_http(
+            url, "prometheus-node-exporter did not answer", ok=lambda r: r.ok, seconds=20, every=0.1
+        )
         for _ in range(5):  # warm-up scrapes
             requests.get(url, timeout=10)
         exporter = psutil.Process(proc.pid)

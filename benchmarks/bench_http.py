@@ -17,11 +17,10 @@ import re
 import shlex
 import subprocess
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchmarks.common import ROOT, bench_token, free_port, row
+from benchmarks.common import ROOT, bench_token, free_port, row, up, wait_for_http
 
 WRK = "/usr/bin/wrk"
 DURATION_S = 15
@@ -132,16 +131,7 @@ def run() -> list[dict]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if http.get(base + "/api/health", timeout=5).status_code in (200, 503):
-                    break
-            except http.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.3)
+        wait_for_http(base + "/api/health", "gunicorn did not start", ok=up, timeout=5, every=0.3)
         auth = {"Authorization": f"Bearer {token}"}
         check = http.get(base + "/api/v1/alerts", headers=auth, timeout=10)
         assert check.status_code == 200 and len(check.json()) >= 60, check.status_code

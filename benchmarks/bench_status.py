@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from benchmarks.common import ROOT, free_port, row
+from benchmarks.common import ROOT, free_port, row, wait_for_http
 
 WRK = "/usr/bin/wrk"
 DURATION_S = 10
@@ -43,15 +43,7 @@ def procfile_web(extra_env: dict):
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{base}/api/health", timeout=10)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not start")
+        wait_for_http(f"{base}/api/health", "gunicorn did not start")
         yield base
     finally:
         proc.send_signal(signal.SIGINT)  # quick shutdown: wrk may have left requests queued

@@ -7,8 +7,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,6 +19,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def up(response) -> bool:
+    """Our server is up once /api/health answers, healthy (200) or not (503)."""
+    return response.status_code in (200, 503)
+
+
+def wait_for_http(
+    url: str,
+    failure: str,
+    *,
+    ok: Callable[[Any], bool] = lambda response: True,
+    seconds: float = 60,
+    timeout: float = 10,
+    every: float = 0.2,
+) -> None:
+    """Poll ``url`` until a response satisfies ``ok``; raise ``failure`` after ``seconds``."""
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if ok(requests.get(url, timeout=timeout)):
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(every)
 
 
 @contextmanager
@@ -43,20 +74,7 @@ def gunicorn(*, workers: int = 1, threads: int = 1):
         env=env,
     )
     try:
-        deadline = time.monotonic() + 60
-        import requests
-
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=10).status_code in (
-                    200,
-                    503,
-                ):
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not start")
+        wait_for_http(f"http://127.0.0.1:{port}/api/health", "gunicorn did not start", ok=up)
         yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
