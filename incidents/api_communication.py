@@ -157,27 +157,10 @@ def postmortem_out(pm: Postmortem) -> dict:
         "incident_id": pm.incident_id,
         "incident_title": pm.incident.title,
         "severity": pm.incident.severity,
-        "summary": pm.summary,
+        **pm.written(),
         "impact": pm.impact,
-        "impact_notes": pm.impact_notes,
-        "timeline": pm.timeline,
         "five_whys": pm.five_whys,
-        "root_cause": pm.root_cause,
-        "contributing_factors": pm.contributing_factors,
-        "what_went_well": pm.what_went_well,
-        "review_meeting_on": pm.review_meeting_on,
-        "actions": [
-            {
-                "id": a.pk,
-                "title": a.title,
-                "owner": a.owner,
-                "due_on": a.due_on,
-                "status": a.status,
-                "link": a.link,
-                "overdue": a.is_overdue(),
-            }
-            for a in pm.actions.all()
-        ],
+        "actions": [{**a.written(), "overdue": a.is_overdue()} for a in pm.actions.all()],
         "created_at": pm.created_at,
         "updated_at": pm.updated_at,
         "markdown_url": f"/incidents/{pm.incident_id}/postmortem.md",
@@ -198,15 +181,7 @@ def _save(request, incident_id: int, payload: PostmortemIn) -> tuple[Postmortem,
     incident = get_object_or_404(Incident, pk=incident_id)
     created = not Postmortem.objects.filter(incident=incident).exists()
     text = {
-        k: getattr(payload, k)
-        for k in (
-            "impact_notes",
-            "timeline",
-            "root_cause",
-            "contributing_factors",
-            "what_went_well",
-        )
-        if getattr(payload, k) is not None
+        k: getattr(payload, k) for k in Postmortem.TEXT_FIELDS if getattr(payload, k) is not None
     }
     extra = {}
     if "review_meeting_on" in payload.model_fields_set:

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from incidents.forms import CorrectiveActionFormSet, PostmortemForm
-from incidents.models import Incident, Postmortem
+from incidents.models import CorrectiveAction, Incident, Postmortem
 from incidents.postmortem_services import (
     BLAMELESS_NOTE,
     PROMPTS,
@@ -28,29 +28,10 @@ def _initial(incident: Incident, pm: Postmortem | None) -> tuple[dict, list[dict
     if pm is None:
         # The template starts with the recorded timeline; the rest is the team's to write.
         return {"timeline": "\n".join(e.line() for e in timeline_entries(incident))}, []
-    data = {
-        "summary": pm.summary,
-        "impact_notes": pm.impact_notes,
-        "timeline": pm.timeline,
-        "root_cause": pm.root_cause,
-        "contributing_factors": pm.contributing_factors,
-        "what_went_well": pm.what_went_well,
-        "review_meeting_on": pm.review_meeting_on,
-    }
+    data = pm.written()
     for n, why in enumerate(pm.five_whys or [], 1):
         data[f"why_{n}"] = why
-    actions = [
-        {
-            "id": a.pk,
-            "title": a.title,
-            "owner": a.owner,
-            "due_on": a.due_on,
-            "status": a.status,
-            "link": a.link,
-        }
-        for a in pm.actions.all()
-    ]
-    return data, actions
+    return data, [a.written() for a in pm.actions.all()]
 
 
 @require_http_methods(["GET", "POST"])
@@ -76,12 +57,7 @@ def postmortem_edit(request, incident_id: int):
             for f in formset.forms:
                 if f.cleaned_data.get("DELETE") or f.is_blank():
                     continue
-                rows.append(
-                    {
-                        k: f.cleaned_data.get(k)
-                        for k in ("id", "title", "owner", "due_on", "status", "link")
-                    }
-                )
+                rows.append({k: f.cleaned_data.get(k) for k in CorrectiveAction.WRITTEN_FIELDS})
                 row_forms.append(f)
             try:
                 postmortem_save(
@@ -91,11 +67,7 @@ def postmortem_edit(request, incident_id: int):
                     five_whys=[data[k] for k in PostmortemForm.WHY_FIELDS],
                     review_meeting_on=data["review_meeting_on"],
                     actions=rows,
-                    impact_notes=data["impact_notes"],
-                    timeline=data["timeline"],
-                    root_cause=data["root_cause"],
-                    contributing_factors=data["contributing_factors"],
-                    what_went_well=data["what_went_well"],
+                    **{k: data[k] for k in Postmortem.TEXT_FIELDS},
                 )
                 messages.success(request, "Postmortem saved.")
                 return redirect(f"/incidents/{incident.pk}/postmortem/")

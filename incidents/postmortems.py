@@ -34,11 +34,27 @@ class Postmortem(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The free-text fields written after the summary: the form, the API and their readers
+    # take them as they are.
+    TEXT_FIELDS = (
+        "impact_notes",
+        "timeline",
+        "root_cause",
+        "contributing_factors",
+        "what_went_well",
+    )
+
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"Postmortem of incident #{self.incident_id}"
+
+    def written(self) -> dict:
+        """What the team wrote, field by field, as the form and the API show it (without the
+        five whys, which each shows its own way, and the actions)."""
+        fields = ("summary", *self.TEXT_FIELDS, "review_meeting_on")
+        return {f: getattr(self, f) for f in fields}
 
 
 class CorrectiveAction(models.Model):
@@ -49,6 +65,8 @@ class CorrectiveAction(models.Model):
         WONT_DO = "wont_do", "Won't do"
 
     OPEN_STATUSES = frozenset({Status.OPEN, Status.IN_PROGRESS})
+    # What a writer gives for one action (``id`` names an existing one to change).
+    WRITTEN_FIELDS = ("id", "title", "owner", "due_on", "status", "link")
 
     postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="actions")
     title = models.CharField(max_length=300)
@@ -71,3 +89,7 @@ class CorrectiveAction(models.Model):
 
     def is_overdue(self, today: date | None = None) -> bool:
         return self.is_open and self.due_on < (today or timezone.localdate())
+
+    def written(self) -> dict:
+        """The action as its writer gave it, in the shape ``postmortem_save`` takes back."""
+        return {"id": self.pk, **{f: getattr(self, f) for f in self.WRITTEN_FIELDS[1:]}}
