@@ -63,7 +63,9 @@ def test_a_window_over_past_days_counts_every_sample_from_day_rows(hourly, now):
 def test_a_late_sample_in_a_past_day_counts_before_and_after_the_rollup(hourly, now):
     start = now - timedelta(days=DAYS)
     before = _window("sum", start, now)
-    late = (now - timedelta(days=2)).replace(hour=12, minute=1)
+    # At second 30: the fixture's samples sit on whole minutes, and one at the same time would
+    # be overwritten (last write wins) instead of added.
+    late = (now - timedelta(days=2)).replace(hour=12, minute=1, second=30)
     write_samples([{"metric": "daily_load", "labels": {"host": "a"}, "value": 1000, "ts": late}])
     assert _window("sum", start, now) == before + 1000  # pending: read from raw samples
     assert _window("max", start, now) == 1000
