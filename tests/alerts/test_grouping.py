@@ -114,9 +114,8 @@ def test_silenced_alerts_are_held_back(fire, hook, now, run_deliveries, make_use
     assert silenced.group_key.startswith("silenced by silence #")
 
 
-def test_a_parent_outage_is_one_notification_naming_what_it_suppresses(
-    fire, hook, now, run_deliveries
-):
+def _db_down(fire, now) -> None:
+    """The parent service ``db`` fails its probe."""
     fire(
         now,
         "db",
@@ -126,6 +125,12 @@ def test_a_parent_outage_is_one_notification_naming_what_it_suppresses(
         threshold=1,
         message_template="db is down",
     )
+
+
+def test_a_parent_outage_is_one_notification_naming_what_it_suppresses(
+    fire, hook, now, run_deliveries
+):
+    _db_down(fire, now)
     for child in ["api", "mailer", "worker"]:
         fire(now, child, parent_service="db", message_template=f"{child} queue high")
     with run_deliveries():
@@ -142,15 +147,7 @@ def test_a_parent_outage_is_one_notification_naming_what_it_suppresses(
 def test_the_feed_names_what_a_parent_outage_suppresses(
     fire, hook, now, run_deliveries, login_client, make_user
 ):
-    fire(
-        now,
-        "db",
-        metric="probe_up",
-        value=0,
-        comparator="<",
-        threshold=1,
-        message_template="db is down",
-    )
+    _db_down(fire, now)
     for child in ["api", "mailer"]:
         fire(now, child, parent_service="db", message_template=f"{child} queue high")
     with run_deliveries():

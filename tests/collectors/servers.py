@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import threading
 from pathlib import Path
+from typing import Self
 
 from tests.support.net import free_port
 
@@ -34,17 +35,21 @@ class SilentServer:
         self.sock.close()
 
 
-class TricklingServer:
-    """Answers HTTP 200 with its headers at once, then sends the body one byte per ``every``
-    seconds: each read succeeds, so only a deadline on the whole exchange stops a client."""
+class _Trickler:
+    """Accepts one connection, does what the subclass does at once (``_begin``), then sends
+    the bytes it returned one per ``every`` seconds. ``sent_all`` is set once all are out."""
 
-    def __init__(self, *, length: int = 50, every: float = 0.1) -> None:
+    def __init__(self, *, every: float) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
-        self.length, self.every = length, every
+        self.port = self.sock.getsockname()[1]
+        self.every = every
         self.stop = threading.Event()
+        self.sent_all = threading.Event()
+
+    def _begin(self, conn: socket.socket) -> bytes:
+        return b""
 
     def _serve(self) -> None:
         try:
@@ -52,18 +57,17 @@ class TricklingServer:
         except OSError:
             return  # closed before anyone connected
         with conn:
-            conn.recv(65536)
-            head = f"HTTP/1.1 200 OK\r\nContent-Length: {self.length}\r\n\r\n"
-            conn.sendall(head.encode())
-            for _ in range(self.length):
+            data = self._begin(conn)
+            for i in range(len(data)):
                 if self.stop.wait(self.every):
                     return
                 try:
-                    conn.sendall(b"x")
+                    conn.sendall(data[i : i + 1])
                 except OSError:
                     return  # the client gave up
+            self.sent_all.set()
 
-    def __enter__(self) -> TricklingServer:
+    def __enter__(self) -> Self:
         threading.Thread(target=self._serve, daemon=True).start()
         return self
 
@@ -72,42 +76,32 @@ class TricklingServer:
         self.sock.close()
 
 
-class TricklingBannerServer:
+class TricklingServer(_Trickler):
+    """Answers HTTP 200 with its headers at once, then sends the body one byte per ``every``
+    seconds: each read succeeds, so only a deadline on the whole exchange stops a client."""
+
+    def __init__(self, *, length: int = 50, every: float = 0.1) -> None:
+        super().__init__(every=every)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.length = length
+
+    def _begin(self, conn: socket.socket) -> bytes:
+        conn.recv(65536)
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {self.length}\r\n\r\n".encode())
+        return b"x" * self.length
+
+
+class TricklingBannerServer(_Trickler):
     """An SMTP-like server that sends its "220 ..." banner one byte per ``every`` seconds:
     every read succeeds, so only a deadline on the whole conversation stops a client.
     ``sent_all`` is set once the whole banner has gone out."""
 
     def __init__(self, *, banner: bytes = b"220 " + b"m" * 60 + b" ESMTP\r\n", every: float = 0.1):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.banner, self.every = banner, every
-        self.stop = threading.Event()
-        self.sent_all = threading.Event()
+        super().__init__(every=every)
+        self.banner = banner
 
-    def _serve(self) -> None:
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            return  # closed before anyone connected
-        with conn:
-            for i in range(len(self.banner)):
-                if self.stop.wait(self.every):
-                    return
-                try:
-                    conn.sendall(self.banner[i : i + 1])
-                except OSError:
-                    return  # the client gave up
-            self.sent_all.set()
-
-    def __enter__(self) -> TricklingBannerServer:
-        threading.Thread(target=self._serve, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.sock.close()
+    def _begin(self, conn: socket.socket) -> bytes:
+        return self.banner
 
 
 def make_certificate(directory: Path, *, days: int) -> tuple[Path, Path, Path]:

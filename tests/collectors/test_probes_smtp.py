@@ -85,26 +85,26 @@ def test_it_counts_the_postqueue_json_backlog(smtp_plain):
     assert [(m.name, m.value) for m in result.metrics] == [("smtp_queue_size", 7.0)]
 
 
-def test_a_backlog_over_the_threshold_is_degraded(smtp_plain, httpserver):
-    httpserver.expect_request("/queue").respond_with_json({"count": 12500})
+def _check_with_queue_url(smtp_plain, httpserver):
+    """The smtp probe against ``smtp_plain``, reading its queue size from ``httpserver``."""
     config = {
         "host": "127.0.0.1",
         "port": smtp_plain.port,
         "queue_url": httpserver.url_for("/queue"),
     }
-    result = run_check("smtp", config, timeout=3)
+    return run_check("smtp", config, timeout=3)
+
+
+def test_a_backlog_over_the_threshold_is_degraded(smtp_plain, httpserver):
+    httpserver.expect_request("/queue").respond_with_json({"count": 12500})
+    result = _check_with_queue_url(smtp_plain, httpserver)
     assert result.ok and result.degraded
     assert result.message == "queue backlog 12500 exceeds 10000"
 
 
 def test_a_broken_queue_source_is_reported_without_failing_the_probe(smtp_plain, httpserver):
     httpserver.expect_request("/queue").respond_with_data("<html>", status=200)
-    config = {
-        "host": "127.0.0.1",
-        "port": smtp_plain.port,
-        "queue_url": httpserver.url_for("/queue"),
-    }
-    result = run_check("smtp", config, timeout=3)
+    result = _check_with_queue_url(smtp_plain, httpserver)
     assert result.ok and result.degraded
     assert "queue size unknown" in result.message
 

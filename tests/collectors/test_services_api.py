@@ -29,6 +29,15 @@ def patch(client, api):
     return send
 
 
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def patch_as(client, token: str, path: str, data: dict):
+    """PATCH ``data`` as JSON to ``path`` with ``token``."""
+    return client.patch(path, data, content_type="application/json", headers=bearer(token))
+
+
 @pytest.fixture
 def local_api(httpserver):
     """The 'api' service probing a local HTTP server; the other probes are disabled."""
@@ -115,35 +124,20 @@ def test_probe_config_is_validated(patch):
 
 def test_a_read_token_cannot_run_probes(client, make_token, local_api):
     token = make_token("read")
-    response = client.post(
-        f"/api/v1/probes/{local_api.pk}/run", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = client.post(f"/api/v1/probes/{local_api.pk}/run", headers=bearer(token))
     assert response.status_code == 403
 
 
 def test_a_role_without_view_services_cannot_edit(client, make_token, make_user):
     token = make_token("read", "write", user=make_user("executive"))
-    response = client.patch(
-        "/api/v1/services/smtp",
-        {"down_after_failures": 4},
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    response = patch_as(client, token, "/api/v1/services/smtp", {"down_after_failures": 4})
     assert response.status_code == 403
 
 
 def test_development_sees_services_but_cannot_change_thresholds(client, make_token, make_user):
     token = make_token("read", "write", user=make_user("development"))
-    assert (
-        client.get("/api/v1/services", headers={"Authorization": f"Bearer {token}"}).status_code
-        == 200
-    )
-    response = client.patch(
-        "/api/v1/services/smtp",
-        {"down_after_failures": 4},
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    assert client.get("/api/v1/services", headers=bearer(token)).status_code == 200
+    response = patch_as(client, token, "/api/v1/services/smtp", {"down_after_failures": 4})
     assert response.status_code == 403
     assert Service.objects.get(name="smtp").down_after_failures == 3
 
@@ -174,10 +168,6 @@ def test_a_bad_snapshot_is_refused(api):
     assert not Host.objects.filter(name="mx-2").exists()
 
 
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_reading_services_needs_a_role_that_sees_them(client, make_token, make_user):
     token = make_token("read", user=make_user("customer-success"))
     for path in ("/api/v1/services", "/api/v1/services/api", "/api/v1/probes", "/api/v1/hosts"):
@@ -192,22 +182,17 @@ def test_only_staff_can_change_a_probe_config(client, make_token, make_user):
     # be able to set one; enabling and intervals stay open to the role.
     probe = Probe.objects.get(service__name="smtp")
     token = make_token("read", "write", user=make_user("operations"))
-    response = client.patch(
+    response = patch_as(
+        client,
+        token,
         f"/api/v1/probes/{probe.pk}",
         {"config": {"host": "127.0.0.1", "queue_command": ["touch", "/tmp/owned"]}},
-        content_type="application/json",
-        headers=bearer(token),
     )
     assert response.status_code == 403
     assert "staff" in response.json()["error"]
     probe.refresh_from_db()
     assert probe.config["queue_command"] == ["postqueue", "-j"]
-    response = client.patch(
-        f"/api/v1/probes/{probe.pk}",
-        {"interval_seconds": 120},
-        content_type="application/json",
-        headers=bearer(token),
-    )
+    response = patch_as(client, token, f"/api/v1/probes/{probe.pk}", {"interval_seconds": 120})
     assert response.status_code == 200
 
 

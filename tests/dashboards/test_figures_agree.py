@@ -48,6 +48,31 @@ def _one(pattern: str, body: str) -> str:
 
 
 @pytest.fixture
+def staff_reads(make_user, login_client, make_token, client):
+    """Makes a staff user and returns ``page(path)`` (its HTML, logged in) and
+    ``api(path, **params)`` (the JSON, with its read token); both assert a 200."""
+
+    def make():
+        staff = make_user(staff=True)
+        token = make_token("read", user=staff)
+        web = login_client(staff)
+
+        def page(path: str) -> str:
+            resp = web.get(path)
+            assert resp.status_code == 200, path
+            return resp.content.decode()
+
+        def api(path: str, **params):
+            resp = client.get(path, params, headers={"Authorization": f"Bearer {token}"})
+            assert resp.status_code == 200, path
+            return resp.json()
+
+        return page, api
+
+    return make
+
+
+@pytest.fixture
 def world():
     now = timezone.now()
     api = Service.objects.get(name="api")
@@ -93,20 +118,8 @@ def world():
     return now
 
 
-def test_every_figure_shown_twice_is_the_same(world, make_user, login_client, make_token, client):
-    staff = make_user(staff=True)
-    token = make_token("read", user=staff)
-    web = login_client(staff)
-
-    def page(path: str) -> str:
-        resp = web.get(path)
-        assert resp.status_code == 200, path
-        return resp.content.decode()
-
-    def api(path: str, **params):
-        resp = client.get(path, params, headers={"Authorization": f"Bearer {token}"})
-        assert resp.status_code == 200, path
-        return resp.json()
+def test_every_figure_shown_twice_is_the_same(world, staff_reads):
+    page, api = staff_reads()
 
     operations = page("/dashboard/operations/?range=30d")
     infrastructure = page("/dashboard/system/infrastructure/?range=30d")
@@ -195,9 +208,7 @@ def test_every_figure_shown_twice_is_the_same(world, make_user, login_client, ma
     assert services_api["smtp"]["status"] == "unmonitored"
 
 
-def test_an_ip_score_is_the_same_everywhere_it_is_shown(
-    settings, make_user, login_client, make_token, client
-):
+def test_an_ip_score_is_the_same_everywhere_it_is_shown(settings, staff_reads):
     """One check scores the IP (listed on SpamCop, 4% bounces, 0.2% complaints: 100 - 20 -
     10 - 10 = 60); then the zone's weight and the IP's rates change. Every place showing the
     score shows that check's 60, and the breakdown beside it adds up to it."""
@@ -228,19 +239,7 @@ def test_an_ip_score_is_the_same_everywhere_it_is_shown(
     BlocklistZone.objects.filter(zone="bl.spamcop.net").update(weight=40)
     traffic(1000, 200, 2)
 
-    staff = make_user(staff=True)
-    token = make_token("read", user=staff)
-    web = login_client(staff)
-
-    def page(path: str) -> str:
-        resp = web.get(path)
-        assert resp.status_code == 200, path
-        return resp.content.decode()
-
-    def api(path: str, **params):
-        resp = client.get(path, params, headers={"Authorization": f"Bearer {token}"})
-        assert resp.status_code == 200, path
-        return resp.json()
+    page, api = staff_reads()
 
     ip.refresh_from_db()
     detail = page(f"/reputation/ips/{ip.pk}/")
