@@ -147,12 +147,27 @@ def parse(text: str) -> Node:
         tree = pp.parse(text)
     except ValueError as exc:
         raise PromQLError(f'invalid parameter "query": parse error: {exc}') from exc
-    return adapt(tree)
+    except RecursionError:
+        raise _too_deep() from None
+    try:
+        return adapt(tree)
+    except RecursionError:
+        raise _too_deep() from None
 
 
-def adapt(node) -> Node:
+MAX_DEPTH = 100
+
+
+def _too_deep() -> PromQLError:
+    return PromQLError(f'invalid parameter "query": nested more than {MAX_DEPTH} levels deep')
+
+
+def adapt(node, depth: int = 0) -> Node:
+    if depth > MAX_DEPTH:
+        raise _too_deep()
+    depth += 1
     if isinstance(node, pp.ParenExpr):
-        return adapt(node.expr)
+        return adapt(node.expr, depth)
     if isinstance(node, pp.NumberLiteral):
         return Number(float(node.val))
     if isinstance(node, pp.StringLiteral):
@@ -164,31 +179,31 @@ def adapt(node) -> Node:
     if isinstance(node, pp.SubqueryExpr):
         raise unsupported("subqueries (expr[range:step])")
     if isinstance(node, pp.UnaryExpr):
-        return Negate(adapt(node.expr))
+        return Negate(adapt(node.expr, depth))
     if isinstance(node, pp.Call):
         name = node.func.name
         if name not in FUNCTIONS:
             raise unsupported(f"function {name}() (supported: {', '.join(sorted(FUNCTIONS))})")
-        return Call(name, tuple(adapt(a) for a in node.args))
+        return Call(name, tuple(adapt(a, depth) for a in node.args))
     if isinstance(node, pp.AggregateExpr):
         op = str(node.op)
         if op not in AGGREGATIONS:
             raise unsupported(f"aggregation {op} (supported: {', '.join(sorted(AGGREGATIONS))})")
         mod = node.modifier
         if mod is None:
-            return Aggregate(op, adapt(node.expr))
+            return Aggregate(op, adapt(node.expr, depth))
         return Aggregate(
             op,
-            adapt(node.expr),
+            adapt(node.expr, depth),
             tuple(mod.labels),
             without=mod.type == pp.AggModifierType.Without,
         )
     if isinstance(node, pp.BinaryExpr):
-        return _binary(node)
+        return _binary(node, depth)
     raise unsupported(f"expression {type(node).__name__}")
 
 
-def _binary(node) -> Binary:
+def _binary(node, depth: int) -> Binary:
     op = str(node.op)
     if op not in ARITHMETIC | COMPARISON:
         raise unsupported(f"operator {op} (supported: arithmetic and comparison operators)")
@@ -204,4 +219,4 @@ def _binary(node) -> Binary:
         if mod.matching is not None:
             on = mod.matching.type == pp.LabelModifierType.Include
             labels = tuple(mod.matching.labels)
-    return Binary(op, adapt(node.lhs), adapt(node.rhs), return_bool, on, labels)
+    return Binary(op, adapt(node.lhs, depth), adapt(node.rhs, depth), return_bool, on, labels)

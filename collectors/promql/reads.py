@@ -149,8 +149,13 @@ def matching(sel: Selector, may_read: Gate) -> list[_Source]:
     return found
 
 
+# The store holds nothing outside 1970–2999 (ingest refuses it): reads are clipped to that, which
+# keeps far offsets and ranges inside what datetime can hold.
+MIN_MS, MAX_MS = 0, 32_503_680_000_000
+
+
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return datetime.fromtimestamp(min(max(ms, MIN_MS), MAX_MS) / 1000, UTC)
 
 
 _MS = "(extract(epoch FROM ts) * 1000)::bigint"
@@ -219,7 +224,13 @@ def read(sel: Selector, first: int, last: int, window: int, step: int, may_read:
     raw_ids = sorted({s.series_id for s in sources if s.how == "raw"})
     counter_ids = sorted({s.series_id for s in sources if s.how == "counter"})
     hist_ids = sorted({s.series_id for s in sources if s.how in ("bucket", "count", "sum")})
-    windowed = step > 0 and window < WINDOWED_BELOW * step and last > first
+    windowed = (
+        step > 0
+        and window < WINDOWED_BELOW * step
+        and last > first
+        and first - window >= MIN_MS
+        and last <= MAX_MS
+    )
     samples = _read_samples(raw_ids, first, last, window, step, windowed)
     # Per-minute counts: the whole span is read (a running total needs every minute), from a
     # minute before the window since a count is stamped at its minute's end.

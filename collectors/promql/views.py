@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -30,6 +31,7 @@ from penguinmon.api_auth import token_for
 
 # Times Prometheus accepts (years 1–9999), in seconds.
 MIN_TIME_S, MAX_TIME_S = -62_135_596_800, 253_402_300_799
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 BUILD_INFO = {
     "version": "2.42.0",
     "revision": "penguinmon",
@@ -223,6 +225,8 @@ def labels(request: HttpRequest) -> HttpResponse:
 
 @prom_endpoint
 def label_values(request: HttpRequest, name: str) -> HttpResponse:
+    if not LABEL_NAME.fullmatch(name):
+        raise PromQLError(f'invalid label name: "{name}"')
     selectors = _match_selectors(request, required=False)
     return answers.success(catalog.label_values(name, selectors, _gate(request)))
 
