@@ -9,8 +9,10 @@ lookback delta (5 minutes); a range selector the samples in [t − range, t]; bo
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass
+
+import numpy as np
 
 from collectors.promql import functions as fn
 from collectors.promql.aggregation import aggregate
@@ -96,47 +98,37 @@ class Evaluator:
                 out.series[raw.labels] = values
         return out
 
-    def _windows(self, node: RangeSelector):
-        """(labels, series, [(lo, hi, range start, range end) per step]) per series."""
-        sel = node.selector
-        first, last = self._refs(sel)
-        for raw in read(sel, first, last, node.range_ms, self.step_ms, self.may_read):
-            if not raw.ts:
-                continue
-            windows = []
-            for t in self.steps:
-                end = t - sel.offset_ms
-                start = end - node.range_ms
-                windows.append((bisect_left(raw.ts, start), bisect_right(raw.ts, end), start, end))
-            yield raw.labels, fn.RangeSeries(raw.ts, raw.values), windows
-
     def _call(self, node: Call) -> Vector:
         if node.func == "histogram_quantile":
             return self._histogram_quantile(node)
         (arg,) = node.args
         if not isinstance(arg, RangeSelector):
             raise PromQLError(f"{node.func}() needs a range vector selector, e.g. x[5m]")
+        sel = arg.selector
+        first, last = self._refs(sel)
+        ends = np.asarray(self.steps, dtype=np.int64) - sel.offset_ms
+        starts = ends - arg.range_ms
         out = Vector()
-        for labels, series, windows in self._windows(arg):
-            values: Values = [None] * self.n
-            for k, (lo, hi, start, end) in enumerate(windows):
-                if node.func in ("rate", "increase"):
-                    values[k] = fn.extrapolated(
-                        series,
-                        lo,
-                        hi,
-                        start,
-                        end,
-                        counter=True,
-                        per_second=node.func == "rate",
-                        range_ms=arg.range_ms,
-                    )
-                elif node.func == "irate":
-                    values[k] = fn.irate(series, lo, hi)
-                else:
-                    values[k] = fn.over_time(node.func, series, lo, hi)
+        for raw in read(sel, first, last, arg.range_ms, self.step_ms, self.may_read):
+            if not raw.ts:
+                continue
+            series = fn.RangeSeries(raw.ts, raw.values)
+            if node.func in ("rate", "increase"):
+                values = fn.extrapolated(
+                    series,
+                    starts,
+                    ends,
+                    counter=True,
+                    per_second=node.func == "rate",
+                    range_ms=arg.range_ms,
+                )
+            elif node.func == "irate":
+                values = fn.irate(series, starts, ends)
+            else:
+                values = fn.over_time(node.func, series, starts, ends)
             if any(v is not None for v in values):
-                out.put(labels if node.func in KEEPS_NAME else drop_name(labels), values)
+                labels = raw.labels if node.func in KEEPS_NAME else drop_name(raw.labels)
+                out.put(labels, values)
         return out
 
     def _histogram_quantile(self, node: Call) -> Vector:
