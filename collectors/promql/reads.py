@@ -10,8 +10,8 @@ What a selector sees (documented in the README, "PromQL"):
   is exposed as a classic Prometheus histogram: ``X_bucket{le=...}`` (one cumulative counter
   per fixed bucket, ``le`` its upper bound in the histogram's unit, the last ``+Inf``),
   ``X_count`` and ``X_sum``, stamped at the end of each minute.
-  The counters of both start at 0 where the read window starts, so only their increase
-  (``rate``, ``irate``, ``increase``, ``histogram_quantile`` of a rate) means something.
+  Both count from the oldest data the store keeps (the minutes before a query's read window
+  come from the rollups), as a Prometheus counter counts from its process' start.
 
 One query finds the series (name and equality matchers in SQL, regular expressions in Python
 with Prometheus' full anchoring); one more reads the samples of all of them at once (and one
@@ -33,7 +33,7 @@ from django.db import connection
 
 from collectors.promql.ast import Selector
 from collectors.promql.errors import PromQLError
-from collectors.store import histogram
+from collectors.store import histogram, reader
 from collectors.store.catalog import read_capabilities
 
 MAX_SERIES = 10_000
@@ -243,10 +243,12 @@ def read(sel: Selector, first: int, last: int, window: int, step: int, may_read:
         and last <= MAX_MS
     )
     samples = _read_samples(raw_ids, first, last, window, step, windowed)
-    # Per-minute counts: the whole span is read (a running total needs every minute), from a
-    # minute before the window since a count is stamped at its minute's end.
-    samples.update(_read_samples(counter_ids, first - MINUTE_MS, last, window, step, False))
-    hists = _read_histograms(hist_ids, first - window - MINUTE_MS, last)
+    # Per-minute counts and histograms: every minute from the one before the window (a count
+    # is stamped at its minute's end), on top of the totals of all earlier minutes.
+    since = (first - window - MINUTE_MS) // MINUTE_MS * MINUTE_MS
+    samples.update(_read_samples(counter_ids, since, last, 0, step, False))
+    hists = _read_histograms(hist_ids, since, last)
+    counter_base, hist_base = _totals_before(counter_ids, hist_ids, since)
     out = []
     for s in sources:
         key = _key(s.name, s.labels)
@@ -255,9 +257,10 @@ def read(sel: Selector, first: int, last: int, window: int, step: int, may_read:
         elif s.how == "counter":
             ts, values = samples.get(s.series_id, ([], []))
             ts = [t + MINUTE_MS for t in ts]
-            values = list(accumulate(values))
+            values = list(accumulate(values, initial=counter_base.get(s.series_id, 0.0)))[1:]
         else:
-            ts, values = _histogram_counter(hists.get(s.series_id, []), s)
+            base = hist_base.get(s.series_id)
+            ts, values = _histogram_counter(hists.get(s.series_id, []), s, base)
         lo = first - window
         keep = [i for i, t in enumerate(ts) if lo <= t <= last]
         if keep and (keep[0] > 0 or len(keep) < len(ts)):
@@ -269,14 +272,38 @@ def read(sel: Selector, first: int, last: int, window: int, step: int, may_read:
     return out
 
 
-def _histogram_counter(rows: list[tuple], s: _Source) -> tuple[list[int], list[float]]:
+def _totals_before(
+    counter_ids: list[int], hist_ids: list[int], before_ms: int
+) -> tuple[dict[int, float], dict[int, reader.HistogramStats]]:
+    """What the store holds of each per-minute counter and histogram before ``before_ms``
+    (minute rollups, hours and days, as the dashboards read them): the counters' values
+    where the read starts, so they count from the oldest data kept, like a Prometheus counter
+    counts from its process' start."""
+    if not counter_ids and not hist_ids:
+        return {}, {}
+    window = reader.Buckets(datetime(1970, 1, 1, tzinfo=UTC), _dt(before_ms))
+    pend = reader.pending(window.start, window.end)
+    counters = reader.read_stats(counter_ids, window, need=("sum",), pend=pend)
+    hists = reader.read_histograms(hist_ids, window, pend=pend)
+    return (
+        {sid: st.sum for (sid, _), st in counters.items()},
+        {sid: h for (sid, _), h in hists.items()},
+    )
+
+
+def _histogram_counter(
+    rows: list[tuple], s: _Source, base: reader.HistogramStats | None
+) -> tuple[list[int], list[float]]:
     """One cumulative counter of a per-minute latency histogram, stamped at minute ends."""
     ts = [ms + MINUTE_MS for ms, *_ in rows]
+    upto = s.bucket + 1
     if s.how == "count":
         per_minute = [float(count) for _, count, _, _ in rows]
+        start = base.count if base else 0.0
     elif s.how == "sum":
         per_minute = [float(total) for _, _, total, _ in rows]
+        start = base.sum if base else 0.0
     else:
-        upto = s.bucket + 1
         per_minute = [float(sum(counts[:upto])) for _, _, _, counts in rows]
-    return ts, list(accumulate(per_minute))
+        start = float(sum(base.counts[:upto])) if base else 0.0
+    return ts, list(accumulate(per_minute, initial=start))[1:]

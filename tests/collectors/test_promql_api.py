@@ -260,3 +260,15 @@ def test_metric_reads_follow_the_role_table(client, make_user, make_token):
         {"__name__": "mrr_usd"}
     ]
     assert list(get("metadata").json()["data"]) == ["mrr_usd"]
+
+
+@pytest.mark.django_db
+def test_the_stores_counters_count_from_the_oldest_data_kept(prom):
+    at = _steady_requests(20, 60, 80)
+    # Minutes before the 5-minute lookback come from the rollups: every request so far counts.
+    expected = 19 * 60  # minutes M-20 … M-2: those whose end is at or before `at`
+    for query in ("sum(http_requests)", "sum(http_request_duration_ms_count)"):
+        body = prom.get("query", query=query, time=at).json()
+        assert float(body["data"]["result"][0]["value"][1]) == expected, query
+    slow = prom.get("query", query='sum(http_request_duration_ms_bucket{le="+Inf"})', time=at)
+    assert float(slow.json()["data"]["result"][0]["value"][1]) == expected
