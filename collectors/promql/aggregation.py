@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collectors.promql.ast import Aggregate
-from collectors.promql.functions import _avg, _max, _min
+from collectors.promql.functions import maximum, mean, minimum
 from collectors.promql.vectors import Labels, Values, Vector
 
 _OPS = {
     "sum": sum,
-    "avg": _avg,
-    "min": _min,
-    "max": _max,
+    "avg": mean,
+    "min": minimum,
+    "max": maximum,
     "count": lambda values: float(len(values)),
 }
 

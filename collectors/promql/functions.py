@@ -119,7 +119,7 @@ def irate(s: RangeSeries, starts: np.ndarray, ends: np.ndarray) -> list[float | 
     return _to_values(result / ((ts[hi - 1] - ts[hi - 2]) / 1000), ok)
 
 
-def _avg(values: list[float]) -> float:
+def mean(values: list[float]) -> float:
     # Prometheus' incremental mean, which stays finite where a plain sum would overflow.
     mean = 0.0
     count = 0.0
@@ -134,7 +134,7 @@ def _avg(values: list[float]) -> float:
     return mean
 
 
-def _min(values: list[float]) -> float:
+def minimum(values: list[float]) -> float:
     out = values[0]
     for v in values[1:]:
         if v < out or math.isnan(out):
@@ -142,7 +142,7 @@ def _min(values: list[float]) -> float:
     return out
 
 
-def _max(values: list[float]) -> float:
+def maximum(values: list[float]) -> float:
     out = values[0]
     for v in values[1:]:
         if v > out or math.isnan(out):
@@ -151,9 +151,9 @@ def _max(values: list[float]) -> float:
 
 
 OVER_TIME: dict[str, Callable[[list[float]], float]] = {
-    "avg_over_time": _avg,
-    "min_over_time": _min,
-    "max_over_time": _max,
+    "avg_over_time": mean,
+    "min_over_time": minimum,
+    "max_over_time": maximum,
     "sum_over_time": math.fsum,
     "count_over_time": lambda values: float(len(values)),
     "last_over_time": lambda values: values[-1],
