@@ -281,18 +281,24 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 
 
-def _copy_rows(cur, table: str, rows) -> None:
+def _copy_rows(cur, table: str, rows, ids: dict[str, int] | None = None) -> None:
     """Binary COPY of (series_id, ts in pg µs, value) rows, encoded in one pass with struct:
-    about twice as fast as encoding row by row through psycopg's dumpers."""
+    about twice as fast as encoding row by row through psycopg's dumpers. With ``ids``, rows
+    name their series by key (as validated), mapped to ids while encoding."""
     pack = _ROW.pack
-    payload = b"".join([pack(3, 8, sid, 8, us, 8, value) for sid, us, value in rows])
+    if ids is None:
+        payload = b"".join([pack(3, 8, sid, 8, us, 8, value) for sid, us, value in rows])
+    else:
+        payload = b"".join([pack(3, 8, ids[key], 8, us, 8, value) for key, us, value in rows])
     with cur.copy(f"COPY {table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(_COPY_HEADER + payload + _COPY_TRAILER)
 
 
-def _write_raw(rows: list[tuple[int, int, float]], *, add: bool = False) -> None:
+def _write_raw(rows: list[tuple], *, add: bool = False, ids: dict[str, int] | None = None) -> None:
     """COPY into the raw table; on a duplicate (series, ts), upsert instead.
 
+    ``rows``: (series id, ts in pg µs, value), or (series key, ...) with ``ids`` mapping keys
+    to ids (saves building a second list of 10,000 rows per batch).
     ``add`` (per-minute counters): a duplicate adds to the stored value instead of replacing it.
     """
     with connection.cursor() as wrapper:
@@ -300,10 +306,12 @@ def _write_raw(rows: list[tuple[int, int, float]], *, add: bool = False) -> None
         if not add:
             try:
                 with transaction.atomic():
-                    _copy_rows(cur, "collectors_sample", rows)
+                    _copy_rows(cur, "collectors_sample", rows, ids)
                 return
             except (IntegrityError, psycopg.errors.UniqueViolation):
                 pass  # some (series, ts) already stored: take the upsert path below
+        if ids is not None:
+            rows = [(ids[key], us, value) for key, us, value in rows]
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS pm_ingest (series_id int8, ts timestamptz, value float8) "
             "ON COMMIT DELETE ROWS"
@@ -368,7 +376,7 @@ def store_samples(
         with transaction.atomic():
             partitions.ensure_partitions("collectors_sample", _days_us(timestamps))
             ids = resolve(wanted)
-            _write_raw([(ids[key], us, value) for key, us, value in rows])
+            _write_raw(rows, ids=ids)
             _mark_dirty("sample", timestamps)
             forward.enqueue(wanted, rows)
 
