@@ -1,7 +1,9 @@
 """Dashboards: server render time per page (Django test client, logged in, p50/p95 over 20
 renders of the default 24 h range and of the 30 d range) with 30 days of demo history in the
-store, and the time until the page is fully drawn in Debian's chromium (every chart's svg
-present; p50 and p95 over 20 loads, the home page included). Targets from TARGETS.md: render p95 <= 300 ms, drawn <= 1.5 s.
+store, and the time until the first screen is drawn in Debian's chromium (the svg of every
+chart in the 1280x900 viewport present; charts further down draw as they scroll near; p50 and
+p95 over 20 loads, the home page included). Targets from TARGETS.md: render p95 <= 300 ms,
+drawn <= 1.5 s.
 
 The demo history is written into the bench database under the demo metric names and removed
 again at the end (other benchmarks' series are left alone)."""
@@ -99,9 +101,12 @@ def _draw_times(pages, session_key: str) -> dict[str, list[float]]:
                 for _ in range(DRAW_LOADS):
                     t = time.perf_counter()
                     page.goto(base + dash.path)
+                    # What the user sees: every chart in the first screen drawn (charts
+                    # further down are drawn as they scroll near, static/js/dashboards.js).
                     page.wait_for_function(
                         "() => { const p = document.querySelectorAll('.plot[data-figure]');"
-                        " return [...p].every(e => e.querySelector('.main-svg')); }",
+                        " return [...p].filter(e => e.getBoundingClientRect().top"
+                        " < window.innerHeight).every(e => e.querySelector('.main-svg')); }",
                         timeout=30_000,
                     )
                     times.append((time.perf_counter() - t) * 1000)
