@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from benchmarks.common import ROOT, free_port, percentile, row
+from benchmarks.common import ROOT, delete_points, free_port, percentile, row
 
 PREFIX = "bench_alerts"
 METRICS = 20
@@ -250,7 +250,6 @@ def _latency() -> list[float]:
 
 
 def _cleanup() -> None:
-    from django.db import connection
 
     from alerts.models import AlertRule, Channel
     from collectors.models import Series
@@ -259,14 +258,7 @@ def _cleanup() -> None:
     Channel.objects.filter(name__startswith=PREFIX).delete()
     ids = list(Series.objects.filter(name__startswith=PREFIX).values_list("id", flat=True))
     if ids:
-        with connection.cursor() as cur:
-            for table in (
-                "collectors_sample",
-                "collectors_rollup_1m",
-                "collectors_rollup_1h",
-                "collectors_rollup_1d",
-            ):
-                cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
+        delete_points(ids)
         Series.objects.filter(id__in=ids).delete()
 
 

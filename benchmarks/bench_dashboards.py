@@ -17,22 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-from django.db import connection
-
-from benchmarks.common import percentile, row
+from benchmarks.common import delete_points, percentile, row
 
 RENDERS = 20
 DAYS = 30
 DRAW_LOADS = 20  # a p95 needs more than a handful of loads
-STORE = (
-    "collectors_sample",
-    "collectors_rollup_1m",
-    "collectors_rollup_1h",
-    "collectors_histogram_1m",
-    "collectors_histogram_1h",
-    "collectors_rollup_1d",
-    "collectors_histogram_1d",
-)
 
 
 def _load_demo(now: datetime) -> list[int]:
@@ -58,9 +47,7 @@ def _load_demo(now: datetime) -> list[int]:
 def _cleanup(ids: list[int]) -> None:
     from collectors.models import Series
 
-    with connection.cursor() as cur:
-        for table in STORE:
-            cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
+    delete_points(ids)
     Series.objects.filter(id__in=ids).delete()
 
 

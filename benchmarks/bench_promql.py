@@ -31,8 +31,9 @@ from pathlib import Path
 import requests
 from django.db import connection
 
-from benchmarks.common import ROOT, bench_token, free_port, gunicorn, percentile, row
+from benchmarks.common import ROOT, bench_token, gunicorn, percentile, row
 from collectors.store.backfill import backfill_series
+from tests.support.prometheus import prometheus
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
@@ -166,40 +167,11 @@ def _prometheus(end: int):
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         shutil.copytree(_blocks(end), data, ignore=shutil.ignore_patterns("ready"))
-        config = Path(tmp) / "prometheus.yml"
-        config.write_text("global: {}\n")
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                "--storage.tsdb.retention.time=3650d",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=error",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if requests.get(f"{base}/-/ready", timeout=5).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("prometheus did not start")
-                time.sleep(0.2)
+        # Retention far back: the blocks hold 30 days that end now.
+        with prometheus(
+            storage=tmp, extra=["--storage.tsdb.retention.time=3650d"], seconds=120
+        ) as base:
             yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _timed(http, url: str, params: dict, headers: dict | None = None) -> tuple[float, dict]:

@@ -32,12 +32,21 @@ from pathlib import Path
 import requests
 from django.db import connection
 
-from benchmarks.common import ROOT, bench_token, free_port, gunicorn, percentile, row
+from benchmarks.common import (
+    ROOT,
+    STORE_TABLES,
+    bench_token,
+    delete_points,
+    gunicorn,
+    percentile,
+    row,
+)
 from collectors.store import histogram
 from collectors.store.ingest import _COPY_HEADER, _COPY_TRAILER, PG_EPOCH_S
 from collectors.store.partitions import ensure_all_tables, ensure_partitions
 from collectors.store.rollups import HIST_TO_1H, days_of, roll_days, run_rollups
 from collectors.store.series import resolve, series_key
+from tests.support.prometheus import prometheus
 
 SERIES = 200
 DAYS = 30
@@ -118,14 +127,7 @@ def _load(end: int, ids: list[int], om_path: Path) -> int:
     start = end - DAYS * 86400
     start_dt = datetime.fromtimestamp(start, UTC)
     ensure_all_tables({(start_dt + timedelta(days=d)).date() for d in range(DAYS + 2)})
-    with connection.cursor() as cur:
-        for table in (
-            "collectors_sample",
-            "collectors_rollup_1m",
-            "collectors_rollup_1h",
-            "collectors_rollup_1d",
-        ):
-            cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
+    delete_points(ids)
     written = 0
     t0 = int((start - PG_EPOCH_S) * 1_000_000)
     with om_path.open("w") as om:
@@ -229,14 +231,7 @@ def _ensure_dataset() -> tuple[int, int]:
         _load_histograms(end, hist_ids)
         with connection.cursor() as cur:
             # What autovacuum does to settled partitions within minutes; index-only scans need it.
-            for table in (
-                "collectors_rollup_1m",
-                "collectors_rollup_1h",
-                "collectors_histogram_1m",
-                "collectors_histogram_1h",
-                "collectors_rollup_1d",
-                "collectors_histogram_1d",
-            ):
+            for table in STORE_TABLES[1:]:  # the rollups and histograms
                 cur.execute(f"VACUUM ANALYZE {table}")
         blocks = _blocks_dir(end)
         began = time.monotonic()
@@ -266,40 +261,11 @@ def _prometheus(end: int):
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         shutil.copytree(_blocks_dir(end), data, ignore=shutil.ignore_patterns("ready"))
-        config = Path(tmp) / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                "--storage.tsdb.retention.time=3650d",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=error",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if requests.get(f"{base}/-/ready", timeout=5).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("prometheus did not start")
-                time.sleep(0.2)
+        # Retention far back: the blocks hold 30 days that end now.
+        with prometheus(
+            storage=tmp, extra=["--storage.tsdb.retention.time=3650d"], seconds=120
+        ) as base:
             yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _timed(http, url, params, headers=None) -> float:

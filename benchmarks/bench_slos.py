@@ -17,9 +17,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
-
-from benchmarks.common import percentile, row
+from benchmarks.common import delete_points, percentile, row
 
 PREFIX = "bench-slo"
 SERVICES = 50
@@ -28,15 +26,6 @@ DAYS = 30
 RECENT = timedelta(hours=6)
 RENDERS = 20
 CYCLES = 5
-STORE = (
-    "collectors_sample",
-    "collectors_rollup_1m",
-    "collectors_rollup_1h",
-    "collectors_histogram_1m",
-    "collectors_histogram_1h",
-    "collectors_rollup_1d",
-    "collectors_histogram_1d",
-)
 
 
 def _service_names() -> list[str]:
@@ -139,9 +128,7 @@ def _cleanup() -> None:
     AlertRule.objects.filter(managed_by__in=[f"slo:{s.pk}" for s in slos]).delete()
     SLO.objects.filter(pk__in=[s.pk for s in slos]).delete()
     ids = list(Series.objects.filter(labels__service__in=names).values_list("id", flat=True))
-    with connection.cursor() as cur:
-        for table in STORE:
-            cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
+    delete_points(ids)
     Series.objects.filter(id__in=ids).delete()
     Service.objects.filter(name__in=names).delete()
 

@@ -21,6 +21,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Every table of the metric store that holds a series' points: raw samples, the rollups and
+# the latency histograms. A benchmark removes its own series' points from all of them (the
+# bench database is shared between benchmarks, so nothing is truncated).
+STORE_TABLES = (
+    "collectors_sample",
+    "collectors_rollup_1m",
+    "collectors_rollup_1h",
+    "collectors_rollup_1d",
+    "collectors_histogram_1m",
+    "collectors_histogram_1h",
+    "collectors_histogram_1d",
+)
+
+
+def delete_points(ids: list[int]) -> None:
+    """Delete the points of series ``ids`` from every store table (the series rows stay)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        for table in STORE_TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
+
+
 def up(response) -> bool:
     """Our server is up once /api/health answers, healthy (200) or not (503)."""
     return response.status_code in (200, 503)

@@ -4,7 +4,6 @@ is away."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import timedelta
 
@@ -16,39 +15,13 @@ from werkzeug import Response
 
 from collectors.store import forward, write_samples
 from tests.support.net import free_port
-
-PROMETHEUS = "/usr/bin/prometheus"
+from tests.support.prometheus import prometheus as start_prometheus
 
 
 @pytest.fixture
-def prometheus(tmp_path):
-    port = free_port()
-    (tmp_path / "prometheus.yml").write_text("global: {}\n")
-    proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-remote-write-receiver",
-            "--log.level=warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/-/ready", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
-    try:
+def prometheus():
+    with start_prometheus() as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def queue_rows() -> list[tuple[int, int, str]]:

@@ -27,8 +27,10 @@ REMOTE_WRITE_HEADERS = {
 
 
 @contextmanager
-def prometheus(*, storage: str | None = None, extra: list[str] | None = None):
-    """Start Prometheus with the remote-write receiver; yields its base URL."""
+def prometheus(*, storage: str | None = None, extra: list[str] | None = None, seconds: float = 60):
+    """Start Prometheus with the remote-write receiver over ``storage``/data (a temporary
+    directory, removed after, when None); yields its base URL once it is ready, waiting up to
+    ``seconds`` (a large TSDB takes longer to open)."""
     port = free_port()
     own = storage is None
     storage = storage or tempfile.mkdtemp(prefix="pm-prometheus-")
@@ -49,7 +51,7 @@ def prometheus(*, storage: str | None = None, extra: list[str] | None = None):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + seconds
         while True:
             try:
                 if requests.get(f"{base}/-/ready", timeout=1).ok:
@@ -62,7 +64,10 @@ def prometheus(*, storage: str | None = None, extra: list[str] | None = None):
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         if own:
             shutil.rmtree(storage, ignore_errors=True)
 
