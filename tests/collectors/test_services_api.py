@@ -8,15 +8,9 @@ import json
 import pytest
 
 from collectors.models import Host, Probe, Service
-from collectors.monitoring.config import ensure_default_services
 from penguinmon.models import AuditLog
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def default_services():
-    ensure_default_services()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("default_services")]
 
 
 @pytest.fixture

@@ -8,17 +8,10 @@ import pytest
 from django.utils import timezone
 
 from collectors.models import Host, Probe, Service, Status, StatusChange
-from collectors.monitoring.config import ensure_default_services
 from collectors.monitoring.probing import run_due_probes
 from incidents.slo.models import SLO
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def default_services():
-    # Some tests delete services (test_health starts from none): make sure the defaults exist.
-    ensure_default_services()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("default_services")]
 
 
 @pytest.fixture
