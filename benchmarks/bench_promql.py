@@ -31,7 +31,7 @@ from pathlib import Path
 import requests
 from django.db import connection
 
-from benchmarks.common import ROOT, bench_token, gunicorn, percentile, row
+from benchmarks.common import bench_dir, bench_token, gunicorn, percentile, row
 from collectors.store.backfill import backfill_series
 from tests.support.prometheus import prometheus
 
@@ -54,16 +54,12 @@ QUERIES = {
 RANGES = {"24h": (86400, 60), "30d": (DAYS * 86400, 1800)}
 
 
-def _var() -> Path:
-    return Path(os.environ.get("PENGUINMON_VAR_DIR", ROOT / "var")) / "bench"
-
-
 def _marker() -> Path:
-    return _var() / "promql_dataset.json"
+    return bench_dir() / "promql_dataset.json"
 
 
 def _blocks(end: int) -> Path:
-    return _var() / f"prometheus-promql-{end}"
+    return bench_dir() / f"prometheus-promql-{end}"
 
 
 def _series(end: int) -> dict[tuple[str, tuple], list[tuple[int, float]]]:
@@ -136,10 +132,10 @@ def _ensure_dataset() -> int:
     print(f"   PenguinMon backfill of {loaded:,} samples: {time.monotonic() - began:.0f} s")
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE collectors_sample")
-    _var().mkdir(parents=True, exist_ok=True)
-    for old in _var().glob("prometheus-promql-*"):
+    bench_dir().mkdir(parents=True, exist_ok=True)
+    for old in bench_dir().glob("prometheus-promql-*"):
         shutil.rmtree(old, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=_var()) as tmp:
+    with tempfile.TemporaryDirectory(dir=bench_dir()) as tmp:
         om = Path(tmp) / "points.om"
         _openmetrics(series, om)
         began = time.monotonic()

@@ -33,8 +33,8 @@ import requests
 from django.db import connection
 
 from benchmarks.common import (
-    ROOT,
     STORE_TABLES,
+    bench_dir,
     bench_token,
     delete_points,
     gunicorn,
@@ -63,16 +63,12 @@ SERVICE = "bench-svc"
 _ROW = struct.Struct(">hiqiqid")
 
 
-def _var() -> Path:
-    return Path(os.environ.get("PENGUINMON_VAR_DIR", ROOT / "var")) / "bench"
-
-
 def _marker() -> Path:
-    return _var() / "query_dataset.json"
+    return bench_dir() / "query_dataset.json"
 
 
 def _blocks_dir(end: int) -> Path:
-    return _var() / f"prometheus-{end}"
+    return bench_dir() / f"prometheus-{end}"
 
 
 def _ids() -> list[int]:
@@ -222,10 +218,10 @@ def _ensure_dataset() -> tuple[int, int]:
     if fresh and marker.get("end") == end and (_blocks_dir(end) / "ready").exists():
         return end, 0
     end = now // 3600 * 3600
-    _var().mkdir(parents=True, exist_ok=True)
-    for old in _var().glob("prometheus-*"):
+    bench_dir().mkdir(parents=True, exist_ok=True)
+    for old in bench_dir().glob("prometheus-*"):
         shutil.rmtree(old, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=_var()) as tmp:
+    with tempfile.TemporaryDirectory(dir=bench_dir()) as tmp:
         om = Path(tmp) / "points.om"
         loaded = _load(end, ids, om)
         _load_histograms(end, hist_ids)

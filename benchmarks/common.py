@@ -21,6 +21,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def bench_dir() -> Path:
+    """Where benchmarks keep what they build once and reuse (datasets, Prometheus blocks) and
+    the results: var/bench, or under PENGUINMON_VAR_DIR."""
+    return Path(os.environ.get("PENGUINMON_VAR_DIR", ROOT / "var")) / "bench"
+
+
 # Every table of the metric store that holds a series' points: raw samples, the rollups and
 # the latency histograms. A benchmark removes its own series' points from all of them (the
 # bench database is shared between benchmarks, so nothing is truncated).
