@@ -25,11 +25,12 @@ def now():
 
 @pytest.fixture
 def hourly(now):
-    """One sample every 20 minutes over the last four days: value = the hour of the day."""
+    """One sample every 20 minutes over the last four days, the last one at ``now`` (so today
+    has one even in its first 20 minutes): value = the hour of the day."""
     start = now - timedelta(days=DAYS)
     items = []
     ts = start
-    while ts < now:
+    while ts <= now:
         items.append({"metric": "daily_load", "labels": {"host": "a"}, "value": ts.hour, "ts": ts})
         ts += timedelta(minutes=20)
     write_samples(items)
@@ -57,7 +58,7 @@ def test_a_window_over_past_days_counts_every_sample_from_day_rows(hourly, now):
     assert _window("sum", start, now) == sum(inside)
     assert _window("max", start, now) == 23
     assert _window("min", start, now) == 0
-    assert _window("last", start, now) == hourly[-1]["value"]
+    assert _window("last", start, now) == [i for i in hourly if i["ts"] < now][-1]["value"]
 
 
 def test_a_late_sample_in_a_past_day_counts_before_and_after_the_rollup(hourly, now):
