@@ -21,7 +21,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
@@ -31,12 +30,19 @@ from pathlib import Path
 import requests
 from django.db import connection
 
-from benchmarks.common import bench_dir, bench_token, gunicorn, percentile, row
+from benchmarks.common import (
+    PROMTOOL,
+    bench_dir,
+    bench_token,
+    gunicorn,
+    percentile,
+    promtool_backfill,
+    row,
+)
 from collectors.store.backfill import backfill_series
 from tests.support.prometheus import prometheus
 
 PROMETHEUS = "/usr/bin/prometheus"
-PROMTOOL = "/usr/bin/promtool"
 DAYS = 30
 INTERVAL_S = 60
 INSTANCES = 4
@@ -138,21 +144,8 @@ def _ensure_dataset() -> int:
     with tempfile.TemporaryDirectory(dir=bench_dir()) as tmp:
         om = Path(tmp) / "points.om"
         _openmetrics(series, om)
-        began = time.monotonic()
-        subprocess.run(
-            [
-                PROMTOOL,
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "--max-block-duration=720h",
-                "--quiet",
-                str(om),
-                str(_blocks(end)),
-            ],
-            check=True,
-        )
-        print(f"   promtool backfill: {time.monotonic() - began:.0f} s")
+        took = promtool_backfill(om, _blocks(end))
+        print(f"   promtool backfill: {took:.0f} s")
     (_blocks(end) / "ready").write_text("")
     _marker().write_text(json.dumps({"end": end}))
     return end

@@ -22,7 +22,6 @@ import os
 import random
 import shutil
 import struct
-import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
@@ -33,12 +32,14 @@ import requests
 from django.db import connection
 
 from benchmarks.common import (
+    PROMTOOL,
     STORE_TABLES,
     bench_dir,
     bench_token,
     delete_points,
     gunicorn,
     percentile,
+    promtool_backfill,
     row,
 )
 from collectors.store import histogram
@@ -57,7 +58,6 @@ DAY_WINDOWS_WITHIN = timedelta(days=13)
 MAX_AGE = timedelta(days=1)
 ROUTES = 8
 PROMETHEUS = "/usr/bin/prometheus"
-PROMTOOL = "/usr/bin/promtool"
 METRIC = "bench_query"
 SERVICE = "bench-svc"
 _ROW = struct.Struct(">hiqiqid")
@@ -230,23 +230,9 @@ def _ensure_dataset() -> tuple[int, int]:
             for table in STORE_TABLES[1:]:  # the rollups and histograms
                 cur.execute(f"VACUUM ANALYZE {table}")
         blocks = _blocks_dir(end)
-        began = time.monotonic()
-        # One block per 486 h instead of per 2 h: promtool re-reads the input for every block.
-        subprocess.run(
-            [
-                PROMTOOL,
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "--max-block-duration=720h",
-                "--quiet",
-                str(om),
-                str(blocks),
-            ],
-            check=True,
-        )
+        took = promtool_backfill(om, blocks)
         (blocks / "ready").write_text("")
-        print(f"   promtool backfill took {time.monotonic() - began:.0f} s", flush=True)
+        print(f"   promtool backfill took {took:.0f} s", flush=True)
     _marker().write_text(json.dumps({"end": end, "series": SERIES, "days": DAYS}))
     return end, loaded
 

@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from collectors.models import Series
+from tests.support.otel import sdk_meter_provider
 
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
@@ -277,20 +278,7 @@ def test_tokens_are_required(client, make_token):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_opentelemetry_sdk_exports_to_penguinmon(live_server, make_token):
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-    from opentelemetry.sdk.resources import Resource
-
-    exporter = OTLPMetricExporter(
-        endpoint=f"{live_server.url}/v1/metrics",
-        headers={"Authorization": f"Bearer {make_token('ingest')}"},
-        timeout=10,
-    )
-    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
-    provider = MeterProvider(
-        metric_readers=[reader], resource=Resource.create({"service.name": "billing"})
-    )
+    provider, reader = sdk_meter_provider(live_server.url, make_token("ingest"), "billing")
     meter = provider.get_meter("billing.jobs")
     invoices = meter.create_counter("invoices.created")
     latency = meter.create_histogram("charge.duration", unit="ms")

@@ -12,6 +12,7 @@ import pytest
 from collectors.models import Series
 from collectors.store import histogram
 from tests.collectors.test_otlp import CUMULATIVE, DELTA, _attr, export, ns
+from tests.support.otel import sdk_meter_provider
 
 
 @pytest.fixture
@@ -225,20 +226,7 @@ def test_a_refused_request_merges_nothing(otlp):
 def test_the_opentelemetry_sdk_http_server_duration_reaches_the_latency_histograms(
     live_server, make_token, api
 ):
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-    from opentelemetry.sdk.resources import Resource
-
-    exporter = OTLPMetricExporter(
-        endpoint=f"{live_server.url}/v1/metrics",
-        headers={"Authorization": f"Bearer {make_token('ingest')}"},
-        timeout=10,
-    )
-    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
-    provider = MeterProvider(
-        metric_readers=[reader], resource=Resource.create({"service.name": "shop"})
-    )
+    provider, reader = sdk_meter_provider(live_server.url, make_token("ingest"), "shop")
     duration = provider.get_meter("shop.http").create_histogram("http.server.duration", unit="ms")
     attrs = {"http.route": "/cart", "http.method": "GET"}
     for value, status in ((12, 200), (40, 200), (250, 200), (900, 500)):
