@@ -7,20 +7,28 @@
 
 wrk's own Lua ``done`` hook prints the request count, the errors and the p95 latency (its
 ``--latency`` table stops at p90/p99). The reference is the goal. Runs on the same 2 cores as
-everything else on the machine, like the issue's measurement (worker and beat are not started
-here: they would probe and evaluate against the bench database)."""
+everything else on the machine, with the Procfile's Celery worker and beat running on the bench
+database as `make run` runs them (the issue states the goals for that load)."""
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from benchmarks.common import ROOT, bench_token, free_port, row, up, wait_for_http
+from benchmarks.common import (
+    ROOT,
+    bench_token,
+    free_port,
+    procfile_command,
+    row,
+    up,
+    wait_for_http,
+    worker_and_beat,
+)
 
 WRK = "/usr/bin/wrk"
 DURATION_S = 15
@@ -33,28 +41,6 @@ done = function(summary, latency, requests)
       + summary.errors.status + summary.errors.timeout))
 end
 """
-
-
-def _procfile_web(port: int) -> list[str]:
-    """The Procfile's web command with our port (and no access log on the terminal)."""
-    line = next(ln for ln in (ROOT / "Procfile").read_text().splitlines() if ln.startswith("web:"))
-    args = shlex.split(line.split(":", 1)[1])
-    args[0] = str(ROOT / args[0])
-    out = []
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-            continue
-        if a == "--bind":
-            out += ["--bind", f"127.0.0.1:{port}"]
-            skip = True
-        elif a == "--access-logfile":
-            out += ["--access-logfile", "/dev/null"]  # still formatted and written, as in make run
-            skip = True
-        else:
-            out.append(a)
-    return out
 
 
 def _alerts(n: int = 60) -> None:
@@ -121,26 +107,29 @@ def run() -> list[dict]:
     _cleanup()
     _alerts()
     token = bench_token(["read"])
-    port = free_port()
-    proc = subprocess.Popen(
-        _procfile_web(port),
-        cwd=ROOT,
-        env={**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(base + "/api/health", "gunicorn did not start", ok=up, timeout=5, every=0.3)
-        auth = {"Authorization": f"Bearer {token}"}
-        check = http.get(base + "/api/v1/alerts", headers=auth, timeout=10)
-        assert check.status_code == 200 and len(check.json()) >= 60, check.status_code
-        alerts = _wrk(base + "/api/v1/alerts", auth)
-        health = _wrk(base + "/api/health", {})
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        _cleanup()
+    with worker_and_beat():
+        port = free_port()
+        proc = subprocess.Popen(
+            procfile_command("web", port=port),
+            cwd=ROOT,
+            env={**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(
+                base + "/api/health", "gunicorn did not start", ok=up, timeout=5, every=0.3
+            )
+            auth = {"Authorization": f"Bearer {token}"}
+            check = http.get(base + "/api/v1/alerts", headers=auth, timeout=10)
+            assert check.status_code == 200 and len(check.json()) >= 60, check.status_code
+            alerts = _wrk(base + "/api/v1/alerts", auth)
+            health = _wrk(base + "/api/health", {})
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            _cleanup()
     for name, r in (("/api/v1/alerts", alerts), ("/api/health", health)):
         print(
             f"   {name}: {r['requests']:,} requests in {DURATION_S} s, {r['rps']:.0f}/s, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -100,6 +101,75 @@ def wait_for_http(
         if time.monotonic() > deadline:
             raise RuntimeError(failure)
         time.sleep(every)
+
+
+def procfile_command(name: str, *, port: int | None = None) -> list[str]:
+    """The Procfile's ``name`` line as `make run` runs it, as an argument list: the venv path
+    made absolute, ``$(hostname)`` and ``${VAR:-default}`` expanded, and for ``web`` our
+    ``port`` and no access log on the terminal (it is still formatted and written)."""
+    line = next(
+        ln for ln in (ROOT / "Procfile").read_text().splitlines() if ln.startswith(f"{name}:")
+    )
+    command = (
+        line.split(":", 1)[1]
+        .replace("$(hostname)", socket.gethostname())
+        .replace(
+            "${PENGUINMON_LOCATION:-default}", os.environ.get("PENGUINMON_LOCATION") or "default"
+        )
+    )
+    args = shlex.split(command)
+    args[0] = str(ROOT / args[0])
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == "--bind" and port is not None:
+            out += ["--bind", f"127.0.0.1:{port}"]
+            skip = True
+        elif arg == "--access-logfile":
+            out += ["--access-logfile", "/dev/null"]
+            skip = True
+        elif arg == "--control-socket":
+            skip = True  # one per checkout (var/gunicorn.ctl); make run's may be live
+        else:
+            out.append(arg)
+    return out
+
+
+@contextmanager
+def worker_and_beat():
+    """Run the Procfile's Celery worker and beat on the bench database for the duration, as
+    `make run` does: probes, host sampling, rollups, rule evaluation and the outbox drain
+    compete for the same 2 cores as the server being measured (the issues' goals are stated
+    for that load)."""
+    env = {**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"}
+    procs = [
+        subprocess.Popen(
+            procfile_command(name),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("worker", "beat")
+    ]
+    try:
+        time.sleep(5)  # the worker connects and beat sends its first round of tasks
+        dead = [" ".join(p.args[:4]) for p in procs if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"the Procfile's worker or beat exited at start: {dead}")
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
 
 
 @contextmanager
