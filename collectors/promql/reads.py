@@ -2,7 +2,8 @@
 
 What a selector sees (documented in the README, "PromQL"):
 - every series of the store under its own name and labels (``__name__`` is the series' name);
-  gauges and remote-written series give their raw samples as stored.
+  gauges and remote-written series give their raw samples as stored; older than raw
+  retention, their rollups' per-minute (then per-hour) averages, one sample per bucket.
 - ``counter`` series (PenguinMon's per-minute counts, e.g. ``http_requests``) are exposed as
   Prometheus counters: the running total of the per-minute counts, stamped at the end of each
   minute.
@@ -15,13 +16,15 @@ What a selector sees (documented in the README, "PromQL"):
 
 One query finds the series (name and equality matchers in SQL, regular expressions in Python
 with Prometheus' full anchoring); one more reads the samples of all of them at once (and one
-the histogram rows when virtual histogram series are asked for). When the samples a step needs
+the histogram rows when virtual histogram series are asked for); a range reaching past raw
+retention adds one read per rollup table it reaches. When the samples a step needs
 are a small part of the step (``rate(x[5m])`` every hour over 30 days), only those windows are
 read.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +32,7 @@ from itertools import accumulate
 
 import numpy as np
 import orjson
+from django.conf import settings
 from django.db import connection
 
 from collectors.promql.ast import Selector
@@ -160,41 +164,128 @@ def _dt(ms: int) -> datetime:
 
 
 _MS = "(extract(epoch FROM ts) * 1000)::bigint"
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Where a series' samples come from over one stretch of time: the raw samples, or, once
+    those have expired, a rollup's buckets (``value`` over the bucket, stamped ``stamp_ms``
+    after its start)."""
+
+    sql: str
+    ts: str
+    value: str
+    stamp_ms: int
+
+
+RAW = _Table("collectors_sample", "ts", "value", 0)
+# (hours, minutes, raw) for a gauge: the bucket's average, stamped just before its end.
+GAUGE = (
+    _Table("collectors_rollup_1h", "bucket", "sum / count", HOUR_MS - 1),
+    _Table("collectors_rollup_1m", "bucket", "sum / count", MINUTE_MS - 1),
+    RAW,
+)
+# A per-minute counter's raw samples are stamped at their minute's start (the reader moves
+# them to its end): a rollup bucket's total is stamped at its last minute's start.
+COUNTER = (
+    _Table("collectors_rollup_1h", "bucket", "sum", HOUR_MS - MINUTE_MS),
+    _Table("collectors_rollup_1m", "bucket", "sum", 0),
+    RAW,
+)
+
+
+def _stretches(
+    tables: tuple[_Table, _Table, _Table], lo: int, last: int, now_ms: int
+) -> list[tuple[_Table, int, int]]:
+    """[lo, last] (ms) split by what still holds it: raw samples from now − raw retention,
+    minute rollups back to their retention, hour rollups before that, each as (table, first,
+    last bucket start). A rollup bucket counts at its stamp, so it is read when its stamp lies
+    in [lo, last]."""
+    raw_from = (now_ms - settings.RETENTION_RAW_DAYS * DAY_MS) // MINUTE_MS * MINUTE_MS
+    minutes_from = (now_ms - settings.RETENTION_1M_DAYS * DAY_MS) // HOUR_MS * HOUR_MS
+    hours, minutes, raw = tables
+    out = []
+    for table, begin, end in (
+        (hours, lo - hours.stamp_ms, minutes_from),
+        (minutes, max(lo - minutes.stamp_ms, minutes_from), raw_from),
+    ):
+        until = min(end - 1, last - table.stamp_ms)
+        if begin <= until:
+            out.append((table, begin, until))
+    if max(lo, raw_from) <= last:
+        out.append((raw, max(lo, raw_from), last))
+    return out
 
 
 def _read_samples(
-    ids: list[int], first: int, last: int, window: int, step: int, windowed: bool
+    ids: list[int],
+    first: int,
+    last: int,
+    window: int,
+    step: int,
+    windowed: bool,
+    tables: tuple[_Table, _Table, _Table] = GAUGE,
 ) -> dict[int, tuple[list[int], list[float]]]:
+    """Every sample of ``ids`` in [first − window, last] (only in the steps' windows when
+    ``windowed``), from the raw table and, for the part older than raw retention, from the
+    rollups (README, "PromQL")."""
     if not ids:
         return {}
+    merged: dict[int, tuple[list[int], list[float]]] = {}
+    total = 0
+    now_ms = int(time.time() * 1000)
+    for table, lo, hi in _stretches(tables, first - window, last, now_ms):
+        rows = _read_table(table, ids, lo, hi, (first, last), window, step, windowed)
+        total += sum(len(r[1]) for r in rows)
+        if total > MAX_SAMPLES:
+            raise PromQLError(
+                f"query would load {total:,} samples (limit {MAX_SAMPLES:,}); "
+                "shorten the range or select fewer series",
+                kind="execution",
+                status=422,
+            )
+        for sid, ts, values in rows:
+            before = merged.setdefault(sid, ([], []))
+            before[0].extend(ts)
+            before[1].extend(values)
+    return {sid: _in_time_order(ts, values) for sid, (ts, values) in merged.items()}
+
+
+def _read_table(
+    table: _Table,
+    ids: list[int],
+    lo: int,
+    hi: int,
+    steps: tuple[int, int],
+    window: int,
+    step: int,
+    windowed: bool,
+) -> list[tuple[int, list[int], list[float]]]:
+    stamp = f"(extract(epoch FROM {table.ts}) * 1000)::bigint + {table.stamp_ms}"
     if windowed:
+        # The windows end at the steps; a rollup bucket is in a window when its stamp is.
         sql = f"""
-            SELECT series_id, array_agg({_MS}), array_agg(value)
+            SELECT series_id, array_agg({stamp}), array_agg({table.value})
             FROM generate_series(%s::timestamptz, %s::timestamptz, make_interval(secs => %s)) AS g(t)
-            JOIN collectors_sample ON series_id = ANY(%s)
-                AND ts >= g.t - make_interval(secs => %s) AND ts <= g.t
-                AND ts >= %s AND ts <= %s
+            JOIN {table.sql} ON series_id = ANY(%s)
+                AND {table.ts} >= g.t - make_interval(secs => %s)
+                AND {table.ts} <= g.t - make_interval(secs => %s)
+                AND {table.ts} >= %s AND {table.ts} <= %s
             GROUP BY series_id"""
-        params = [_dt(first), _dt(last), step / 1000, ids, window / 1000]
-        params += [_dt(first - window), _dt(last)]
+        first, last = steps
+        params = [_dt(first), _dt(last), step / 1000, ids, (window + table.stamp_ms) / 1000]
+        params += [table.stamp_ms / 1000, _dt(lo), _dt(hi)]
     else:
         sql = f"""
-            SELECT series_id, array_agg({_MS}), array_agg(value)
-            FROM collectors_sample WHERE series_id = ANY(%s) AND ts >= %s AND ts <= %s
+            SELECT series_id, array_agg({stamp}), array_agg({table.value})
+            FROM {table.sql} WHERE series_id = ANY(%s) AND {table.ts} >= %s AND {table.ts} <= %s
             GROUP BY series_id"""
-        params = [ids, _dt(first - window), _dt(last)]
+        params = [ids, _dt(lo), _dt(hi)]
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        rows = cur.fetchall()
-    total = sum(len(r[1]) for r in rows)
-    if total > MAX_SAMPLES:
-        raise PromQLError(
-            f"query would load {total:,} samples (limit {MAX_SAMPLES:,}); "
-            "shorten the range or select fewer series",
-            kind="execution",
-            status=422,
-        )
-    return {sid: _in_time_order(ts, values) for sid, ts, values in rows}
+        return cur.fetchall()
 
 
 def _in_time_order(ts: list[int], values: list[float]) -> tuple[list[int], list[float]]:
@@ -246,7 +337,7 @@ def read(sel: Selector, first: int, last: int, window: int, step: int, may_read:
     # Per-minute counts and histograms: every minute from the one before the window (a count
     # is stamped at its minute's end), on top of the totals of all earlier minutes.
     since = (first - window - MINUTE_MS) // MINUTE_MS * MINUTE_MS
-    samples.update(_read_samples(counter_ids, since, last, 0, step, False))
+    samples.update(_read_samples(counter_ids, since, last, 0, step, False, COUNTER))
     hists = _read_histograms(hist_ids, since, last)
     counter_base, hist_base = _totals_before(counter_ids, hist_ids, since)
     out = []

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 
 from collectors.store import histogram, write_request_timings, write_samples
+from collectors.store.backfill import backfill_series
 
 PROM = "/api/prom/api/v1"
 
@@ -272,3 +275,71 @@ def test_the_stores_counters_count_from_the_oldest_data_kept(prom):
         assert float(body["data"]["result"][0]["value"][1]) == expected, query
     slow = prom.get("query", query='sum(http_request_duration_ms_bucket{le="+Inf"})', time=at)
     assert float(slow.json()["data"]["result"][0]["value"][1]) == expected
+
+
+def _history(days: int) -> tuple[int, list[float]]:
+    """``cpu_history{host="old"}``: one point a minute (value = the minute's index) for the
+    last ``days`` days, raw kept only for raw retention, as on a running system. Returns the
+    first minute (unix s) and the values."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(days=days)
+    values = [float(i) for i in range(days * 1440)]
+    points = [(start + timedelta(minutes=i), v) for i, v in enumerate(values)]
+    raw_since = now - timedelta(days=settings.RETENTION_RAW_DAYS)
+    backfill_series({("cpu_history", (("host", "old"),)): points}, raw_since=raw_since)
+    return int(start.timestamp()), values
+
+
+@pytest.mark.django_db
+def test_ranges_older_than_raw_retention_read_the_rollups(prom, settings):
+    settings.RETENTION_1M_DAYS = 21  # hours before that: minute rollups "expired"
+    first, values = _history(30)
+    # 17 days ago: raw samples are gone, the minute rollups answer; a minute's average is
+    # stamped at its end.
+    minute = (int(time.time()) - 17 * 86400) // 60 * 60
+    body = prom.get("query", query="cpu_history", time=minute + 60).json()
+    assert float(body["data"]["result"][0]["value"][1]) == values[(minute - first) // 60]
+    # 25 days ago: only the hour rollups are kept; the hour's average, stamped at its end.
+    hour = (int(time.time()) - 25 * 86400) // 3600 * 3600
+    body = prom.get("query", query="cpu_history", time=hour + 3600).json()
+    i = (hour - first) // 60
+    assert float(body["data"]["result"][0]["value"][1]) == pytest.approx(
+        sum(values[i : i + 60]) / 60, rel=1e-12
+    )
+    # A Grafana-style 30-day panel has a point every hour, with no gap where raw begins.
+    end = int(time.time()) // 3600 * 3600
+    body = prom.get(
+        "query_range",
+        query="avg_over_time(cpu_history[1h])",
+        start=first + 3600 * 2,
+        end=end,
+        step=3600,
+    ).json()
+    stamps = [int(t) for t, _ in body["data"]["result"][0]["values"]]
+    assert stamps == list(range(first + 7200, end + 1, 3600))
+    # Where minute rollups answer (20 days ago), an hour's window holds its 60 minutes.
+    at = first + 10 * 86400  # a step of the panel, 20 days ago
+    answer = {int(t): v for t, v in body["data"]["result"][0]["values"]}
+    i = (at - 3600 - first) // 60
+    assert float(answer[at]) == pytest.approx(sum(values[i : i + 60]) / 60, rel=1e-12)
+
+
+@pytest.mark.django_db
+def test_the_stores_counters_read_their_rollups_before_raw_retention(prom):
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(days=20)
+    counts = [float(i % 7) for i in range(20 * 1440)]
+    labels = (("method", "GET"), ("route", "/v1/x"), ("service", "api"), ("status_class", "2xx"))
+    backfill_series(
+        {
+            ("http_requests", labels): [
+                (start + timedelta(minutes=i), c) for i, c in enumerate(counts)
+            ]
+        },
+        raw_since=now - timedelta(days=settings.RETENTION_RAW_DAYS),
+    )
+    # The running total at a minute's end, 17 days ago: every minute up to it counted once.
+    minute_end = int((now - timedelta(days=17)).timestamp())
+    body = prom.get("query", query="sum(http_requests)", time=minute_end).json()
+    done = (minute_end - int(start.timestamp())) // 60
+    assert float(body["data"]["result"][0]["value"][1]) == sum(counts[:done])
