@@ -3,7 +3,7 @@
 What a selector sees (documented in the README, "PromQL"):
 - every series of the store under its own name and labels (``__name__`` is the series' name);
   gauges and remote-written series give their raw samples as stored; older than raw
-  retention, their rollups' per-minute (then per-hour) averages, one sample per bucket.
+  retention, their rollups' last sample of each minute (then hour), as if scraped that often.
 - ``counter`` series (PenguinMon's per-minute counts, e.g. ``http_requests``) are exposed as
   Prometheus counters: the running total of the per-minute counts, stamped at the end of each
   minute.
@@ -181,10 +181,12 @@ class _Table:
 
 
 RAW = _Table("collectors_sample", "ts", "value", 0)
-# (hours, minutes, raw) for a gauge: the bucket's average, stamped just before its end.
+# (hours, minutes, raw) for a gauge or a remote-written counter: the bucket's last sample,
+# stamped just before its end, as if it had been scraped once a minute (an hour). Its last
+# value rather than its average keeps a Prometheus counter's rate and resets right.
 GAUGE = (
-    _Table("collectors_rollup_1h", "bucket", "sum / count", HOUR_MS - 1),
-    _Table("collectors_rollup_1m", "bucket", "sum / count", MINUTE_MS - 1),
+    _Table("collectors_rollup_1h", "bucket", "last", HOUR_MS - 1),
+    _Table("collectors_rollup_1m", "bucket", "last", MINUTE_MS - 1),
     RAW,
 )
 # A per-minute counter's raw samples are stamped at their minute's start (the reader moves

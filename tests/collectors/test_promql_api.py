@@ -294,18 +294,15 @@ def _history(days: int) -> tuple[int, list[float]]:
 def test_ranges_older_than_raw_retention_read_the_rollups(prom, settings):
     settings.RETENTION_1M_DAYS = 21  # hours before that: minute rollups "expired"
     first, values = _history(30)
-    # 17 days ago: raw samples are gone, the minute rollups answer; a minute's average is
-    # stamped at its end.
+    # 17 days ago: raw samples are gone, the minute rollups answer; a minute's last sample
+    # is stamped at its end.
     minute = (int(time.time()) - 17 * 86400) // 60 * 60
     body = prom.get("query", query="cpu_history", time=minute + 60).json()
     assert float(body["data"]["result"][0]["value"][1]) == values[(minute - first) // 60]
-    # 25 days ago: only the hour rollups are kept; the hour's average, stamped at its end.
+    # 25 days ago: only the hour rollups are kept; the hour's last sample, at its end.
     hour = (int(time.time()) - 25 * 86400) // 3600 * 3600
     body = prom.get("query", query="cpu_history", time=hour + 3600).json()
-    i = (hour - first) // 60
-    assert float(body["data"]["result"][0]["value"][1]) == pytest.approx(
-        sum(values[i : i + 60]) / 60, rel=1e-12
-    )
+    assert float(body["data"]["result"][0]["value"][1]) == values[(hour - first) // 60 + 59]
     # A Grafana-style 30-day panel has a point every hour, with no gap where raw begins.
     end = int(time.time()) // 3600 * 3600
     body = prom.get(
@@ -322,6 +319,9 @@ def test_ranges_older_than_raw_retention_read_the_rollups(prom, settings):
     answer = {int(t): v for t, v in body["data"]["result"][0]["values"]}
     i = (at - 3600 - first) // 60
     assert float(answer[at]) == pytest.approx(sum(values[i : i + 60]) / 60, rel=1e-12)
+    # The values climb by one a minute, like a counter: its rate reads right over the rollups.
+    body = prom.get("query", query="rate(cpu_history[10m])", time=at).json()
+    assert float(body["data"]["result"][0]["value"][1]) == pytest.approx(1 / 60, rel=1e-9)
 
 
 @pytest.mark.django_db
