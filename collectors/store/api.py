@@ -124,8 +124,7 @@ def post_samples(request):
 
 
 def _write_samples_body(body: bytes) -> int:
-    wanted, rows = decode_samples(body, external=True)
-    return store_samples(wanted, rows, source="api")
+    return store_samples(decode_samples(body, external=True), source="api")
 
 
 def _write_requests_body(body: bytes) -> int:

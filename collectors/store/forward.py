@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import cramjam
 import requests
@@ -30,6 +31,9 @@ from django.db import connection
 from django.utils import timezone
 
 from collectors.receivers.remote_write_pb import WriteRequest
+
+if TYPE_CHECKING:  # ingest imports this module: the type only
+    from collectors.store.ingest import Samples
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +66,14 @@ def encode(wanted: dict[str, tuple], rows: list[tuple[str, int, float]]) -> byte
     return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
 
 
-def enqueue(wanted: dict[str, tuple], rows: list[tuple[str, int, float]]) -> None:
-    """Queue ``rows`` for forwarding; call inside the transaction that stores them."""
-    if rows and enabled():
+def enqueue(batch: Samples) -> None:
+    """Queue a batch of samples (``ingest.Samples``) for forwarding; call inside the
+    transaction that stores it."""
+    if len(batch) and enabled():
         with connection.cursor() as cur:
             cur.execute(
                 "INSERT INTO collectors_forward_queue (payload, samples) VALUES (%s, %s)",
-                [encode(wanted, rows), len(rows)],
+                [encode(batch.wanted, batch.rows()), len(batch)],
             )
 
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import orjson
 import psycopg.errors
 from django.conf import settings
@@ -149,8 +150,56 @@ def from_pg_us(us: int) -> datetime:
     return datetime.fromtimestamp(us / 1_000_000 + PG_EPOCH_S, UTC)
 
 
-def validate_samples(items, *, now: datetime | None = None, external: bool = False):
-    """Check every item; return (series wanted by key, [(key, ts in pg µs, value)]).
+class Samples:
+    """A validated batch of samples, a column each: the series ``wanted`` by key (key ->
+    (metric, labels, unit, kind or None), in order of first use) and, per sample, the position
+    of its series in ``wanted``, its time in pg µs and its value (numpy arrays). Columns go
+    straight into the binary COPY buffer (see ``_copy_payload``) without a tuple per sample."""
+
+    __slots__ = ("series", "us", "values", "wanted")
+
+    def __init__(self, wanted: dict[str, tuple], series, us, values) -> None:
+        self.wanted = wanted
+        self.series = np.asarray(series, dtype=np.intp)
+        self.us = np.asarray(us, dtype=np.int64)
+        self.values = np.asarray(values, dtype=np.float64)
+
+    @classmethod
+    def from_rows(cls, wanted: dict[str, tuple], rows: list[tuple[str, int, float]]) -> Samples:
+        """From [(series key, ts in pg µs, value)], every key one of ``wanted``."""
+        if not rows:
+            return cls(wanted, (), (), ())
+        keys, us, values = zip(*rows, strict=True)
+        position = {key: i for i, key in enumerate(wanted)}
+        return cls(wanted, [position[key] for key in keys], us, values)
+
+    def __len__(self) -> int:
+        return len(self.us)
+
+    def rows(self) -> list[tuple[str, int, float]]:
+        """[(series key, ts in pg µs, value)], in the batch's order."""
+        keys = list(self.wanted)
+        return [
+            (keys[s], us, value)
+            for s, us, value in zip(
+                self.series.tolist(), self.us.tolist(), self.values.tolist(), strict=True
+            )
+        ]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Samples):
+            return NotImplemented
+        return self.wanted == other.wanted and self.rows() == other.rows()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Samples({self.wanted!r}, {self.rows()!r})"
+
+
+def validate_samples(items, *, now: datetime | None = None, external: bool = False) -> Samples:
+    """Check every item; return the batch (``Samples``), or raise an IngestError naming the
+    item and field.
 
     ``external``: the batch came through the API, which may not write PenguinMon's own
     metrics (catalog.RESERVED).
@@ -235,7 +284,7 @@ def validate_samples(items, *, now: datetime | None = None, external: bool = Fal
         raise IngestError(
             f"batch of {total} samples exceeds the limit of {settings.INGEST_MAX_BATCH}", status=413
         )
-    return wanted, rows
+    return Samples.from_rows(wanted, rows)
 
 
 def _points(
@@ -270,48 +319,85 @@ def _points(
     return len(points)
 
 
-def _days_us(us_values) -> set:
+DAY_US = 86_400_000_000
+
+
+def _days_us(us: np.ndarray) -> set:
     """Calendar days (UTC) touched by timestamps given in pg microseconds."""
-    day_us = 86_400_000_000
-    return {from_pg_us(d * day_us).date() for d in {u // day_us for u in us_values}}
+    return {from_pg_us(d * DAY_US).date() for d in np.unique(us // DAY_US).tolist()}
 
 
-_ROW = struct.Struct(">hiqiqid")  # 3 fields, each: int32 length + value (int8, int8, float8)
+# Binary COPY rows of (series_id int8, ts timestamptz, value float8): a field count, then each
+# field as an int32 length and its big-endian value. Filled a column at a time by numpy.
+_COPY_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("series_len", ">i4"),
+        ("series_id", ">i8"),
+        ("ts_len", ">i4"),
+        ("ts", ">i8"),
+        ("value_len", ">i4"),
+        ("value", ">f8"),
+    ]
+)
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 
 
-def _copy_rows(cur, table: str, rows, ids: dict[str, int] | None = None) -> None:
-    """Binary COPY of (series_id, ts in pg µs, value) rows, encoded in one pass with struct:
-    about twice as fast as encoding row by row through psycopg's dumpers. With ``ids``, rows
-    name their series by key (as validated), mapped to ids while encoding."""
-    pack = _ROW.pack
-    if ids is None:
-        payload = b"".join([pack(3, 8, sid, 8, us, 8, value) for sid, us, value in rows])
-    else:
-        payload = b"".join([pack(3, 8, ids[key], 8, us, 8, value) for key, us, value in rows])
+def _copy_payload(series_ids: np.ndarray, us: np.ndarray, values: np.ndarray) -> bytes:
+    """The binary COPY stream of these rows: ~0.3 ms for 10,000, where packing them row by
+    row with struct took ~4 ms and psycopg's own dumpers twice that."""
+    out = np.empty(len(us), _COPY_ROW)
+    out["fields"] = 3
+    out["series_len"] = out["ts_len"] = out["value_len"] = 8
+    out["series_id"] = series_ids
+    out["ts"] = us
+    out["value"] = values
+    return _COPY_HEADER + out.tobytes() + _COPY_TRAILER
+
+
+def _copy(cur, table: str, payload: bytes) -> None:
     with cur.copy(f"COPY {table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(_COPY_HEADER + payload + _COPY_TRAILER)
+        copy.write(payload)
 
 
-def _write_raw(rows: list[tuple], *, add: bool = False, ids: dict[str, int] | None = None) -> None:
-    """COPY into the raw table; on a duplicate (series, ts), upsert instead.
+class DuplicateSamples(Exception):
+    """A (series, ts) of the batch is already stored and there was no savepoint to fall back
+    to the upsert from: the caller rolls the transaction back and writes it again with
+    ``upsert``."""
 
-    ``rows``: (series id, ts in pg µs, value), or (series key, ...) with ``ids`` mapping keys
-    to ids (saves building a second list of 10,000 rows per batch).
-    ``add`` (per-minute counters): a duplicate adds to the stored value instead of replacing it.
+
+def _write_raw(
+    series_ids, us, values, *, add: bool = False, upsert: bool = False, own: bool = False
+) -> None:
+    """COPY (series id, ts in pg µs, value) columns into the raw table; on a duplicate
+    (series, ts), upsert instead.
+
+    ``add`` (per-minute counters): always upsert, a duplicate adding to the stored value.
+    ``upsert``: take the upsert path straight away (the COPY was refused before).
+    ``own``: the caller's transaction is the outermost one, so instead of guarding the COPY
+    with a savepoint (two more round trips to Postgres on every batch) a duplicate raises
+    DuplicateSamples, for the caller to write the batch again with ``upsert``.
     """
+    series_ids = np.asarray(series_ids, dtype=np.int64)
+    us = np.asarray(us, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
     with connection.cursor() as wrapper:
         cur = wrapper.cursor  # the psycopg cursor, for COPY
-        if not add:
+        if not (add or upsert):
+            payload = _copy_payload(series_ids, us, values)
+            if own:
+                try:
+                    _copy(cur, "collectors_sample", payload)
+                except psycopg.errors.UniqueViolation as exc:
+                    raise DuplicateSamples from exc
+                return
             try:
                 with transaction.atomic():
-                    _copy_rows(cur, "collectors_sample", rows, ids)
+                    _copy(cur, "collectors_sample", payload)
                 return
             except (IntegrityError, psycopg.errors.UniqueViolation):
                 pass  # some (series, ts) already stored: take the upsert path below
-        if ids is not None:
-            rows = [(ids[key], us, value) for key, us, value in rows]
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS pm_ingest (series_id int8, ts timestamptz, value float8) "
             "ON COMMIT DELETE ROWS"
@@ -320,8 +406,13 @@ def _write_raw(rows: list[tuple], *, add: bool = False, ids: dict[str, int] | No
         if not add:
             # One row per (series, ts), the batch's last one winning: ON CONFLICT may not
             # touch the same row twice in one statement.
-            rows = list({(sid, us): (sid, us, v) for sid, us, v in rows}.values())
-        _copy_rows(cur, "pm_ingest", rows)
+            last = {
+                (sid, t): i
+                for i, (sid, t) in enumerate(zip(series_ids.tolist(), us.tolist(), strict=True))
+            }
+            keep = np.fromiter(last.values(), dtype=np.intp, count=len(last))
+            series_ids, us, values = series_ids[keep], us[keep], values[keep]
+        _copy(cur, "pm_ingest", _copy_payload(series_ids, us, values))
         update = "collectors_sample.value + EXCLUDED.value" if add else "EXCLUDED.value"
         cur.execute(
             "INSERT INTO collectors_sample (series_id, ts, value) SELECT series_id, ts, value FROM pm_ingest "
@@ -337,19 +428,18 @@ DIRTY_GAP_MINUTES = 60
 
 def _mark_dirty(kind: str, timestamps_us) -> None:
     """Record the time ranges this batch wrote, for the rollup job to recompute."""
-    minutes = sorted({us // MINUTE_US for us in timestamps_us})
-    ranges = []
-    start = prev = minutes[0]
-    for m in minutes[1:]:
-        if m - prev > DIRTY_GAP_MINUTES:
-            ranges.append((start, prev))
-            start = m
-        prev = m
-    ranges.append((start, prev))
+    minutes = np.unique(np.asarray(timestamps_us, dtype=np.int64) // MINUTE_US)
+    # A range ends where the gap to the next touched minute exceeds DIRTY_GAP_MINUTES.
+    breaks = np.flatnonzero(np.diff(minutes) > DIRTY_GAP_MINUTES)
+    starts = [minutes[0], *minutes[breaks + 1].tolist()]
+    ends = [*minutes[breaks].tolist(), minutes[-1]]
     with connection.cursor() as cur:
         cur.executemany(
             "INSERT INTO collectors_dirty_range (kind, start_ts, end_ts) VALUES (%s, %s, %s)",
-            [(kind, from_pg_us(a * MINUTE_US), from_pg_us(b * MINUTE_US)) for a, b in ranges],
+            [
+                (kind, from_pg_us(int(a) * MINUTE_US), from_pg_us(int(b) * MINUTE_US))
+                for a, b in zip(starts, ends, strict=True)
+            ],
         )
 
 
@@ -359,30 +449,35 @@ def write_samples(
     """Validate and store a batch of samples atomically. Returns the number stored.
 
     ``external``: pushed through the API (PenguinMon's own metrics are refused)."""
-    wanted, rows = validate_samples(items, now=now, external=external)
-    return store_samples(wanted, rows, source=source)
+    return store_samples(validate_samples(items, now=now, external=external), source=source)
 
 
-def store_samples(
-    wanted: dict[str, tuple], rows: list[tuple[str, int, float]], *, source: str
-) -> int:
+def store_samples(batch: Samples, *, source: str) -> int:
     """Store samples already validated (``validate_samples``' or ``json_ingest``'s answer)
     in one transaction. Returns the number stored."""
-    if not rows:
+    if not len(batch):
         return 0
-    timestamps = {us for _, us, _ in rows}
+    wanted = batch.wanted
+    # Outside any transaction, a duplicate (series, ts) rolls the whole batch back and it is
+    # written again through the upsert (rare: a client re-sending); inside one (a caller's
+    # atomic block) there is nothing to retry, so the COPY keeps its savepoint.
+    own = not connection.in_atomic_block
 
-    def store() -> None:
+    def store(upsert: bool = False) -> None:
         with transaction.atomic():
-            partitions.ensure_partitions("collectors_sample", _days_us(timestamps))
+            partitions.ensure_partitions("collectors_sample", _days_us(batch.us))
             ids = resolve(wanted)
-            _write_raw(rows, ids=ids)
-            _mark_dirty("sample", timestamps)
-            forward.enqueue(wanted, rows)
+            series_ids = np.array([ids[key] for key in wanted], dtype=np.int64)[batch.series]
+            _write_raw(series_ids, batch.us, batch.values, upsert=upsert, own=own)
+            _mark_dirty("sample", batch.us)
+            forward.enqueue(batch)
 
-    with_deadlock_retry(store)
-    _count(source, len(rows))
-    return len(rows)
+    try:
+        with_deadlock_retry(store)
+    except DuplicateSamples:
+        with_deadlock_retry(lambda: store(upsert=True))
+    _count(source, len(batch))
+    return len(batch)
 
 
 DEADLOCK_ATTEMPTS = 5
@@ -528,9 +623,13 @@ def store_request_timings(fold: RequestFold) -> int:
                     hist_rows,
                 )
             _write_raw(
-                sorted((ids[k], to_pg_us(m), float(n)) for (k, m), n in counts.items()), add=True
+                *zip(
+                    *sorted((ids[k], to_pg_us(m), float(n)) for (k, m), n in counts.items()),
+                    strict=True,
+                ),
+                add=True,
             )
-            minute_us = {to_pg_us(m) for m in minutes}
+            minute_us = [to_pg_us(m) for m in minutes]
             _mark_dirty("histogram", minute_us)
             _mark_dirty("sample", minute_us)
 

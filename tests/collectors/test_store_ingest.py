@@ -2,7 +2,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from collectors.models import Series
 from collectors.store import (
@@ -105,6 +105,28 @@ def test_writing_the_same_sample_twice_keeps_the_last_value():
         ]
     )
     assert [r[2] for r in _raw("dup_metric")] == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("outer_transaction", [False, True])
+def test_a_batch_repeating_stored_samples_and_its_own_keeps_its_last_values(outer_transaction):
+    # Outside a transaction the refused COPY rolls the batch back and it is written again
+    # (the series it created too); inside one, a savepoint guards the COPY instead.
+    ts = datetime.now(UTC).replace(microsecond=0).timestamp()
+    write_samples([{"metric": "dup_mixed", "labels": {"h": "a"}, "value": 1, "ts": ts}])
+    batch = [
+        {"metric": "dup_mixed", "labels": {"h": "a"}, "value": 2, "ts": ts},
+        {"metric": "dup_mixed", "labels": {"h": "b"}, "value": 5, "ts": ts},  # a new series
+        {"metric": "dup_mixed", "labels": {"h": "b"}, "value": 6, "ts": ts},  # the batch's last
+        {"metric": "dup_mixed", "labels": {"h": "a"}, "value": 3, "ts": ts + 15},
+    ]
+    if outer_transaction:
+        with transaction.atomic():
+            assert write_samples(batch) == 4
+    else:
+        assert write_samples(batch) == 4
+    stored = sorted((labels["h"], t.timestamp(), v) for labels, t, v in _raw("dup_mixed"))
+    assert stored == [("a", ts, 2.0), ("a", ts + 15, 3.0), ("b", ts, 6.0)]
+    assert Series.objects.filter(name="dup_mixed").count() == 2
 
 
 def test_backfill_creates_the_day_partitions_it_needs():
