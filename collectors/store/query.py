@@ -89,28 +89,33 @@ def _matching(metric: str, labels: dict | None) -> list[Series]:
     return _matching_and_pending(metric, labels)[0]
 
 
+def _series_filter(metric: str, labels: dict | None) -> tuple[str, list]:
+    """The WHERE clause of the series of ``metric`` whose labels contain ``labels``."""
+    if labels:
+        return "name = %s AND labels @> %s::jsonb", [metric, orjson.dumps(labels).decode()]
+    return "name = %s", [metric]
+
+
 def _matching_and_pending(
     metric: str,
     labels: dict | None,
     window: tuple[datetime, datetime] | None = None,
     *,
     with_data: bool = False,
-) -> tuple[list[Series], reader.Pending | None]:
+    then: tuple[str, list] | None = None,
+) -> tuple[list[Series], reader.Pending | None, list | None]:
     """The matching series and, with ``window``, what is not rolled up yet in it: one round
     trip, which is a good share of a chart query's time.
 
     ``with_data`` (needs ``window``, recent enough for raw samples): only series with a raw
     sample or a minute histogram in the window, so series that stopped reporting (or junk
     pushed once) never count against MAX_SERIES and cannot disable an alert rule.
+    ``then``: a statement sent in the same round trip, after the look-up; its rows are
+    returned third (None without it).
     """
     extra = ", NULL::timestamptz, NULL::timestamptz" if window is not None else ""
-    sql = (
-        f"SELECT id, name, labels::text, unit, kind{extra} FROM collectors_series s WHERE name = %s"
-    )
-    params: list = [metric]
-    if labels:
-        sql += " AND labels @> %s::jsonb"
-        params.append(orjson.dumps(labels).decode())
+    where, params = _series_filter(metric, labels)
+    sql = f"SELECT id, name, labels::text, unit, kind{extra} FROM collectors_series s WHERE {where}"
     if with_data and window is not None:
         start, end = window
         # Primary-key probes, one per matching series: (series_id, ts) and (series_id, bucket).
@@ -125,9 +130,18 @@ def _matching_and_pending(
     if window is not None:
         sql += f" UNION ALL ({reader.pending_sql(lead='NULL, NULL, NULL, NULL, ')})"
         params += reader.pending_params(*window)
+    then_rows = None
     with connection.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
+        if then is not None and then[0]:
+            # Two statements in one query string: the client-side binding cursor sends them
+            # with the simple query protocol, and each gives its own result set.
+            cur.execute(f"{sql}; {then[0]}", [*params, *then[1]])
+            rows = cur.fetchall()
+            cur.nextset()
+            then_rows = cur.fetchall()
+        else:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
     found = [r for r in rows if r[0] is not None]
     if len(found) > MAX_SERIES:
         raise QueryError(f"more than {MAX_SERIES} series match; add label filters")
@@ -135,12 +149,8 @@ def _matching_and_pending(
         Series(id=r[0], name=r[1], labels=orjson.loads(r[2]), unit=r[3], kind=r[4]) for r in found
     ]
     if window is None:
-        return series, None
-    return series, reader.pending_from(r[4:7] for r in rows if r[0] is None)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+        return series, None, then_rows
+    return series, reader.pending_from(r[4:7] for r in rows if r[0] is None), then_rows
 
 
 def _now() -> datetime:
@@ -345,7 +355,23 @@ def series_query(
     # Pending ranges from a step before start (a cumulative rate's baseline; _usable_step
     # raises a step by less than the hour added).
     back = timedelta(seconds=int(step)) + timedelta(hours=1)
-    found, pend = _matching_and_pending(metric, labels, (start - back, end))
+    line = guess = None
+    if epoch_seconds and by is None and _plain(agg, {"counter"}):
+        # Most API queries name one series in a window with nothing pending: its points are
+        # read in the round trip of the look-up, for the plan without pending ranges, and kept
+        # only if the look-up confirms one series of a kind answered this way and that plan.
+        guess = Buckets(start, end, _usable_step(int(step), start, set(), agg))
+        plan = reader.sample_plan(guess, reader.Pending())
+        sql, line_params = reader.aggregate_line_sql("(SELECT id FROM one)", guess, agg, plan)
+        if sql:
+            where, params = _series_filter(metric, labels)
+            kind = "kind = 'counter'" if agg == "rate" else "kind <> 'histogram'"
+            line = (
+                "WITH one AS (SELECT CASE WHEN count(*) = 1 THEN min(id) END AS id FROM (SELECT"
+                f" id FROM collectors_series WHERE {where} AND {kind} LIMIT 2) AS s) {sql}",
+                params + line_params,
+            )
+    found, pend, rows = _matching_and_pending(metric, labels, (start - back, end), then=line)
     kinds = {s.kind for s in found}
     step = _usable_step(int(step), start, kinds, agg)
     b = Buckets(start, end, step)
@@ -354,7 +380,10 @@ def series_query(
         return result
     if epoch_seconds and by is None and len(found) == 1 and _plain(agg, kinds):
         [series] = found
-        points = reader.read_aggregate_line(series.id, b, agg, pend=pend)
+        if rows is not None and b == guess and reader.sample_plan(b, pend) == plan:
+            points = rows
+        else:
+            points = reader.read_aggregate_line(series.id, b, agg, pend=pend)
         if points and points[0][0] < b.start_s:  # the first bucket, clipped by start
             points[0] = (b.start_s, points[0][1])
         result.series = [SeriesPoints(series.id, series.labels, series.unit, points)]
@@ -408,7 +437,7 @@ def window_values(
     # Alert windows are short and recent: count only series that reported in them (raw
     # samples are kept RETENTION_RAW_DAYS; older windows, e.g. a KPI's month, count all).
     recent = start - _span(b) >= _now() - timedelta(days=settings.RETENTION_RAW_DAYS - 1)
-    found, pend = _matching_and_pending(
+    found, pend, _ = _matching_and_pending(
         metric, labels, (start - _span(b), end), with_data=recent and end - start <= 6 * HOUR
     )
     if not found:

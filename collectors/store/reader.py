@@ -257,8 +257,11 @@ _STAT_SOURCES = {
 Read = tuple[Buckets, Plan, int | None]  # buckets, their plan, a constant t (window index)
 
 
-def _parts(reads: Sequence[Read], sources: dict, ids: list[int]) -> tuple[str, list]:
+def _parts(reads: Sequence[Read], sources: dict, ids: list[int] | str) -> tuple[str, list]:
+    """The rows of every stretch of ``reads``, for the series ``ids``: a list, or an SQL
+    expression giving one series id (a look-up sent in the same statement)."""
     sql, params = [], []
+    match, id_params = ("= ANY(%s)", [ids]) if not isinstance(ids, str) else (f"= {ids}", [])
     for b, plan, tag in reads:
         for res, intervals in (
             ("1d", plan.days),
@@ -273,9 +276,9 @@ def _parts(reads: Sequence[Read], sources: dict, ids: list[int]) -> tuple[str, l
             for a, z in intervals:
                 sql.append(
                     f"SELECT series_id, {t} AS t, {columns} FROM {table} "
-                    f"WHERE series_id = ANY(%s) AND {col} >= %s AND {col} < %s"
+                    f"WHERE series_id {match} AND {col} >= %s AND {col} < %s"
                 )
-                params += [ids, a, z]
+                params += [*id_params, a, z]
     return " UNION ALL ".join(sql), params
 
 
@@ -536,20 +539,35 @@ def read_aggregate(
         return cur.fetchall()
 
 
+def aggregate_line_sql(series: int | str, b: Buckets, agg: str, plan: Plan) -> tuple[str, list]:
+    """The statement of ``read_aggregate_line`` for ``plan``: ``series`` is a series id or an
+    SQL expression giving one (the query API sends its series look-up and this statement in one
+    round trip). Empty when there is nothing to read."""
+    inner, params = _parts(
+        [(b, plan, None)], _STAT_SOURCES, series if isinstance(series, str) else [series]
+    )
+    if not inner or b.window:
+        return "", []
+    secs = f"(LEAST(t + {b.step}, {b.end_s!r}::float8) - GREATEST(t, {b.start_s!r}::float8))"
+    final = AGG_SQL[agg].format(
+        secs=secs, c="sum(c)", s="sum(s)", lo="min(lo)", hi="max(hi)", lv="(max(ARRAY[lt, lv]))[2]"
+    )
+    sql = f"SELECT t, {final} FROM ({inner}) AS p GROUP BY 1 HAVING {final} IS NOT NULL ORDER BY 1"
+    return sql, params
+
+
 def read_aggregate_line(
     series_id: int, b: Buckets, agg: str, *, pend: Pending | None = None
 ) -> list[tuple[int, float]]:
     """(bucket t, ``agg``) of one series, buckets without a value left out, ordered by t: the
     rows are the answer's points as they are (the query API's one-series case, where building
     them again in Python cost as much as the database's work)."""
-    inner, params = _parts(_reads([b], sample_plan, pend), _STAT_SOURCES, [series_id])
-    if not inner or b.window:
+    reads = _reads([b], sample_plan, pend)
+    if not reads:
         return []
-    secs = f"(LEAST(t + {b.step}, {b.end_s!r}::float8) - GREATEST(t, {b.start_s!r}::float8))"
-    final = AGG_SQL[agg].format(
-        secs=secs, c="sum(c)", s="sum(s)", lo="min(lo)", hi="max(hi)", lv="(max(ARRAY[lt, lv]))[2]"
-    )
-    sql = f"SELECT t, {final} FROM ({inner}) AS p GROUP BY 1 HAVING {final} IS NOT NULL ORDER BY 1"
+    sql, params = aggregate_line_sql(series_id, b, agg, reads[0][1])
+    if not sql:
+        return []
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()

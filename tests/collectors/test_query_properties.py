@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -172,6 +175,54 @@ def test_series_query_matches_numpy_on_the_raw_points(gauge_data):
         _assert_same(_got(result, by), _expected(points, start, end, step, agg, by))
 
     check()
+
+
+def test_one_series_in_epoch_seconds_matches_numpy_settled_or_pending(gauge_data):
+    """The API's one-series answer (read with its series look-up when nothing is pending in
+    the window, otherwise after it) against numpy, on both sides of the last rollup run."""
+    base, points = gauge_data
+    host = [(lbl, ts, v) for lbl, ts, v in points if lbl["host"] == "h1"]
+    plain = ["avg", "min", "max", "sum", "count", "last"]
+
+    @settings(settings.get_profile(PROFILE))
+    @given(queries)
+    def check(q):
+        offset, length, fraction, step, agg, _ = q
+        start = base + offset + fraction
+        end = start + length
+        if length / step > 11_000 or agg not in plain:
+            return
+        result = series_query(
+            metric="prop_gauge",
+            labels={"host": "h1"},
+            start=datetime.fromtimestamp(start, UTC),
+            end=datetime.fromtimestamp(end, UTC),
+            step=step,
+            agg=agg,
+            epoch_seconds=True,
+        )
+        assert result.step == step
+        group = tuple(sorted(host[0][0].items()))
+        got = {(group, ts): v for s in result.series for ts, v in s.points}
+        _assert_same(got, _expected(host, start, end, step, agg, None))
+
+    check()
+
+
+def test_a_settled_one_series_query_is_one_statement_and_a_pending_one_two(gauge_data):
+    base, points = gauge_data
+    ask = partial(
+        series_query, metric="prop_gauge", labels={"host": "h2"}, step=60, epoch_seconds=True
+    )
+    h2 = [p for p in points if p[0]["host"] == "h2"]
+    for start, end, statements in ((base, base + 3600, 1), (base + 3600, base + SPAN_S, 2)):
+        with CaptureQueriesContext(connection) as queries:
+            result = ask(
+                start=datetime.fromtimestamp(start, UTC), end=datetime.fromtimestamp(end, UTC)
+            )
+        assert len(queries) == statements
+        got = {(tuple(sorted(h2[0][0].items())), ts): v for ts, v in result.series[0].points}
+        _assert_same(got, _expected(h2, start, end, 60, "avg", None))
 
 
 def test_window_values_match_numpy_on_the_raw_points(gauge_data):
