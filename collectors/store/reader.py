@@ -30,7 +30,7 @@ gone and edges are exact to the minute.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 
@@ -539,20 +539,49 @@ def read_aggregate(
         return cur.fetchall()
 
 
+_ROLLUP_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60}
+
+
 def aggregate_line_sql(series: int | str, b: Buckets, agg: str, plan: Plan) -> tuple[str, list]:
     """The statement of ``read_aggregate_line`` for ``plan``: ``series`` is a series id or an
     SQL expression giving one (the query API sends its series look-up and this statement in one
-    round trip). Empty when there is nothing to read."""
-    inner, params = _parts(
-        [(b, plan, None)], _STAT_SOURCES, series if isinstance(series, str) else [series]
-    )
-    if not inner or b.window:
+    round trip). Empty when there is nothing to read.
+
+    Rows of the rollup whose resolution is the step are each one whole bucket, which no other
+    stretch of the plan shares (stretches are disjoint, and one at another resolution only
+    fills buckets at the edges): ``agg`` is computed on each such row as it is (the sums of one
+    row are the row), without grouping them; only the other rows are grouped by bucket. At 1 m
+    over 24 hours that is 1,440 rollup rows not hashed and aggregated again (~1 ms of the
+    database's ~1.7 ms)."""
+    if b.window:
         return "", []
+    ids = series if isinstance(series, str) else [series]
+    own = next((k for k, secs in _ROLLUP_SECONDS.items() if secs == b.step), None)
+    empty = Plan([], [], [])
+    one_each = replace(empty, **{own: getattr(plan, own)}) if own else empty
+    grouped = replace(plan, **{own: []}) if own else plan
     secs = f"(LEAST(t + {b.step}, {b.end_s!r}::float8) - GREATEST(t, {b.start_s!r}::float8))"
-    final = AGG_SQL[agg].format(
-        secs=secs, c="sum(c)", s="sum(s)", lo="min(lo)", hi="max(hi)", lv="(max(ARRAY[lt, lv]))[2]"
-    )
-    sql = f"SELECT t, {final} FROM ({inner}) AS p GROUP BY 1 HAVING {final} IS NOT NULL ORDER BY 1"
+    pieces, params = [], []
+    rows, row_params = _parts([(b, one_each, None)], _STAT_SOURCES, ids)
+    if rows:
+        value = AGG_SQL[agg].format(secs=secs, c="c", s="s", lo="lo", hi="hi", lv="lv")
+        pieces.append(f"SELECT t, {value} AS v FROM ({rows}) AS r")
+        params += row_params
+    rows, row_params = _parts([(b, grouped, None)], _STAT_SOURCES, ids)
+    if rows:
+        value = AGG_SQL[agg].format(
+            secs=secs,
+            c="sum(c)",
+            s="sum(s)",
+            lo="min(lo)",
+            hi="max(hi)",
+            lv="(max(ARRAY[lt, lv]))[2]",
+        )
+        pieces.append(f"SELECT t, {value} AS v FROM ({rows}) AS p GROUP BY 1")
+        params += row_params
+    if not pieces:
+        return "", []
+    sql = f"SELECT t, v FROM ({' UNION ALL '.join(pieces)}) AS l WHERE v IS NOT NULL ORDER BY 1"
     return sql, params
 
 
