@@ -12,9 +12,10 @@ from collectors.models.monitoring import (
     Status,
     StatusChange,
 )
-from collectors.models.series import Series
+from collectors.models.series import ExponentialState, Series
 
 __all__ = [
+    "ExponentialState",
     "Series",
     "Health",
     "Host",

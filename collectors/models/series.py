@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
@@ -36,3 +37,22 @@ class Series(models.Model):
             return self.name
         inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
         return f"{self.name}{{{inner}}}"
+
+
+class ExponentialState(models.Model):
+    """The last cumulative OTLP exponential histogram point of one stream merged into the
+    latency histograms, as sent: what its next point is diffed against (its sparse buckets
+    are not stored as series, unlike explicit buckets' ``_bucket{le}`` series). Keyed by its
+    ``_count`` series' key; pruned with idle series."""
+
+    stream = models.TextField(primary_key=True)
+    at = models.DateTimeField(db_index=True)  # the point's timestamp
+    scale = models.SmallIntegerField()
+    zero_threshold = models.FloatField()
+    zero_count = models.BigIntegerField()
+    offset = models.IntegerField()  # index of counts[0]
+    counts = ArrayField(models.BigIntegerField())
+    sum = models.FloatField(null=True)
+
+    def __str__(self) -> str:
+        return self.stream

@@ -266,8 +266,10 @@ def to_series(
                         add(f"{name}_count", labels, unit, delta, when, float(p.count), where)
                         if p.HasField("sum"):
                             add(f"{name}_sum", labels, unit, delta, when, p.sum, where)
-                        if ms is not None and delta and not p.flags & NO_RECORDED_VALUE:
-                            point = otlp_latency.exponential_point(name, labels, ms, p, when=when)
+                        if ms is not None and not p.flags & NO_RECORDED_VALUE:
+                            point = otlp_latency.exponential_point(
+                                name, labels, ms, p, delta=delta, when=when
+                            )
                             if point is not None:
                                 latency.append(point)
                 elif kind == "summary":

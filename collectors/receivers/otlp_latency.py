@@ -22,10 +22,10 @@ is taken against the previous point of the same stream as the receiver stored it
 request writes; a point with no earlier one counts in full (what the SDK saw since its start),
 a count that went down is a restart and changed bucket bounds a new stream (the point counts
 in full), and a point already stored
-at the same timestamp (a retried export) is not merged again. Exponential histograms are
-merged when their temporality is delta; cumulative ones are not (their sparse buckets are not
-stored, so there is no previous point to subtract — configure the exporter's temporality
-preference to delta to get them).
+at the same timestamp (a retried export) is not merged again. Exponential histograms' sparse
+buckets are not stored as series, so a cumulative exponential stream's last point is kept as
+sent (``ExponentialState``) and the next one is diffed against it at the coarser of their two
+scales, exactly (SDKs lower the scale as the range of values grows).
 
 Re-bucketing: each OTLP bucket's count is spread over the store buckets it overlaps in
 proportion to the overlap's width in log space (log-linear: the same assumption the store's
@@ -45,11 +45,12 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
+from collectors.models import ExponentialState
 from collectors.store import histogram
 from collectors.store.series import series_key
 
@@ -84,6 +85,7 @@ class Point:
     les: list[str]  # the le labels of its _bucket series (explicit buckets only)
     sum_ms: float | None
     factor: float  # ms per unit of its stored _sum series
+    exponential: Exponential | None = None  # as sent, for a cumulative exponential point
 
 
 def ms_factor(name: str, unit: str) -> float | None:
@@ -140,33 +142,84 @@ def explicit_point(name, labels, factor, p, *, delta, when) -> Point | None:
     )
 
 
-def exponential_point(name, labels, factor, p, *, when) -> Point | None:
-    """A delta exponential histogram point: zero bucket and positive buckets."""
+@dataclass(frozen=True)
+class Exponential:
+    """An exponential histogram point's positive half as sent (durations are never negative)."""
+
+    scale: int
+    zero_threshold: float
+    zero_count: int
+    offset: int
+    counts: tuple[int, ...]
+    sum: float | None  # in the metric's unit
+
+    def at_scale(self, scale: int) -> dict[int, int]:
+        """Counts by bucket index at a coarser (or equal) ``scale``: bucket i at scale s is
+        exactly buckets 2i and 2i + 1 at scale s + 1, so lowering the scale merges whole
+        buckets and stays exact."""
+        shift = self.scale - scale
+        out: dict[int, int] = {}
+        for k, count in enumerate(self.counts):
+            if count:
+                i = (self.offset + k) >> shift
+                out[i] = out.get(i, 0) + count
+        return out
+
+
+# OTLP's scale range; points outside it, or with more buckets than this, are not merged
+# (their _count/_sum series are still written).
+MIN_SCALE, MAX_SCALE = -10, 20
+MAX_EXPONENTIAL_BUCKETS = 4096
+
+
+def exponential_point(name, labels, factor, p, *, delta, when) -> Point | None:
+    """An exponential histogram point: its zero bucket and positive buckets."""
     request = _request(labels)
-    if request is None:
+    if request is None or not MIN_SCALE <= p.scale <= MAX_SCALE:
         return None
-    step = 2.0**-p.scale  # log2 of the base: bucket i is (2^(i·step), 2^((i+1)·step)]
-    pieces = [(0.0, max(0.0, p.zero_threshold * factor), int(p.zero_count))]
-    offset = p.positive.offset
-    for k, count in enumerate(p.positive.bucket_counts):
-        if count:
-            try:
-                lo = 2.0 ** ((offset + k) * step) * factor
-                hi = 2.0 ** ((offset + k + 1) * step) * factor
-            except OverflowError:  # scale -10 reaches 2^1024: past the store's last bucket
-                lo = hi = math.inf
-            pieces.append((lo, hi, int(count)))
+    if len(p.positive.bucket_counts) > MAX_EXPONENTIAL_BUCKETS:
+        return None
+    sent = Exponential(
+        p.scale,
+        max(0.0, p.zero_threshold),
+        int(p.zero_count),
+        p.positive.offset,
+        tuple(int(c) for c in p.positive.bucket_counts),
+        p.sum if p.HasField("sum") else None,
+    )
     return Point(
         name,
         labels,
         request,
         when,
-        True,
-        pieces,
+        delta,
+        _exponential_pieces(
+            sent.scale,
+            sent.zero_threshold * factor,
+            sent.zero_count,
+            enumerate(sent.counts, sent.offset),
+            factor,
+        ),
         [],
-        p.sum * factor if p.HasField("sum") else None,
+        sent.sum * factor if sent.sum is not None else None,
         factor,
+        sent,
     )
+
+
+def _exponential_pieces(scale, zero_ms, zero_count, counts, factor) -> list[tuple]:
+    """(lower, upper] in ms and count for the zero bucket and each (index, count) bucket."""
+    step = 2.0**-scale  # log2 of the base: bucket i is (2^(i·step), 2^((i+1)·step)]
+    pieces = [(0.0, zero_ms, zero_count)]
+    for i, count in counts:
+        if count:
+            try:
+                lo = 2.0 ** (i * step) * factor
+                hi = 2.0 ** ((i + 1) * step) * factor
+            except OverflowError:  # scale -10 reaches 2^1024: past the store's last bucket
+                lo = hi = math.inf
+            pieces.append((lo, hi, count))
+    return pieces
 
 
 def spread(lo: float, hi: float, count: int, out: list[int]) -> None:
@@ -222,9 +275,7 @@ def _previous(points: list[Point]) -> dict[str, tuple[datetime, float]]:
     if not keys:
         return {}
     with connection.cursor() as cur:
-        # Streams in a stable order: two exports of the same streams queue, never deadlock.
-        for lock in sorted({zlib.crc32(k.encode()) for k in keys if k in seen}):
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_STREAM_LOCK_BASE + lock])
+        _lock_streams(cur, seen)
         cur.execute(
             """
             SELECT w.key, x.ts, x.value
@@ -240,10 +291,100 @@ def _previous(points: list[Point]) -> dict[str, tuple[datetime, float]]:
         return {key: (ts, value) for key, ts, value in cur.fetchall()}
 
 
+def _lock_streams(cur, keys: set[str]) -> None:
+    """Serialise writers of the same cumulative streams until commit, in a stable order: two
+    exports of the same streams queue, never deadlock."""
+    for lock in sorted({zlib.crc32(k.encode()) for k in keys}):
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_STREAM_LOCK_BASE + lock])
+
+
+def _exponential_deltas(points: list[Point]) -> list[Point]:
+    """Cumulative exponential points turned into the delta since the stream's previous point,
+    read from (and written back to) ExponentialState. Both points are brought to the coarser
+    of their scales (SDKs lower the scale as the range grows) and subtracted bucket by bucket,
+    so the delta is exact; a first point, a count that went down (a restart) or a changed
+    zero threshold counts in full; a point at or before the stored one (a retry, or late) is
+    not merged again."""
+    keys = {series_key(f"{p.name}_count", p.labels) for p in points}
+    with connection.cursor() as cur:
+        _lock_streams(cur, keys)
+    last: dict[str, tuple[float, Exponential]] = {
+        st.stream: (
+            st.at.timestamp(),
+            Exponential(
+                st.scale, st.zero_threshold, st.zero_count, st.offset, tuple(st.counts), st.sum
+            ),
+        )
+        for st in ExponentialState.objects.filter(stream__in=keys)
+    }
+    out = []
+    for p in sorted(points, key=lambda p: p.when):
+        key = series_key(f"{p.name}_count", p.labels)
+        sent = p.exponential
+        prev = last.get(key)
+        if prev is not None and p.when <= prev[0] + _SAME_POINT.total_seconds():
+            continue  # a retried export, or a point older than the one already merged
+        last[key] = (p.when, sent)
+        delta = _exponential_delta(prev[1], sent) if prev is not None else None
+        if delta is None:
+            out.append(replace(p, delta=True))  # everything since the stream's start
+            continue
+        zero, counts, sum_ = delta
+        scale = min(prev[1].scale, sent.scale)
+        pieces = _exponential_pieces(
+            scale, sent.zero_threshold * p.factor, zero, sorted(counts.items()), p.factor
+        )
+        sum_ms = sum_ * p.factor if sum_ is not None else None
+        out.append(replace(p, delta=True, pieces=pieces, sum_ms=sum_ms))
+    rows = [
+        ExponentialState(
+            stream=key,
+            at=_EPOCH + timedelta(seconds=when),
+            scale=sent.scale,
+            zero_threshold=sent.zero_threshold,
+            zero_count=sent.zero_count,
+            offset=sent.offset,
+            counts=list(sent.counts),
+            sum=sent.sum,
+        )
+        for key, (when, sent) in last.items()
+    ]
+    ExponentialState.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["stream"],
+        update_fields=["at", "scale", "zero_threshold", "zero_count", "offset", "counts", "sum"],
+    )
+    return out
+
+
+def _exponential_delta(
+    prev: Exponential, sent: Exponential
+) -> tuple[int, dict[int, int], float | None] | None:
+    """(zero count, counts by index at the coarser scale, sum) added since ``prev``, or None
+    when the stream restarted (some count went down) or changed its zero threshold."""
+    if sent.zero_threshold != prev.zero_threshold or sent.zero_count < prev.zero_count:
+        return None
+    scale = min(prev.scale, sent.scale)
+    before, now = prev.at_scale(scale), sent.at_scale(scale)
+    counts = {}
+    for i in before.keys() | now.keys():
+        added = now.get(i, 0) - before.get(i, 0)
+        if added < 0:
+            return None
+        if added:
+            counts[i] = added
+    sum_ = sent.sum - prev.sum if sent.sum is not None and prev.sum is not None else None
+    return sent.zero_count - prev.zero_count, counts, sum_
+
+
 def _deltas(points: list[Point]) -> list[Point]:
     """Cumulative points turned into the delta since the stream's previous point."""
-    cumulative = [p for p in points if not p.delta]
+    exponential = [p for p in points if not p.delta and p.exponential is not None]
+    cumulative = [p for p in points if not p.delta and p.exponential is None]
     out = [p for p in points if p.delta]
+    if exponential:
+        out += _exponential_deltas(exponential)
     if not cumulative:
         return out
     stored = _previous(cumulative)

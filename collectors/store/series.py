@@ -167,6 +167,8 @@ def prune_idle_series(*, now: datetime | None = None, batch: int = 1000) -> int:
             )
             ids = [row[0] for row in cur.fetchall()]
             if not ids:
+                # OTLP exponential streams' diff state goes with their idle series.
+                cur.execute("DELETE FROM collectors_exponentialstate WHERE at < %s", [cutoff])
                 return removed
             for table in (*DAILY, *MONTHLY):
                 cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from collectors.models import Series
+from collectors.models import ExponentialState, Series
 from collectors.store import series as store_series
 from collectors.store import write_samples
 from collectors.store.series import prune_idle_series
@@ -88,9 +88,21 @@ def test_idle_series_are_pruned_with_their_samples_and_come_back_when_written(db
         last_seen_at=datetime.now(UTC) - timedelta(days=31)
     )
     store_series._seen.clear()  # this process last refreshed it more than an hour ago
+    # An OTLP exponential stream's diff state, as idle as the series, goes with them.
+    for stream, days in (("gone_count", 31), ("live_count", 0)):
+        ExponentialState.objects.create(
+            stream=stream,
+            at=datetime.now(UTC) - timedelta(days=days),
+            scale=3,
+            zero_threshold=0.0,
+            zero_count=0,
+            offset=0,
+            counts=[1],
+        )
 
     assert prune_idle_series() == 1
     assert list(Series.objects.values_list("labels", flat=True)) == [{"queue": "live"}]
+    assert list(ExponentialState.objects.values_list("stream", flat=True)) == ["live_count"]
     assert _stored("queue_depth") == 1
 
     # A writer that still has the pruned series cached recreates it instead of writing

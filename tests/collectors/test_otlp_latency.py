@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 
 from collectors.models import Series
 from collectors.store import histogram
@@ -195,6 +196,65 @@ def test_delta_exponential_histograms_merge_with_the_stores_own_error(otlp, api)
         assert exact / bound <= got <= exact * bound, (agg, got, exact)
 
 
+def _exponential(values_ms, scale: int, t: float, temporality: int):
+    """An http.server.duration exponential histogram point of ``values_ms`` at ``scale``."""
+    index = np.ceil(np.log2(values_ms) * 2**scale).astype(int) - 1  # (base^i, base^(i+1)]
+    offset = int(index.min())
+    counts = np.bincount(index - offset)
+
+    def build(m):
+        m.name, m.unit = "http.server.duration", "ms"
+        m.exponential_histogram.aggregation_temporality = temporality
+        p = m.exponential_histogram.data_points.add(
+            time_unix_nano=ns(t), count=len(values_ms), sum=float(values_ms.sum()), scale=scale
+        )
+        p.positive.offset = offset
+        p.positive.bucket_counts.extend(int(c) for c in counts)
+        for k, v in {"http.route": "/pay", "http.method": "post", "http.status_code": 201}.items():
+            _attr(p.attributes, k, v)
+
+    return build
+
+
+def test_cumulative_exponential_exports_add_their_increase_across_a_scale_change(otlp, api):
+    t1 = time.time() // 60 * 60 - 600 + 20
+    t2, t3 = t1 + 60, t1 + 120
+    first = _durations_s(2000, 6) * 1000
+    later = _durations_s(3000, 7) * 3000  # slower: the SDK lowers its scale to fit them
+    restarted = _durations_s(500, 8) * 1000
+    sent = [
+        (t1, first, 3),
+        (t2, np.concatenate([first, later]), 2),
+        (t2, np.concatenate([first, later]), 2),  # a retried export adds nothing
+        (t3, restarted, 3),  # the process restarted: its counts start again
+    ]
+    for t, values, scale in sent:
+        resp = otlp(export(_exponential(values, scale, t, CUMULATIVE), service="billing"))
+        assert resp.status_code == 200, resp.content
+    labels = {"service": "billing", "route": "/pay", "method": "POST"}
+
+    def minutes(agg):
+        body = api.get(
+            "/api/v1/query",
+            metric="http_request_duration_ms",
+            agg=agg,
+            by="",
+            label=[f"{k}={v}" for k, v in labels.items()],
+            start=int(t1 - 20),
+            end=int(t3 + 40),
+            step="1m",
+        ).json()
+        return [p[1] for s in body["series"] for p in s["points"]]
+
+    assert minutes("count") == [2000.0, 3000.0, 500.0]
+    # The second minute holds exactly the later requests: first's buckets subtracted at scale 2.
+    for q, agg in ((0.5, "p50"), (0.95, "p95")):
+        got = minutes(agg)[1]
+        exact = float(np.percentile(later, q * 100))
+        bound = histogram.GROWTH * 2 ** (2**-2)
+        assert exact / bound <= got <= exact * bound, (agg, got, exact)
+
+
 def test_other_units_and_other_duration_histograms_are_not_merged(otlp, api):
     t = time.time() // 60 * 60 - 480 + 5
     attrs = {**GET_CHECKOUT, "http.response.status_code": 200}
@@ -223,10 +283,19 @@ def test_a_refused_request_merges_nothing(otlp):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "views",
+    [
+        (),  # explicit buckets, the SDK's default
+        [View(instrument_name="*", aggregation=ExponentialBucketHistogramAggregation())],
+    ],
+    ids=["explicit", "exponential"],
+)
 def test_the_opentelemetry_sdk_http_server_duration_reaches_the_latency_histograms(
-    live_server, make_token, api
+    live_server, make_token, api, views
 ):
-    provider, reader = sdk_meter_provider(live_server.url, make_token("ingest"), "shop")
+    # Cumulative temporality, the SDK exporter's default.
+    provider, reader = sdk_meter_provider(live_server.url, make_token("ingest"), "shop", views)
     duration = provider.get_meter("shop.http").create_histogram("http.server.duration", unit="ms")
     attrs = {"http.route": "/cart", "http.method": "GET"}
     for value, status in ((12, 200), (40, 200), (250, 200), (900, 500)):
