@@ -2,8 +2,13 @@
 renders of the default 24 h range and of the 30 d range) with 30 days of demo history in the
 store, and the time until the first screen is drawn in Debian's chromium (the svg of every
 chart in the 1280x900 viewport present; charts further down draw as they scroll near; p50 and
-p95 over 20 loads, the home page included). Targets from TARGETS.md: render p95 <= 300 ms,
-drawn <= 1.5 s.
+p95 over 20 loads, the home page included). Targets from TARGETS.md and issue 13: render p95
+<= 300 ms, drawn <= 1.5 s.
+
+Both are measured as issue 13 states its goals: while the Procfile's Celery worker and beat run
+on the bench database (benchmarks.common.worker_and_beat: probes, host sampling, rollups, rule
+evaluation compete for the same 2 cores), and the pages are drawn from gunicorn started as the
+Procfile's web line runs it (benchmarks.common.procfile_command), not from a test server.
 
 The demo history is written into the bench database under the demo metric names and removed
 again at the end (other benchmarks' series are left alone)."""
@@ -12,12 +17,23 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-from benchmarks.common import delete_points, percentile, row
+from benchmarks.common import (
+    ROOT,
+    delete_points,
+    free_port,
+    percentile,
+    procfile_command,
+    row,
+    up,
+    wait_for_http,
+    worker_and_beat,
+)
 
 RENDERS = 20
 DAYS = 30
@@ -63,20 +79,24 @@ def _render_times(client, path: str, query: dict) -> list[float]:
 
 
 def _draw_times(pages, session_key: str) -> dict[str, list[float]]:
-    from django.contrib.staticfiles.handlers import StaticFilesHandler
-    from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler  # noqa: F401
     from playwright.sync_api import sync_playwright
 
     from tests.support.browser import launch
 
-    server = LiveServerThread("127.0.0.1", StaticFilesHandler, connections_override=None, port=0)
-    server.daemon = True
-    server.start()
-    server.is_ready.wait()
-    base = f"http://127.0.0.1:{server.port}"
+    port = free_port()
+    # The web line of the Procfile, as `make run` starts it (its workers and threads, DEBUG
+    # off, static files through whitenoise).
+    server = subprocess.Popen(
+        procfile_command("web", port=port),
+        cwd=ROOT,
+        env={**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
     out: dict[str, list[float]] = {}
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
+        wait_for_http(base + "/api/health", "gunicorn did not start", ok=up, timeout=10, every=0.3)
         with sync_playwright() as p:
             browser = launch(p)
             ctx = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -100,71 +120,77 @@ def _draw_times(pages, session_key: str) -> dict[str, list[float]]:
                 out[dash.slug] = times
             browser.close()
     finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         server.terminate()
+        server.wait(20)
     return out
 
 
 def run() -> list[dict]:
     from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    from dashboards.pages import PAGES
 
     ids = _load_demo(datetime.now(UTC))
     user, _ = get_user_model().objects.get_or_create(
         username="bench-dashboards", defaults={"is_staff": True}
     )
-    results = []
     try:
-        client = Client()
-        client.force_login(user)
-        for dash in PAGES:
-            for key in ("24h", "30d"):
-                times = _render_times(client, dash.path, {"range": key})
-                results.append(
-                    row(
-                        f"dashboard {dash.slug} render p50 ({key})",
-                        percentile(times, 0.5),
-                        "ms",
-                        target="-",
-                    )
-                )
-                results.append(
-                    row(
-                        f"dashboard {dash.slug} render p95 ({key})",
-                        percentile(times, 0.95),
-                        "ms",
-                        reference="target",
-                        reference_value=300.0,
-                        target="<= 300 ms",
-                    )
-                )
-        if Path("/usr/bin/chromium").exists():
-            # The home page (the on-call "now" strip) is drawn too: the root page was the
-            # slowest to draw under load.
-            home = SimpleNamespace(slug="home", path="/")
-            draws = _draw_times([home, *PAGES], client.cookies["sessionid"].value)
-            for slug, times in draws.items():
-                results.append(
-                    row(
-                        f"dashboard {slug} drawn in chromium p50 ({len(times)} loads)",
-                        percentile(times, 0.5),
-                        "ms",
-                        target="-",
-                    )
-                )
-                results.append(
-                    row(
-                        f"dashboard {slug} drawn in chromium p95 ({len(times)} loads)",
-                        percentile(times, 0.95),
-                        "ms",
-                        reference="target",
-                        reference_value=1500.0,
-                        target="<= 1500 ms",
-                    )
-                )
+        with worker_and_beat():
+            return _measure(user)
     finally:
         _cleanup(ids)
         user.delete()
+
+
+def _measure(user) -> list[dict]:
+    from django.test import Client
+
+    from dashboards.pages import PAGES
+
+    results = []
+    client = Client()
+    client.force_login(user)
+    for dash in PAGES:
+        for key in ("24h", "30d"):
+            times = _render_times(client, dash.path, {"range": key})
+            results.append(
+                row(
+                    f"dashboard {dash.slug} render p50 ({key})",
+                    percentile(times, 0.5),
+                    "ms",
+                    target="-",
+                )
+            )
+            results.append(
+                row(
+                    f"dashboard {dash.slug} render p95 ({key})",
+                    percentile(times, 0.95),
+                    "ms",
+                    reference="target",
+                    reference_value=300.0,
+                    target="<= 300 ms",
+                )
+            )
+    if Path("/usr/bin/chromium").exists():
+        # The home page (the on-call "now" strip) is drawn too: the root page was the
+        # slowest to draw under load.
+        home = SimpleNamespace(slug="home", path="/")
+        draws = _draw_times([home, *PAGES], client.cookies["sessionid"].value)
+        for slug, times in draws.items():
+            results.append(
+                row(
+                    f"dashboard {slug} drawn in chromium p50 ({len(times)} loads)",
+                    percentile(times, 0.5),
+                    "ms",
+                    target="-",
+                )
+            )
+            results.append(
+                row(
+                    f"dashboard {slug} drawn in chromium p95 ({len(times)} loads)",
+                    percentile(times, 0.95),
+                    "ms",
+                    reference="target",
+                    reference_value=1500.0,
+                    target="<= 1500 ms",
+                )
+            )
     return results
