@@ -58,6 +58,11 @@ def _combine_points(
 
 # Aggregations that add up over a bucket: a bucket the range covers only in part reads low.
 ADDITIVE = frozenset({"sum", "count", "rate"})
+# (agg, combine) pairs where combining per-series values equals aggregating the pooled samples
+# of the series: the store's ``by`` grouping gives the same numbers.
+POOLED = frozenset(
+    {("sum", "sum"), ("count", "sum"), ("rate", "sum"), ("max", "max"), ("min", "min")}
+)
 
 
 def complete_buckets(
@@ -92,8 +97,18 @@ def lines(
     picked = tr.filters_for(metric_labels(metric))
     if picked:
         labels = {**(labels or {}), **picked}
+    # Where combining the series is the same operation as aggregating each one (a sum of
+    # sums, the max of maxima), the store combines them in its query: one row per bucket
+    # and group comes back instead of one per bucket and series.
+    pooled = combine is not None and (agg, combine) in POOLED
     result = series_query(
-        metric=metric, labels=labels, start=tr.start, end=tr.end, step=step, agg=agg
+        metric=metric,
+        labels=labels,
+        start=tr.start,
+        end=tr.end,
+        step=step,
+        agg=agg,
+        by=([by] if by else []) if pooled else None,
     )
     grouped: dict[str, list[list[tuple[datetime, float]]]] = defaultdict(list)
     for s in result.series:

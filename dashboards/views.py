@@ -19,6 +19,7 @@ from dashboards import exports, memo, reports
 from dashboards.models import ScheduledReport
 from dashboards.pages import PAGES, Page, page_by_slug
 from dashboards.panels.base import render as render_panel
+from dashboards.panels.base import render_all
 from dashboards.panels.slo import SLO_REPORT_PANEL
 from dashboards.timerange import DEFAULT_RANGE, PRESETS, RangeError, parse_range
 from penguinmon.roles import user_can
@@ -48,7 +49,7 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         tr = parse_range({"range": DEFAULT_RANGE})
     started = time.perf_counter()
     with memo.scope():  # panels of one page share their reads
-        panels = [render_panel(panel, tr) for panel in page.panels]
+        panels = render_all(page.panels, tr)
     context = {
         "page": page,
         "pages": [p for p in PAGES if user_can(request.user, p.capability)],

@@ -9,12 +9,15 @@ answer, so the four can never disagree.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+import contextvars
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from dashboards import memo
@@ -28,6 +31,10 @@ PREVIOUS_SUFFIX = " (previous period)"
 # (timerange.MAX_POINTS: about 2 per horizontal pixel of a half-width panel), so this is
 # for custom reads and tables of raw points.
 WEBGL_POINTS = 1000
+# A page's panels are read on this many threads at once (each with its own database
+# connection): a render is mostly waiting on Postgres, which then works on both cores.
+PANEL_THREADS = 3
+_pool = ThreadPoolExecutor(max_workers=PANEL_THREADS, thread_name_prefix="dashboard-panel")
 
 
 def plot_time(moment: datetime) -> str:
@@ -122,6 +129,32 @@ def render(panel: Panel, tr: TimeRange) -> RenderedPanel:
         figure=figure_dict(panel.figure(data, tr)),
         extra=panel.context(data, tr),
     )
+
+
+def _render_on_pool_thread(panel: Panel, tr: TimeRange) -> RenderedPanel:
+    # A pool thread keeps its connection between renders, as a request thread does; one that
+    # broke or outlived CONN_MAX_AGE is replaced first.
+    close_old_connections()
+    return render(panel, tr)
+
+
+def render_all(panels: Sequence[Panel], tr: TimeRange) -> list[RenderedPanel]:
+    """Every panel of a page, in order, sharing one memo of reads (``dashboards.memo``).
+
+    Panels are rendered on PANEL_THREADS threads at once. Inside a transaction (tests, or any
+    caller holding one) they are rendered one after another on this thread: another
+    connection would not see what the transaction wrote."""
+    if memo.current() is None:
+        with memo.scope():
+            return render_all(panels, tr)
+    if len(panels) < 2 or connection.in_atomic_block:
+        return [render(panel, tr) for panel in panels]
+    # Each panel runs in a copy of this context: the same memo, time zone and request state.
+    futures = [
+        _pool.submit(contextvars.copy_context().run, _render_on_pool_thread, panel, tr)
+        for panel in panels
+    ]
+    return [f.result() for f in futures]
 
 
 def base_layout(*, height: int = 280, unit: str = "", **extra: Any) -> dict:
