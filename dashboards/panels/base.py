@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import abc
 import contextvars
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from django.db import close_old_connections, connection
@@ -99,13 +99,18 @@ class RenderedPanel:
     panel: Panel
     tr: TimeRange
     data: Any
-    table: Table
     figure: dict | None
     extra: dict
 
     @property
     def key(self) -> str:
         return self.panel.key
+
+    @cached_property
+    def table(self) -> Table:
+        """The panel's rows from the same answer, built when first asked for: a chart page
+        shows none of them (a 30-day chart's rows are thousands), exports and tables do."""
+        return self.panel.table(self.data, self.tr)
 
 
 def figure_dict(fig: fg.Figure | None) -> dict | None:
@@ -125,7 +130,6 @@ def render(panel: Panel, tr: TimeRange) -> RenderedPanel:
         panel=panel,
         tr=tr,
         data=data,
-        table=panel.table(data, tr),
         figure=figure_dict(panel.figure(data, tr)),
         extra=panel.context(data, tr),
     )
@@ -138,23 +142,22 @@ def _render_on_pool_thread(panel: Panel, tr: TimeRange) -> RenderedPanel:
     return render(panel, tr)
 
 
-def render_all(panels: Sequence[Panel], tr: TimeRange) -> list[RenderedPanel]:
-    """Every panel of a page, in order, sharing one memo of reads (``dashboards.memo``).
+def start_rendering(panels: Sequence[Panel], tr: TimeRange) -> Callable[[], list[RenderedPanel]]:
+    """Start rendering every panel of a page; the returned function waits for them and returns
+    them in order. Call it inside ``memo.scope()``: the panels share its reads.
 
-    Panels are rendered on PANEL_THREADS threads at once. Inside a transaction (tests, or any
-    caller holding one) they are rendered one after another on this thread: another
-    connection would not see what the transaction wrote."""
-    if memo.current() is None:
-        with memo.scope():
-            return render_all(panels, tr)
-    if len(panels) < 2 or connection.in_atomic_block:
-        return [render(panel, tr) for panel in panels]
+    Panels are rendered on PANEL_THREADS threads at once, so the caller can do its own reads
+    meanwhile. Inside a transaction (tests, or any caller holding one) they are rendered one
+    after another on this thread when waited for: another connection would not see what the
+    transaction wrote."""
+    if len(panels) < 2 or connection.in_atomic_block or memo.current() is None:
+        return lambda: [render(panel, tr) for panel in panels]
     # Each panel runs in a copy of this context: the same memo, time zone and request state.
     futures = [
         _pool.submit(contextvars.copy_context().run, _render_on_pool_thread, panel, tr)
         for panel in panels
     ]
-    return [f.result() for f in futures]
+    return lambda: [f.result() for f in futures]
 
 
 def base_layout(*, height: int = 280, unit: str = "", **extra: Any) -> dict:
@@ -254,11 +257,12 @@ class Alarm:
 
 def _alarm_markers(fig: fg.Figure, lines: list[Line], alarm: Alarm) -> None:
     """One marker trace per level over every line: red points past ``bad``, amber past ``near``."""
+    levels = [(alarm.level(v), ts, v) for line in lines for ts, v in line.points]
     for level, colour, name in (
         ("near", fg.NEAR_AMBER, "near threshold"),
         ("bad", fg.BAD_RED, "past threshold"),
     ):
-        points = [(ts, v) for line in lines for ts, v in line.points if alarm.level(v) == level]
+        points = [(ts, v) for lv, ts, v in levels if lv == level]
         if not points:
             continue
         fig.add_trace(

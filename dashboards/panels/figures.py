@@ -77,7 +77,9 @@ def Heatmap(**kwargs: Any) -> dict[str, Any]:  # noqa: N802
 class Figure:
     def __init__(self, layout: dict[str, Any] | None = None):
         self.data: list[dict[str, Any]] = []
-        self.layout: dict[str, Any] = copy.deepcopy(layout or {})
+        # The template is shared, never changed: copying it for every figure was most of
+        # the copy's time.
+        self.layout: dict[str, Any] = copy.deepcopy(layout or {}, {id(TEMPLATE): TEMPLATE})
 
     def add_trace(self, trace: dict[str, Any]) -> Figure:
         self.data.append(trace)
