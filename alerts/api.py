@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Literal
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
@@ -16,9 +17,9 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from alerts import selectors, services
-from alerts.models import Alert, AlertRule, Silence, parse_weekdays
+from alerts.models import SEVERITY_LABELS, Alert, AlertRule, Silence, parse_weekdays
 from penguinmon.api_auth import actor_label, api_auth, require_capability
-from penguinmon.api_schemas import aware
+from penguinmon.api_schemas import aware, json_response
 
 router = Router(tags=["alerts"])
 
@@ -220,12 +221,62 @@ def _get_alert(alert_id: int) -> Alert:
     return get_object_or_404(Alert.objects.select_related("rule", "acknowledged_by"), pk=alert_id)
 
 
+# The feed's columns, in the order _feed_item reads them.
+FEED_FIELDS = (
+    "id",
+    "rule__name",
+    "rule_id",
+    "state",
+    "severity",
+    "service",
+    "message",
+    "labels",
+    "value",
+    "last_value",
+    "started_at",
+    "fired_at",
+    "acknowledged_at",
+    f"acknowledged_by__{get_user_model().USERNAME_FIELD}",
+    "resolved_at",
+    "rule__runbook_url",
+    "false_positive",
+)
+
+
+def _feed_item(row: tuple) -> dict:
+    """One feed row as ``alert_out`` gives it (same keys, values and order)."""
+    (pk, rule, rule_id, state, severity, service, message, labels, value, last_value) = row[:10]
+    started, fired, acked, acked_by, resolved, runbook, false_positive = row[10:]
+    return {
+        "id": pk,
+        "rule": rule,
+        "rule_id": rule_id,
+        "state": state,
+        "severity": severity,
+        "severity_label": SEVERITY_LABELS.get(severity, severity.upper()),
+        "service": service,
+        "message": message,
+        "labels": labels,
+        "value": value,
+        "last_value": last_value,
+        "started_at": started,
+        "fired_at": fired,
+        "acknowledged_at": acked,
+        "acknowledged_by": acked_by,
+        "resolved_at": resolved,
+        "runbook_url": runbook,
+        "false_positive": false_positive,
+        "url": f"/alerts/{pk}/",
+    }
+
+
 @router.get("/alerts", response=list[AlertOut], auth=api_auth("read"))
 def list_alerts(request, params: Query[FeedParams]):
     """The alert feed: the last ``hours`` (and everything still open), newest first."""
     require_capability(request, "view_alerts")
     try:
-        alerts = selectors.alerts_feed(
+        rows = selectors.alerts_feed_values(
+            FEED_FIELDS,
             since=timezone.now() - timedelta(hours=params.hours),
             severity=params.severity,
             service=params.service,
@@ -234,7 +285,10 @@ def list_alerts(request, params: Query[FeedParams]):
         )
     except ValueError as exc:
         raise HttpError(400, str(exc)) from exc
-    return [alert_out(a) for a in alerts]
+    # Built from the columns and encoded directly: every value already has its AlertOut type
+    # (tests/alerts/test_api.py checks the body against the schema), and validating up to 500
+    # objects against it cost more than the query (issue 13's speed goal for this route).
+    return json_response([_feed_item(row) for row in rows])
 
 
 @router.get("/alerts/{alert_id}", response=AlertDetailOut, auth=api_auth("read"))

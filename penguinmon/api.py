@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import BaseRenderer
 
 from penguinmon.api_errors import error_response
+from penguinmon.api_schemas import JSON_OPTIONS
 from penguinmon.queues import redis_client
 
 
@@ -18,7 +19,7 @@ class ORJSONRenderer(BaseRenderer):
     media_type = "application/json"
 
     def render(self, request, data, *, response_status):
-        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+        return orjson.dumps(data, option=JSON_OPTIONS)
 
 
 class PenguinMonAPI(NinjaAPI):

@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from alerts import services
+from alerts.api import AlertOut
 from alerts.evaluation import evaluate_rules
 from alerts.models import Alert, Silence
 from penguinmon.models import AuditLog
@@ -37,6 +39,38 @@ def test_feed_lists_alerts_with_the_seed_severity_words(api, alert):
     assert row["message"] == "SMTP Queue size exceeded 10k threshold"
     assert row["state"] == "firing"
     assert api.get("/api/v1/alerts", severity="INFO").json() == []
+
+
+def test_feed_items_are_the_alert_as_its_detail_route_gives_it(api, make_user, alert):
+    # The feed encodes its rows without ninja's validation (for speed); each item must still
+    # be exactly what the schema-validated detail route answers, acknowledged alert included.
+    services.alert_acknowledge(alert=alert, user=make_user("on-call", username="olive"))
+    other = Alert.objects.create(
+        rule=alert.rule,
+        labels={"service": "imap", "ip": "192.0.2.7"},
+        label_key="other",
+        state=Alert.State.RESOLVED,
+        severity="warning",
+        service="imap",
+        message="resolved one",
+        value=3,
+        started_at=timezone.now() - timedelta(hours=1),
+        resolved_at=timezone.now(),
+        last_evaluated_at=timezone.now(),
+    )
+    resp = api.get("/api/v1/alerts")
+    assert resp.status_code == 200
+    assert resp["Content-Type"] == "application/json; charset=utf-8"
+    feed = {row["id"]: row for row in resp.json()}
+    assert set(feed) >= {alert.pk, other.pk}
+    for pk in (alert.pk, other.pk):
+        detail = api.get(f"/api/v1/alerts/{pk}").json()
+        for key in ("escalation_chain", "escalation_step", "events", "deliveries"):
+            del detail[key]
+        assert list(feed[pk].items()) == list(detail.items())
+    assert feed[alert.pk]["acknowledged_by"] == "olive"
+    assert feed[other.pk]["value"] == 3.0 and feed[other.pk]["severity_label"] == "WARNING"
+    AlertOut.model_validate(feed[other.pk])
 
 
 def test_feed_rejects_an_unknown_severity_with_a_clear_400(api, db):
