@@ -316,8 +316,10 @@ def _stamps_us(stamps: list, now: datetime, oldest: float, newest: float) -> np.
 # 10-20 on the loaded machine) in orjson.loads + fold_request_timings before its few hundred
 # rows were written: a datetime per request for its minute, two orjson.dumps per request for
 # its series keys. Here the distinct (service, route, method) and status classes are checked
-# and keyed once, minutes come from integer arithmetic, the fold counts with Counter: ~4x less
-# in the same runs. Through the bench: 15-38k requests/s before, 34-159k/s now.
+# and keyed once, minutes come from arithmetic on a numpy column, and the fold works on cells
+# numbered (series, minute) with numpy: 7.5 ms best of 60 where a fold with Counter over
+# (key, minute) tuples took 15.5 ms. Through the bench: 15-38k requests/s before msgspec,
+# 0.31-0.50 of COPY with Counter and one-row INSERTs, 0.52-0.66 now (load 8-9).
 
 
 class RequestItem(msgspec.Struct, gc=False):  # as SampleItem
