@@ -165,37 +165,6 @@ def test_a_second_cumulative_export_adds_only_the_delta_and_a_retry_adds_nothing
     assert p95 == pytest.approx(float(np.percentile(more * 1000, 95)), rel=0.5)
 
 
-def test_delta_exponential_histograms_merge_with_the_stores_own_error(otlp, api):
-    t = time.time() // 60 * 60 - 360 + 20
-    values = _durations_s(5000, 5) * 1000  # milliseconds, as http.server.duration
-    scale = 3
-    index = np.ceil(np.log2(values) * 2**scale).astype(int) - 1  # bucket (base^i, base^(i+1)]
-    offset = int(index.min())
-    counts = np.bincount(index - offset)
-
-    def build(m):
-        m.name, m.unit = "http.server.duration", "ms"
-        m.exponential_histogram.aggregation_temporality = DELTA
-        p = m.exponential_histogram.data_points.add(
-            time_unix_nano=ns(t), count=len(values), sum=float(values.sum()), scale=scale
-        )
-        p.positive.offset = offset
-        p.positive.bucket_counts.extend(int(c) for c in counts)
-        for k, v in {"http.route": "/pay", "http.method": "post", "http.status_code": 201}.items():
-            _attr(p.attributes, k, v)
-
-    resp = otlp(export(build, service="billing"))
-    assert resp.status_code == 200, resp.content
-    labels = {"service": "billing", "route": "/pay", "method": "POST"}
-    assert _query(api, "http_request_duration_ms", "count", t, **labels) == [5000.0]
-    for q, agg in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
-        [got] = _query(api, "http_request_duration_ms", agg, t, **labels)
-        exact = float(np.percentile(values, q * 100))
-        # OTLP buckets of 2^(1/8) inside the store's 2^(1/4): both errors at most.
-        bound = histogram.GROWTH * 2 ** (2**-scale)
-        assert exact / bound <= got <= exact * bound, (agg, got, exact)
-
-
 def _exponential(values_ms, scale: int, t: float, temporality: int):
     """An http.server.duration exponential histogram point of ``values_ms`` at ``scale``."""
     index = np.ceil(np.log2(values_ms) * 2**scale).astype(int) - 1  # (base^i, base^(i+1)]
@@ -214,6 +183,22 @@ def _exponential(values_ms, scale: int, t: float, temporality: int):
             _attr(p.attributes, k, v)
 
     return build
+
+
+def test_delta_exponential_histograms_merge_with_the_stores_own_error(otlp, api):
+    t = time.time() // 60 * 60 - 360 + 20
+    values = _durations_s(5000, 5) * 1000  # milliseconds, as http.server.duration
+    scale = 3
+    resp = otlp(export(_exponential(values, scale, t, DELTA), service="billing"))
+    assert resp.status_code == 200, resp.content
+    labels = {"service": "billing", "route": "/pay", "method": "POST"}
+    assert _query(api, "http_request_duration_ms", "count", t, **labels) == [5000.0]
+    for q, agg in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+        [got] = _query(api, "http_request_duration_ms", agg, t, **labels)
+        exact = float(np.percentile(values, q * 100))
+        # OTLP buckets of 2^(1/8) inside the store's 2^(1/4): both errors at most.
+        bound = histogram.GROWTH * 2 ** (2**-scale)
+        assert exact / bound <= got <= exact * bound, (agg, got, exact)
 
 
 def test_cumulative_exponential_exports_add_their_increase_across_a_scale_change(otlp, api):
