@@ -27,8 +27,8 @@ and five round trips to Postgres (BEGIN, the COPY's two, the dirty range, COMMIT
 has all but the dirty range). penguinmon/middleware.py skips these bodies: ~1 ms for the whole
 middleware stack. benchmarks/bench_ingest.py (gunicorn, JSON
 and COPY batches in turn, the ratio measured in the same run): one item per sample 0.46-0.54 of
-COPY before (load 2-4), 0.59-0.74 now (load 5-7, heavier); series-grouped points 0.53-0.66
-before, 0.65-0.85 now.
+COPY before (3 runs, load 2-4), 0.55-0.74 now (11 runs, load 4-9, heavier); series-grouped
+points 0.53-0.66 before, 0.65-0.99 now.
 
 ``_fast`` handles batches where everything is as expected and answers None otherwise; the
 body is then parsed again with orjson and handed to ``ingest.validate_samples``, the reference
@@ -319,7 +319,8 @@ def _stamps_us(stamps: list, now: datetime, oldest: float, newest: float) -> np.
 # and keyed once, minutes come from arithmetic on a numpy column, and the fold works on cells
 # numbered (series, minute) with numpy: 7.5 ms best of 60 where a fold with Counter over
 # (key, minute) tuples took 15.5 ms. Through the bench: 15-38k requests/s before msgspec,
-# 0.31-0.50 of COPY with Counter and one-row INSERTs, 0.52-0.66 now (load 8-9).
+# 0.32-0.50 of COPY with Counter and one-row INSERTs (8 runs, load 2-7), 0.52-0.92 now (6 runs,
+# load 4-9).
 
 
 class RequestItem(msgspec.Struct, gc=False):  # as SampleItem
