@@ -25,10 +25,10 @@ savepoint when the batch owns its transaction (two round trips to Postgres a bat
 left is Postgres taking the COPY (~12 ms, the same as the reference's), HTTP, the token look-up
 and five round trips to Postgres (BEGIN, the COPY's two, the dirty range, COMMIT; the reference
 has all but the dirty range). penguinmon/middleware.py skips these bodies: ~1 ms for the whole
-middleware stack. benchmarks/bench_ingest.py (gunicorn, JSON
-and COPY batches in turn, the ratio measured in the same run): one item per sample 0.46-0.54 of
-COPY before (3 runs, load 2-4), 0.55-0.74 now (11 runs, load 4-9, heavier); series-grouped
-points 0.53-0.66 before, 0.65-0.99 now.
+middleware stack. benchmarks/bench_ingest.py (gunicorn, JSON and COPY batches in turn, the ratio
+measured in the same run): one item per sample 0.46-0.54 of COPY before (3 runs, load 2-4),
+0.55-0.74 now (11 runs, load 4-9, heavier); series-grouped points 0.53-0.66 before, 0.65-0.99
+now.
 
 ``_fast`` handles batches where everything is as expected and answers None otherwise; the
 body is then parsed again with orjson and handed to ``ingest.validate_samples``, the reference
