@@ -51,7 +51,7 @@ class SeriesPoints:
     series_id: int | None  # None for a group of series (``by``)
     labels: dict
     unit: str
-    points: list[tuple[datetime, float]] = field(default_factory=list)
+    points: list[tuple[datetime, float]] | orjson.Fragment = field(default_factory=list)
 
 
 @dataclass
@@ -340,7 +340,7 @@ def series_query(
     step: int,
     agg: str = "avg",
     by: Sequence[str] | None = None,
-    epoch_seconds: bool = False,
+    as_json: bool = False,
 ) -> QueryResult:
     """Points per matching series (or per group of them, see ``by``), one per ``step`` seconds
     over [start, end), aggregated with ``agg``.
@@ -349,20 +349,23 @@ def series_query(
     end is stamped with its clipped start and holds exactly its part of [start, end).
     ``by``: None for one line per series; a list of label names for one line per distinct
     value of them (an empty list merges every matching series into one). Points are (datetime,
-    value); with ``epoch_seconds`` they are (unix seconds, value), which saves the JSON API a
-    conversion per point."""
+    value); with ``as_json`` each line's points are one ``orjson.Fragment``, a JSON array of
+    [unix seconds, value] for the API's answer (a one-series line's is written by the
+    database, see ``reader.aggregate_line_sql``)."""
     _check(metric, agg, start, end, step)
     # Pending ranges from a step before start (a cumulative rate's baseline; _usable_step
     # raises a step by less than the hour added).
     back = timedelta(seconds=int(step)) + timedelta(hours=1)
     line = guess = None
-    if epoch_seconds and by is None and _plain(agg, {"counter"}):
+    if as_json and by is None and _plain(agg, {"counter"}):
         # Most API queries name one series in a window with nothing pending: its points are
         # read in the round trip of the look-up, for the plan without pending ranges, and kept
         # only if the look-up confirms one series of a kind answered this way and that plan.
         guess = Buckets(start, end, _usable_step(int(step), start, set(), agg))
         plan = reader.sample_plan(guess, reader.Pending())
-        sql, line_params = reader.aggregate_line_sql("(SELECT id FROM one)", guess, agg, plan)
+        sql, line_params = reader.aggregate_line_sql(
+            "(SELECT id FROM one)", guess, agg, plan, as_json=True
+        )
         if sql:
             where, params = _series_filter(metric, labels)
             kind = "kind = 'counter'" if agg == "rate" else "kind <> 'histogram'"
@@ -378,14 +381,13 @@ def series_query(
     result = QueryResult(metric, agg, step, _resolution(b, agg, kinds), start, end, [])
     if not found:
         return result
-    if epoch_seconds and by is None and len(found) == 1 and _plain(agg, kinds):
+    if as_json and by is None and len(found) == 1 and _plain(agg, kinds):
         [series] = found
         if rows is not None and b == guess and reader.sample_plan(b, pend) == plan:
-            points = rows
+            text = rows[0][0]
         else:
-            points = reader.read_aggregate_line(series.id, b, agg, pend=pend)
-        if points and points[0][0] < b.start_s:  # the first bucket, clipped by start
-            points[0] = (b.start_s, points[0][1])
+            text = reader.read_aggregate_line(series.id, b, agg, pend=pend, as_json=True)
+        points = orjson.Fragment(text)
         result.series = [SeriesPoints(series.id, series.labels, series.unit, points)]
         return result
     groups, values = _evaluate(found, b, agg, None if by is None else tuple(by), pend)
@@ -397,10 +399,13 @@ def series_query(
     ]
     start_s = b.start_s
     for g, rows in groupby(values, key=itemgetter(0)):
-        if epoch_seconds:
+        if as_json:
             lines[g].points = [(t if t > start_s else start_s, v) for _, t, v in rows]
         else:
             lines[g].points = [(b.stamp(t), v) for _, t, v in rows]
+    if as_json:
+        for line in lines:
+            line.points = orjson.Fragment(orjson.dumps(line.points))
     result.series = lines
     return result
 
