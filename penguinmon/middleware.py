@@ -2,7 +2,14 @@ import json
 import math
 import re
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject
+from csp.middleware import CSPMiddleware as LibraryCSPMiddleware
+from csp.utils import build_policy
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpResponse
 
 from penguinmon.api_errors import error_response
@@ -151,3 +158,63 @@ class ApiInputGuardMiddleware:
             except RecursionError as exc:
                 raise InputRefused("body: nested too deeply") from exc
             _check_value(body, "body")
+
+
+# What csp.decorators set on a response to change its policy; such responses (and those of a
+# request that used a nonce) get the library's own per-response build.
+CSP_PER_RESPONSE = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
+# report_only → (header value, excluded path prefixes), built from settings once.
+_csp_built: dict[bool, tuple[str, tuple[str, ...]]] = {}
+
+
+def _csp_policy(report_only: bool) -> tuple[str, tuple[str, ...]]:
+    built = _csp_built.get(report_only)
+    if built is None:
+        name = "CONTENT_SECURITY_POLICY_REPORT_ONLY" if report_only else "CONTENT_SECURITY_POLICY"
+        prefixes = tuple((getattr(settings, name, None) or {}).get("EXCLUDE_URL_PREFIXES") or ())
+        built = _csp_built[report_only] = (build_policy(report_only=report_only), prefixes)
+    return built
+
+
+@receiver(setting_changed, dispatch_uid="penguinmon-csp-settings")
+def _csp_settings_changed(setting: str, **kwargs) -> None:
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        _csp_built.clear()
+
+
+class CSPMiddleware(LibraryCSPMiddleware):
+    """django-csp's middleware with the policy built once: the library rebuilds the same
+    header from settings for every response (two dataclass deep copies and a copy per
+    directive, ~40-55 µs: more than the other 13 middlewares together on an API answer).
+    Same headers, exemptions and nonce guard; a response whose policy a decorator or a nonce
+    changes is built by the library as before."""
+
+    def process_response(self, request, response):
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            getattr(response, name, None) is not None for name in CSP_PER_RESPONSE
+        ):
+            return super().process_response(request, response)
+        if response.status_code in (404, 500) and settings.DEBUG:
+            return response  # Django's debug pages, as the library leaves them
+        for header, report_only, exempt in (
+            (HEADER, False, "_csp_exempt"),
+            (HEADER_REPORT_ONLY, True, "_csp_exempt_ro"),
+        ):
+            policy, excluded = _csp_policy(report_only)
+            if (
+                policy
+                and header not in response
+                and getattr(response, exempt, False) is False
+                and not request.path_info.startswith(excluded)
+            ):
+                response[header] = policy
+        # As the library does: a nonce asked for after the header was written raises.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response

@@ -105,7 +105,7 @@ MIDDLEWARE = [
     "penguinmon.middleware.ApiErrorsMiddleware",
     "penguinmon.middleware.ApiInputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "penguinmon.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
