@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alerts import services
-from alerts.api import AlertOut
+from alerts import selectors, services
+from alerts.api import FEED_FIELDS, AlertOut
 from alerts.evaluation import evaluate_rules
 from alerts.models import Alert, Silence
 from penguinmon.models import AuditLog
@@ -71,6 +71,54 @@ def test_feed_items_are_the_alert_as_its_detail_route_gives_it(api, make_user, a
     assert feed[alert.pk]["acknowledged_by"] == "olive"
     assert feed[other.pk]["value"] == 3.0 and feed[other.pk]["severity_label"] == "WARNING"
     AlertOut.model_validate(feed[other.pk])
+
+
+def test_the_feeds_sql_built_once_answers_as_its_queryset_for_every_shape(make_rule, make_user):
+    rule = make_rule()
+    now = timezone.now()
+    user = make_user("on-call", username="olive")
+    for i, (state, severity, service) in enumerate(
+        [
+            ("firing", "critical", "smtp"),
+            ("acknowledged", "warning", "smtp"),
+            ("resolved", "critical", "imap"),
+            ("pending", "info", "imap"),
+            ("resolved", "warning", "smtp"),
+        ]
+    ):
+        Alert.objects.create(
+            rule=rule,
+            labels={"service": service, "n": str(i)},
+            label_key=f"shape-{i}",
+            state=state,
+            severity=severity,
+            service=service,
+            message=f"alert {i}",
+            value=i * 1.5,
+            started_at=now - timedelta(hours=3 * i),
+            resolved_at=now - timedelta(hours=i) if state == "resolved" else None,
+            acknowledged_by=user if state == "acknowledged" else None,
+            acknowledged_at=now if state == "acknowledged" else None,
+            last_evaluated_at=now,
+        )
+    shapes = 0
+    for hours in (2, 48):
+        for severity in (None, "ERROR", "warning"):
+            for service in (None, "smtp", "nothing-here"):
+                for state in (None, "firing", "resolved"):
+                    for order in ("time", "severity"):
+                        for limit in (1, 500):
+                            kwargs = dict(severity=severity, service=service, state=state)
+                            since = now - timedelta(hours=hours)
+                            got = selectors.alerts_feed_values(
+                                FEED_FIELDS, since=since, order=order, limit=limit, **kwargs
+                            )
+                            want = selectors._feed_ordered(since=since, order=order, **kwargs)
+                            assert got == list(want.values_list(*FEED_FIELDS)[:limit]), kwargs
+                            shapes += bool(got)
+    assert shapes > 50  # most shapes find alerts: the comparison is not between empty lists
+    with pytest.raises(ValueError, match="unknown state"):
+        selectors.alerts_feed_values(FEED_FIELDS, since=now, state="exploded")
 
 
 def test_feed_rejects_an_unknown_severity_with_a_clear_400(api, db):
