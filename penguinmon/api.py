@@ -5,14 +5,13 @@ imports no app."""
 from __future__ import annotations
 
 import orjson
-from django.db import connection
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import BaseRenderer
 
 from penguinmon.api_errors import error_response
 from penguinmon.api_schemas import JSON_OPTIONS
-from penguinmon.queues import redis_client
+from penguinmon.health import readiness
 
 
 class ORJSONRenderer(BaseRenderer):
@@ -79,19 +78,5 @@ def _auth_error(request, exc):
 @api.get("/health", auth=None, tags=["system"])
 def health(request):
     """Liveness and readiness: database and Redis reachability."""
-    checks = {}
-    try:
-        with connection.cursor() as cur:
-            cur.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # report, don't raise: health must always answer
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        redis_client().ping()
-        checks["redis"] = "ok"
-    except Exception as exc:
-        checks["redis"] = f"error: {exc.__class__.__name__}"
-    ok = all(v == "ok" for v in checks.values())
-    return api.create_response(
-        request, {"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503
-    )
+    body, status = readiness()
+    return api.create_response(request, body, status=status)

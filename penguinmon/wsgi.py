@@ -5,7 +5,9 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "penguinmon.settings")
 application = get_wsgi_application()
 
-# Imported after setup: the public status page's repeat views are answered from memory.
+# Imported after setup: the public status page's repeat views are answered from memory, and
+# readiness probes run their checks without the request cycle around them.
 from incidents.status_wsgi import StatusPageFastPath  # noqa: E402
+from penguinmon.health_wsgi import HealthFastPath  # noqa: E402
 
-application = StatusPageFastPath(application)
+application = HealthFastPath(StatusPageFastPath(application))

@@ -1,7 +1,9 @@
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from penguinmon.models import ApiToken, AuditLog, hash_token
@@ -29,6 +31,20 @@ def test_unknown_scope_is_refused(make_user):
 def test_health_needs_no_token_and_reports_database_and_redis(client):
     body = client.get("/api/health").json()
     assert body == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_answers_ok_at_once_after_its_database_connection_died(client):
+    # The probe's SELECT 1 stands in for Django's per-request connection check; a connection
+    # the server dropped (a restart) must not make the next probe report the database down.
+    assert client.get("/api/health").status_code == 200
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    response = client.get("/api/health")
+    assert response.status_code == 200, response.content
+    assert response.json()["database"] == "ok"
+    assert connection.connection.info.backend_pid != pid
 
 
 @pytest.mark.django_db
