@@ -9,7 +9,7 @@ from ``collectors.store.histogram.quantile``, the store's one quantile estimator
 
 The API's most common question, one series at one step (``series_query(as_json=True)``, e.g.
 24 hours at 1 minute: 1,440 points), has a hand-made path, measured on the bench dataset
-(benchmarks/bench_query.py; the machine was shared, load 5-9, so CPU times are the steadier
+(benchmarks/bench_query.py; the machine was shared, load 2.5-9, so CPU times are the steadier
 figures):
 
 - the series look-up and the line's statement go in one round trip (two statements in one
@@ -21,10 +21,13 @@ figures):
   as JSON text, which the view embeds as it is (``orjson.Fragment``).
 
 Per 24 h @ 1 min request, before -> after: Postgres round trips 4 -> 3 under gunicorn (its
-health check, the token, this one); the gunicorn worker's CPU 3.2-3.4 -> 2.4-2.7 ms, its
-Postgres backend's about 2.3-2.5 ms either way (Prometheus: 2.3 ms for the same answer);
-Python CPU in-process 2.9 -> 1.8 ms. What is left is mostly per request, not per point: a
-1-minute window costs 2.9 ms of CPU against 4.7-5.1 ms for 24 hours.
+health check, the token, this one); CPU time of the gunicorn worker 2.9-3.4 -> 1.8-2.7 ms,
+of its Postgres backend 2.1-2.5 ms either way (Prometheus: 2.1-2.3 ms for the same answer);
+Python CPU in-process 2.9 -> 1.8 ms. bench_query's p95, ours vs Prometheus: before 18.8 vs
+7.9 ms (2.4, load 2.4; 3.0 on a quiet machine), after 10.4 vs 6.3 (1.7), 12.6 vs 9.0 (1.4),
+15.8 vs 7.2 (2.2) at load 2.6-4. What is left is mostly per request, not per point: a
+1-minute window costs 3.1 ms of CPU against 4.0-5.1 ms for 24 hours (Django's path and the
+token's round trip before the view).
 """
 
 from __future__ import annotations
