@@ -125,6 +125,10 @@ def _draw_times(pages, session_key: str) -> dict[str, list[float]]:
     return out
 
 
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def run() -> list[dict]:
     from django.contrib.auth import get_user_model
 
@@ -134,7 +138,11 @@ def run() -> list[dict]:
     )
     try:
         with worker_and_beat():
-            return _measure(user)
+            # The machine is shared: the figures only mean something beside its load.
+            print(f"   load average (1, 5, 15 min) at start: {_load()}")
+            results = _measure(user)
+            print(f"   load average (1, 5, 15 min) at end: {_load()}")
+            return results
     finally:
         _cleanup(ids)
         user.delete()
