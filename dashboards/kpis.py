@@ -140,7 +140,11 @@ def _arr(start: datetime, end: datetime) -> float | None:
 
 def _incident_stat(field: str) -> Reader:
     def read(start: datetime, end: datetime) -> float | None:
-        stats = incident_selectors.incident_stats(start=start, end=end)
+        # The incident count and MTTR tiles come from one read of the period.
+        stats = memo.cached(
+            ("incident_stats", start, end),
+            lambda: incident_selectors.incident_stats(start=start, end=end),
+        )
         value = stats.get(field)
         return None if value is None else float(value)
 
@@ -216,6 +220,12 @@ def compute(defs: list[KpiDef], start: datetime, end: datetime, prev_start: date
     if memo.current() is None:
         with memo.scope():
             return compute(defs, start, end, prev_start)
+    # The KPI tiles and the risk list of a page show the same KPIs: computed once.
+    key = ("kpis", tuple(d.key for d in defs), start, end, prev_start)
+    return memo.cached(key, lambda: _compute(defs, start, end, prev_start))
+
+
+def _compute(defs: list[KpiDef], start: datetime, end: datetime, prev_start: datetime) -> list[Kpi]:
     periods = [(start, end), (prev_start, start)]
     selectors.prefetch({m for d in defs for m in _metrics(d)}, periods)
     if any(selectors.HIST in _metrics(d) for d in defs):

@@ -287,7 +287,7 @@ def latency_ms(
 def uptime_pct(start: datetime, end: datetime) -> float | None:
     """The platform's uptime over [start, end) from the services' status history (maintenance
     excluded): the figure every service card and SLA row is made of (collectors.monitoring.health)."""
-    return platform_uptime_pct(start, end)
+    return memo.cached(("uptime", start, end), lambda: platform_uptime_pct(start, end))
 
 
 @dataclass
