@@ -27,6 +27,7 @@ from alerts.models import (
 from collectors.monitoring.health import set_maintenance_source
 from collectors.store import QueryError
 from collectors.store.query import series_query, window_values
+from penguinmon.db import compiled_timestamps
 
 # The feed filter accepts the seed's words (ERROR/WARNING/INFO) as well as our severities.
 SEVERITY_ALIASES = {
@@ -174,6 +175,7 @@ def alerts_feed_values(
     )
     values = [since if p == _SINCE else service if p == _SERVICE else p for p in params]
     with connection.cursor() as cur:
+        compiled_timestamps(cur)
         cur.execute(sql, values)
         rows = cur.fetchall()
     if not converters:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
+from penguinmon.db import compiled_timestamps
 from penguinmon.models import ApiToken, hash_token
 from penguinmon.roles import user_can
 
@@ -63,6 +64,7 @@ def active_token(token_hash: str) -> ApiToken | None:
     """The active token (``ApiToken.objects.active()``) with this hash, its user loaded."""
     sql, t_fields, u_fields = _active_token_sql()
     with connection.cursor() as cur:
+        compiled_timestamps(cur)
         cur.execute(sql, [token_hash, timezone.now()])
         row = cur.fetchone()
     if row is None:
