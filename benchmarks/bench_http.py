@@ -10,8 +10,9 @@ wrk's own Lua ``done`` hook prints the request count, the errors and the p95 lat
 everything else on the machine, with the Procfile's Celery worker and beat running on the bench
 database as `make run` runs them (the issue states the goals for that load).
 
-Measured 2026-11-30 (load 2.4 before a run, 5.6-6.7 during): the feed 439-563/s at p95
-159-174 ms, health 1,905-2,718/s; before the feed was built from columns and the health probe
+Measured 2026-11-30 over five runs (load 0.8-5.3 before a run, 2.6-6.7 during): the feed
+439-640/s at p95 120-174 ms, health 1,220-2,903/s (the low ones while the Celery worker ran a
+heavy task); before the feed was built from columns and the health probe
 skipped the request cycle: 121/s at p95 571 ms and 1,226/s (load 2.5, 6.0 during). Where the
 CPU went, as gunicorn workers' CPU per request (before and after measured back to back at load
 7, no worker and beat): the feed 11.4 -> 2.1 ms (model instances for 60 alerts, rules and
