@@ -11,7 +11,7 @@ everything else on the machine, with the Procfile's Celery worker and beat runni
 database as `make run` runs them (the issue states the goals for that load).
 
 Measured 2026-11-30 over five runs (load 0.8-5.3 before a run, 2.6-6.7 during): the feed
-439-640/s at p95 120-174 ms, health 1,220-2,903/s (the low ones while the Celery worker ran a
+439-640/s at p95 120-174 ms, health 1,220-2,903/s (the low ones likely while the Celery worker ran a
 heavy task); before the feed was built from columns and the health probe
 skipped the request cycle: 121/s at p95 571 ms and 1,226/s (load 2.5, 6.0 during). Where the
 CPU went, as gunicorn workers' CPU per request (before and after measured back to back at load
