@@ -17,21 +17,16 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 from benchmarks.common import (
-    ROOT,
     delete_points,
-    free_port,
     percentile,
-    procfile_command,
+    procfile_web,
     row,
-    up,
-    wait_for_http,
     worker_and_beat,
 )
 
@@ -83,45 +78,30 @@ def _draw_times(pages, session_key: str) -> dict[str, list[float]]:
 
     from tests.support.browser import launch
 
-    port = free_port()
-    # The web line of the Procfile, as `make run` starts it (its workers and threads, DEBUG
-    # off, static files through whitenoise).
-    server = subprocess.Popen(
-        procfile_command("web", port=port),
-        cwd=ROOT,
-        env={**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     out: dict[str, list[float]] = {}
-    try:
-        wait_for_http(base + "/api/health", "gunicorn did not start", ok=up, timeout=10, every=0.3)
-        with sync_playwright() as p:
-            browser = launch(p)
-            ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-            ctx.add_cookies([{"name": "sessionid", "value": session_key, "url": base}])
-            page = ctx.new_page()
-            for dash in pages:
-                page.goto(base + dash.path)  # warm the browser cache (plotly.js)
-                times = []
-                for _ in range(DRAW_LOADS):
-                    t = time.perf_counter()
-                    page.goto(base + dash.path)
-                    # What the user sees: every chart in the first screen drawn (charts
-                    # further down are drawn as they scroll near, static/js/dashboards.js).
-                    page.wait_for_function(
-                        "() => { const p = document.querySelectorAll('.plot[data-figure]');"
-                        " return [...p].filter(e => e.getBoundingClientRect().top"
-                        " < window.innerHeight).every(e => e.querySelector('.main-svg')); }",
-                        timeout=30_000,
-                    )
-                    times.append((time.perf_counter() - t) * 1000)
-                out[dash.slug] = times
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(20)
+    # The web line of the Procfile, as `make run` starts it.
+    with procfile_web() as base, sync_playwright() as p:
+        browser = launch(p)
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        ctx.add_cookies([{"name": "sessionid", "value": session_key, "url": base}])
+        page = ctx.new_page()
+        for dash in pages:
+            page.goto(base + dash.path)  # warm the browser cache (plotly.js)
+            times = []
+            for _ in range(DRAW_LOADS):
+                t = time.perf_counter()
+                page.goto(base + dash.path)
+                # What the user sees: every chart in the first screen drawn (charts
+                # further down are drawn as they scroll near, static/js/dashboards.js).
+                page.wait_for_function(
+                    "() => { const p = document.querySelectorAll('.plot[data-figure]');"
+                    " return [...p].filter(e => e.getBoundingClientRect().top"
+                    " < window.innerHeight).every(e => e.querySelector('.main-svg')); }",
+                    timeout=30_000,
+                )
+                times.append((time.perf_counter() - t) * 1000)
+            out[dash.slug] = times
+        browser.close()
     return out
 
 

@@ -22,7 +22,6 @@ header rebuilt per response, Django's connection check as an extra round trip)."
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import tempfile
@@ -30,13 +29,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.common import (
-    ROOT,
     bench_token,
-    free_port,
-    procfile_command,
+    procfile_web,
     row,
-    up,
-    wait_for_http,
     worker_and_beat,
 )
 
@@ -118,27 +113,14 @@ def run() -> list[dict]:
     _alerts()
     token = bench_token(["read"])
     with worker_and_beat():
-        port = free_port()
-        proc = subprocess.Popen(
-            procfile_command("web", port=port),
-            cwd=ROOT,
-            env={**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
         try:
-            wait_for_http(
-                base + "/api/health", "gunicorn did not start", ok=up, timeout=5, every=0.3
-            )
-            auth = {"Authorization": f"Bearer {token}"}
-            check = http.get(base + "/api/v1/alerts", headers=auth, timeout=10)
-            assert check.status_code == 200 and len(check.json()) >= 60, check.status_code
-            alerts = _wrk(base + "/api/v1/alerts", auth)
-            health = _wrk(base + "/api/health", {})
+            with procfile_web() as base:
+                auth = {"Authorization": f"Bearer {token}"}
+                check = http.get(base + "/api/v1/alerts", headers=auth, timeout=10)
+                assert check.status_code == 200 and len(check.json()) >= 60, check.status_code
+                alerts = _wrk(base + "/api/v1/alerts", auth)
+                health = _wrk(base + "/api/health", {})
         finally:
-            proc.terminate()
-            proc.wait(20)
             _cleanup()
     for name, r in (("/api/v1/alerts", alerts), ("/api/health", health)):
         print(

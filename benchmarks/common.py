@@ -139,6 +139,28 @@ def procfile_command(name: str, *, port: int | None = None) -> list[str]:
 
 
 @contextmanager
+def procfile_web():
+    """The Procfile's web server (gunicorn, its workers and threads, DEBUG off, static files
+    through whitenoise) on a free port and the bench database; yields its base URL once
+    /api/health answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        procfile_command("web", port=port),
+        cwd=ROOT,
+        env={**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base + "/api/health", "gunicorn did not start", ok=up, timeout=10, every=0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+@contextmanager
 def worker_and_beat():
     """Run the Procfile's Celery worker and beat on the bench database for the duration, as
     `make run` does: probes, host sampling, rollups, rule evaluation and the outbox drain
