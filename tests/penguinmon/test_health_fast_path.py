@@ -4,9 +4,7 @@ Django refuses (a host not allowed, a bad query) is still refused by Django."""
 
 from __future__ import annotations
 
-import io
 import json
-from wsgiref.util import setup_testing_defaults
 
 import psycopg
 import pytest
@@ -14,20 +12,11 @@ from django.db import connection
 
 from penguinmon.queues import redis_client
 from penguinmon.wsgi import application
+from tests.support.wsgi import wsgi_get
 
 
 def _get(path: str = "/api/health", host: str = "127.0.0.1", **extra) -> tuple[str, dict, bytes]:
-    environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO(b"")}
-    environ.update(extra)
-    setup_testing_defaults(environ)
-    environ["HTTP_HOST"] = host
-    seen = {}
-
-    def start_response(status, headers, exc_info=None):
-        seen["status"], seen["headers"] = status, dict(headers)
-
-    body = b"".join(application(environ, start_response))
-    return seen["status"], seen["headers"], body
+    return wsgi_get(path, host, **extra)
 
 
 @pytest.mark.django_db(transaction=True)
