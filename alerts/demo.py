@@ -59,26 +59,20 @@ def _scan_agg(rule: AlertRule) -> str:
 def _lines(rule: AlertRule, *, start: datetime, end: datetime, step: int) -> list[list]:
     """Per series (per service for error_ratio, in % as the rule compares): (ts, value)."""
     labels = dict(rule.label_filters or {})
-    if rule.aggregation == ERROR_RATIO:
+    ratio = rule.aggregation == ERROR_RATIO
+    if ratio:
         labels.pop("status_class", None)
-        result = series_query(
-            metric=rule.metric,
-            labels=labels or None,
-            start=start,
-            end=end,
-            step=step,
-            agg=ERROR_RATIO,
-            by=["service"],
-        )
-        return [[(ts, 100.0 * v) for ts, v in s.points] for s in result.series]
     result = series_query(
         metric=rule.metric,
         labels=labels or None,
         start=start,
         end=end,
         step=step,
-        agg=_scan_agg(rule),
+        agg=ERROR_RATIO if ratio else _scan_agg(rule),
+        by=["service"] if ratio else None,
     )
+    if ratio:
+        return [[(ts, 100.0 * v) for ts, v in s.points] for s in result.series]
     return [[(ts, v) for ts, v in s.points if v is not None] for s in result.series]
 
 

@@ -318,6 +318,7 @@ def _exponential_deltas(points: list[Point]) -> list[Point]:
         for st in ExponentialState.objects.filter(stream__in=keys)
     }
     out = []
+    merged: set[str] = set()
     for p in sorted(points, key=lambda p: p.when):
         key = series_key(f"{p.name}_count", p.labels)
         sent = p.exponential
@@ -325,6 +326,7 @@ def _exponential_deltas(points: list[Point]) -> list[Point]:
         if prev is not None and p.when <= prev[0] + _SAME_POINT.total_seconds():
             continue  # a retried export, or a point older than the one already merged
         last[key] = (p.when, sent)
+        merged.add(key)
         delta = _exponential_delta(prev[1], sent) if prev is not None else None
         if delta is None:
             out.append(replace(p, delta=True))  # everything since the stream's start
@@ -348,6 +350,7 @@ def _exponential_deltas(points: list[Point]) -> list[Point]:
             sum=sent.sum,
         )
         for key, (when, sent) in last.items()
+        if key in merged  # the others are stored as they are
     ]
     ExponentialState.objects.bulk_create(
         rows,

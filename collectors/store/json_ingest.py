@@ -232,25 +232,21 @@ def _fast(items: list[SampleItem], now: datetime, external: bool) -> Samples | N
     # from a map of the batch's distinct (metric, labels text) pairs: one key built per pair.
     positions: dict[str, int] = {}
     firsts: list[tuple[str, _LabelSet]] = []
-    position_of: dict = {}
+
+    def place(metric: str, label_set: _LabelSet) -> int:
+        key = metric + label_set.key_text
+        if (at := positions.get(key)) is None:
+            at = positions[key] = len(firsts)
+            firsts.append((metric, label_set))
+        return at
+
     if len(distinct_metrics) == 1:
         metric = metrics[0]
-        for raw, label_set in label_sets.items():
-            key = metric + label_set.key_text
-            if (at := positions.get(key)) is None:
-                at = positions[key] = len(firsts)
-                firsts.append((metric, label_set))
-            position_of[raw] = at
+        position_of = {raw: place(metric, label_set) for raw, label_set in label_sets.items()}
         series = [position_of[raw] for raw in raws]
     else:
         pairs = list(zip(metrics, raws, strict=True))
-        for pair in dict.fromkeys(pairs):
-            metric, label_set = pair[0], label_sets[pair[1]]
-            key = metric + label_set.key_text
-            if (at := positions.get(key)) is None:
-                at = positions[key] = len(firsts)
-                firsts.append((metric, label_set))
-            position_of[pair] = at
+        position_of = {pair: place(pair[0], label_sets[pair[1]]) for pair in dict.fromkeys(pairs)}
         series = [position_of[pair] for pair in pairs]
     # Each series with the unit its first item gave.
     if units.count(None) == n:
