@@ -61,7 +61,9 @@ def test_the_demo_tells_one_story():
     now = datetime.now(UTC)
     days = 12
     rng = random.Random(5)
+    states = {}
     for module in (demo, demo_services, alerts_demo, incidents_demo):
+        states[module] = rng.getstate()
         module.load(days=days, now=now, rng=rng)
 
     down_incidents = Incident.objects.filter(title__contains=" is down")
@@ -126,5 +128,9 @@ def test_the_demo_tells_one_story():
     stats = incident_stats(start=now - timedelta(days=days), end=now)
     assert stats["count"] >= 5 and stats["mttr_hours"] and stats["mtbf_hours"], stats
     count = Incident.objects.count()
-    incidents_demo.load(days=days, now=now, rng=random.Random(1))
+    # With the random draws of the first load: another seed can release (and roll back) a
+    # different number of deployments, which is not what this checks.
+    again = random.Random()
+    again.setstate(states[incidents_demo])
+    incidents_demo.load(days=days, now=now, rng=again)
     assert Incident.objects.count() == count
