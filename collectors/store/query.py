@@ -48,6 +48,7 @@ from collectors.store import reader
 from collectors.store.catalog import class_ratio
 from collectors.store.errors import QueryError
 from collectors.store.reader import HOUR, MINUTE, PERCENTILES, Buckets, HistogramStats, floor_to
+from penguinmon.db import prepared_cursor
 
 AGGREGATIONS = (
     "avg",
@@ -87,6 +88,18 @@ class QueryResult:
     series: list[SeriesPoints]
 
 
+@dataclass(frozen=True)
+class Line:
+    """A one-series line read in the statement of its series look-up: the common table
+    expressions it needs (``ctes``, their ``cte_params``) and a scalar subquery (``sql``,
+    ``params``) giving its points as JSON text."""
+
+    ctes: str
+    cte_params: list
+    sql: str
+    params: list
+
+
 @dataclass
 class LatestValue:
     series_id: int
@@ -124,18 +137,21 @@ def _matching_and_pending(
     window: tuple[datetime, datetime] | None = None,
     *,
     with_data: bool = False,
-    then: tuple[str, list] | None = None,
-) -> tuple[list[Series], reader.Pending | None, list | None]:
-    """The matching series and, with ``window``, what is not rolled up yet in it: one round
-    trip, which is a good share of a chart query's time.
+    line: Line | None = None,
+) -> tuple[list[Series], reader.Pending | None, str | None]:
+    """The matching series and, with ``window``, what is not rolled up yet in it: one
+    statement, prepared (its planning cost as much as running it), one round trip, which is a
+    good share of a chart query's time.
 
     ``with_data`` (needs ``window``, recent enough for raw samples): only series with a raw
     sample or a minute histogram in the window, so series that stopped reporting (or junk
     pushed once) never count against MAX_SERIES and cannot disable an alert rule.
-    ``then``: a statement sent in the same round trip, after the look-up; its rows are
+    ``line`` (needs ``window``): a scalar subquery read in the same statement, its text
     returned third (None without it).
     """
     extra = ", NULL::timestamptz, NULL::timestamptz" if window is not None else ""
+    if line is not None:
+        extra += ", NULL::text"
     where, params = _series_filter(metric, labels)
     sql = f"SELECT id, name, labels::text, unit, kind{extra} FROM collectors_series s WHERE {where}"
     if with_data and window is not None:
@@ -150,20 +166,23 @@ def _matching_and_pending(
         params += [start, end, floor_to(start, MINUTE), end]
     sql = f"({sql} ORDER BY id LIMIT {MAX_SERIES + 1})"
     if window is not None:
-        sql += f" UNION ALL ({reader.pending_sql(lead='NULL, NULL, NULL, NULL, ')})"
+        trail = ", NULL" if line is not None else ""
+        sql += f" UNION ALL ({reader.pending_sql(lead='NULL, NULL, NULL, NULL, ', trail=trail)})"
         params += reader.pending_params(*window)
-    then_rows = None
-    with connection.cursor() as cur:
-        if then is not None and then[0]:
-            # Two statements in one query string: the client-side binding cursor sends them
-            # with the simple query protocol, and each gives its own result set.
-            cur.execute(f"{sql}; {then[0]}", [*params, *then[1]])
-            rows = cur.fetchall()
-            cur.nextset()
-            then_rows = cur.fetchall()
-        else:
-            cur.execute(sql, params)
-            rows = cur.fetchall()
+    text = None
+    if line is not None:
+        # The line's row: every other column NULL (kind too, which a pending range never is).
+        sql = (
+            f"WITH {line.ctes} {sql} UNION ALL (SELECT NULL::int8, NULL, NULL, NULL, NULL,"
+            f" NULL::timestamptz, NULL::timestamptz, ({line.sql}))"
+        )
+        params = [*line.cte_params, *params, *line.params]
+    with prepared_cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    if line is not None:
+        text = next(r[7] for r in rows if r[0] is None and r[4] is None)
+        rows = [r for r in rows if r[0] is not None or r[4] is not None]
     found = [r for r in rows if r[0] is not None]
     if len(found) > MAX_SERIES:
         raise QueryError(f"more than {MAX_SERIES} series match; add label filters")
@@ -171,8 +190,8 @@ def _matching_and_pending(
         Series(id=r[0], name=r[1], labels=orjson.loads(r[2]), unit=r[3], kind=r[4]) for r in found
     ]
     if window is None:
-        return series, None, then_rows
-    return series, reader.pending_from(r[4:7] for r in rows if r[0] is None), then_rows
+        return series, None, text
+    return series, reader.pending_from(r[4:7] for r in rows if r[0] is None), text
 
 
 def _now() -> datetime:
@@ -378,7 +397,7 @@ def series_query(
     # Pending ranges from a step before start (a cumulative rate's baseline; _usable_step
     # raises a step by less than the hour added).
     back = timedelta(seconds=int(step)) + timedelta(hours=1)
-    line = guess = None
+    fast = guess = None
     if as_json and by is None and _plain(agg, {"counter"}):
         # Most API queries name one series in a window with nothing pending: its points are
         # read in the round trip of the look-up, for the plan without pending ranges, and kept
@@ -391,12 +410,14 @@ def series_query(
         if sql:
             where, params = _series_filter(metric, labels)
             kind = "kind = 'counter'" if agg == "rate" else "kind <> 'histogram'"
-            line = (
-                "WITH one AS (SELECT CASE WHEN count(*) = 1 THEN min(id) END AS id FROM (SELECT"
-                f" id FROM collectors_series WHERE {where} AND {kind} LIMIT 2) AS s) {sql}",
-                params + line_params,
+            fast = Line(
+                "one AS (SELECT CASE WHEN count(*) = 1 THEN min(id) END AS id FROM (SELECT"
+                f" id FROM collectors_series WHERE {where} AND {kind} LIMIT 2) AS s)",
+                params,
+                sql,
+                line_params,
             )
-    found, pend, rows = _matching_and_pending(metric, labels, (start - back, end), then=line)
+    found, pend, text = _matching_and_pending(metric, labels, (start - back, end), line=fast)
     kinds = {s.kind for s in found}
     step = _usable_step(int(step), start, kinds, agg)
     b = Buckets(start, end, step)
@@ -405,9 +426,7 @@ def series_query(
         return result
     if as_json and by is None and len(found) == 1 and _plain(agg, kinds):
         [series] = found
-        if rows is not None and b == guess and reader.sample_plan(b, pend) == plan:
-            text = rows[0][0]
-        else:
+        if text is None or b != guess or reader.sample_plan(b, pend) != plan:
             text = reader.read_aggregate_line(series.id, b, agg, pend=pend, as_json=True)
         points = orjson.Fragment(text)
         result.series = [SeriesPoints(series.id, series.labels, series.unit, points)]
