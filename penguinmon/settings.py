@@ -166,6 +166,8 @@ TEMPLATES = [
 
 DATABASE_URL = env.str("DATABASE_URL", default="") or embedded.ensure_postgres()
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+# Django's backend with a health check that needs no round trip (penguinmon/postgres/base.py).
+DATABASES["default"]["ENGINE"] = "penguinmon.postgres"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 10

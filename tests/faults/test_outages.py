@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,6 +241,30 @@ def test_a_postgres_restart_during_ingest_loses_nothing_accepted(stack):
         assert json.loads(body)["error"].startswith("temporarily unavailable")
         assert retry_after == "5"
     assert statuses[-1] == 200  # ingest resumed by itself after the restart
+
+
+def test_reads_after_a_postgres_restart_answer_on_the_first_try(stack):
+    """Every gunicorn thread holds a persistent connection; after a restart each one is found
+    closed before its next request's first query (the backend's health check), so no reader
+    sees an error."""
+
+    def reads(n: int) -> list[int]:
+        def one(_) -> int:
+            with requests.Session() as http:
+                return http.get(
+                    f"{stack.url}/api/v1/query",
+                    params={"metric": "fault_reads", "step": "1m"},
+                    headers={"Authorization": f"Bearer {stack.token}"},
+                    timeout=60,
+                ).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(one, range(n)))
+
+    assert set(reads(64)) == {200}  # 2 workers x 4 threads, each with its connection
+    stack.restart_postgres()
+    after = reads(64)
+    assert after == [200] * 64, after
 
 
 class _Receiver(http.server.ThreadingHTTPServer):

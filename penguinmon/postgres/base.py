@@ -1,0 +1,42 @@
+"""Django's PostgreSQL backend, with a cheaper health check for persistent connections.
+
+With CONN_HEALTH_CHECKS, Django sends ``SELECT 1`` before the first query of every request to
+find connections the server has closed (a restart, an idle timeout, a terminated backend). A
+server that closes a connection says so on its socket, with a FATAL message and then the end of
+the stream, so an idle connection whose socket has nothing to read is still open: that check
+is a ``select()`` with no timeout, no round trip. Anything to read (also a notification) falls
+back to Django's ``SELECT 1``. A peer that vanished without closing (a cut network) is seen by
+neither until a statement times out. Measured on the query API: one round trip of three per
+request, ~0.1-0.3 ms (more after an idle gap, when the server's process has to be woken).
+"""
+
+from __future__ import annotations
+
+import select
+
+from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def close_if_health_check_failed(self) -> None:
+        if (
+            self.connection is not None
+            and self.health_check_enabled
+            and not self.health_check_done
+            and _quiet(self.connection)
+        ):
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+
+def _quiet(conn) -> bool:
+    """Whether ``conn`` is open, idle and has nothing waiting on its socket."""
+    if conn.closed or conn.pgconn.transaction_status != TransactionStatus.IDLE:
+        return False
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
