@@ -16,25 +16,16 @@ import orjson
 
 from penguinmon.api_schemas import JSON_OPTIONS
 from penguinmon.health import readiness
+from penguinmon.wsgi_headers import ReplayedHeaders
 
 PATH = "/api/health"
 STATUS = {200: "200 OK", 503: "503 Service Unavailable"}
-# What Django reads to validate the host and to decide the scheme-dependent headers (HSTS).
-KEY = (
-    "HTTP_HOST",
-    "HTTP_X_FORWARDED_HOST",
-    "HTTP_X_FORWARDED_PROTO",
-    "wsgi.url_scheme",
-    "SERVER_NAME",
-    "SERVER_PORT",
-)
-MAX_KEYS = 64  # different Host headers a worker remembers (a scanner may send many)
 
 
 class HealthFastPath:
     def __init__(self, app) -> None:
         self.app = app
-        self.headers: dict[tuple, tuple[tuple[str, str], ...]] = {}
+        self.headers = ReplayedHeaders(frozenset(STATUS))
 
     def __call__(self, environ, start_response):
         if (
@@ -44,25 +35,10 @@ class HealthFastPath:
             or environ.get("HTTP_COOKIE")
         ):
             return self.app(environ, start_response)
-        key = tuple(environ.get(name) for name in KEY)
-        headers = self.headers.get(key)
+        headers = self.headers.get(environ)
         if headers is None:
-            return self._through_django(environ, start_response, key)
+            return self.app(environ, self.headers.capturing(environ, start_response))
         body, status = readiness()
         content = orjson.dumps(body, option=JSON_OPTIONS)
         start_response(STATUS[status], [*headers, ("Content-Length", str(len(content)))])
         return [content]
-
-    def _through_django(self, environ, start_response, key):
-        def capture(status, headers, exc_info=None):
-            code = int(status.split(" ", 1)[0])
-            names = {name.lower() for name, _ in headers}
-            if code in STATUS and "set-cookie" not in names:
-                if len(self.headers) >= MAX_KEYS:
-                    self.headers.clear()
-                self.headers[key] = tuple(
-                    (name, value) for name, value in headers if name.lower() != "content-length"
-                )
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, capture)

@@ -118,6 +118,15 @@ def _check_value(value, where: str) -> None:
             _check_value(item, f"{where}[{i}]")
 
 
+def check_query(query) -> None:
+    """InputRefused, naming the parameter, when a query string (a QueryDict) holds what no API
+    field may."""
+    for key, values in query.lists():
+        _check_text(key, "query")
+        for value in values:
+            _check_text(value, f"query.{key}")
+
+
 class ApiInputGuardMiddleware:
     """Refuses, with a 422 naming the field, input no API field may hold, before any view
     runs: control characters (NUL above all) in the path, query or JSON body, integers wider
@@ -143,10 +152,7 @@ class ApiInputGuardMiddleware:
 
     def _check(self, request) -> None:
         _check_text(request.path, "path")
-        for key, values in request.GET.lists():
-            _check_text(key, "query")
-            for value in values:
-                _check_text(value, f"query.{key}")
+        check_query(request.GET)
         if (
             request.method in ("POST", "PUT", "PATCH")
             and request.content_type == "application/json"

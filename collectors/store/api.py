@@ -204,8 +204,8 @@ def may_read(user, metric: str) -> bool:
     return any(user_can(user, c) for c in read_capabilities(metric))
 
 
-def _require_read(request, metric: str) -> None:
-    if not may_read(request.user, metric):
+def _require_read(user, metric: str) -> None:
+    if not may_read(user, metric):
         raise HttpError(
             403,
             f"your role may not read {metric}: it needs "
@@ -219,7 +219,7 @@ def get_series(request, filters: Query[SeriesFilter]):
     role may read (asking for one it may not is a 403)."""
     _no_nul(filters.name, "name")
     if filters.name:
-        _require_read(request, filters.name)
+        _require_read(request.user, filters.name)
     found = list_series(name=filters.name, labels=parse_labels(filters.label) or None, limit=1000)
     readable: dict[str, bool] = {}
     found = [s for s in found if readable.setdefault(s.name, may_read(request.user, s.name))]
@@ -298,13 +298,18 @@ otherwise 403."""
 )
 def get_query(request, params: Query[QueryParams]):
     """Points per step of a metric, per series or merged (see the description)."""
+    return HttpResponse(query_body(request.user, params), content_type="application/json")
+
+
+def query_body(user, params: QueryParams) -> bytes:
+    """The JSON answer of GET /api/v1/query for ``user``; HttpError as the endpoint answers
+    it (collectors.store.query_wsgi serves the same bytes around the request cycle)."""
     _no_nul(params.metric, "metric")
-    _require_read(request, params.metric)
+    _require_read(user, params.metric)
     if params.agg not in AGGREGATIONS:
         raise HttpError(
             400, f"agg: unknown aggregation {params.agg!r}; use one of {', '.join(AGGREGATIONS)}"
         )
-    _no_nul(params.metric, "metric")
     _no_nul(params.by, "by")
     end = parse_time(params.end, "end", datetime.now(UTC))
     start = parse_time(params.start, "start", end - timedelta(hours=1))
@@ -337,4 +342,4 @@ def get_query(request, params: Query[QueryParams]):
         "end": result.end.timestamp(),
         "series": [{"labels": s.labels, "unit": s.unit, "points": s.points} for s in result.series],
     }
-    return HttpResponse(orjson.dumps(body), content_type="application/json")
+    return orjson.dumps(body)

@@ -9,8 +9,11 @@ from wsgiref.util import setup_testing_defaults
 from penguinmon.wsgi import application
 
 
-def wsgi_get(path: str, host: str = "127.0.0.1", **extra) -> tuple[str, dict, bytes]:
-    """GET ``path`` through penguinmon.wsgi.application: (status line, headers, body)."""
+def wsgi_get(
+    path: str, host: str = "127.0.0.1", app=application, **extra
+) -> tuple[str, dict, bytes]:
+    """GET ``path`` through ``app`` (penguinmon.wsgi.application): (status line, headers,
+    body)."""
     environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO(b"")}
     environ.update(extra)
     setup_testing_defaults(environ)
@@ -20,5 +23,5 @@ def wsgi_get(path: str, host: str = "127.0.0.1", **extra) -> tuple[str, dict, by
     def start_response(status, headers, exc_info=None):
         seen["status"], seen["headers"] = status, dict(headers)
 
-    body = b"".join(application(environ, start_response))
+    body = b"".join(app(environ, start_response))
     return seen["status"], seen["headers"], body
