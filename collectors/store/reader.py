@@ -145,6 +145,9 @@ class Plan:
     days: list[Interval] = field(default_factory=list)
 
 
+_PLAN_FIELDS = ("hours", "minutes", "raw", "days")
+
+
 @dataclass(frozen=True)
 class Buckets:
     """[start, end) in buckets of ``step`` seconds aligned to the epoch, or one bucket
@@ -265,11 +268,16 @@ _STAT_SOURCES = {
 Read = tuple[Buckets, Plan, int | None]  # buckets, their plan, a constant t (window index)
 
 
+def _series_match(ids: list[int] | str) -> tuple[str, list]:
+    """SQL matching ``series_id`` to ``ids`` (a list, or an SQL expression giving one id)."""
+    return ("= ANY(%s)", [ids]) if not isinstance(ids, str) else (f"= {ids}", [])
+
+
 def _parts(reads: Sequence[Read], sources: dict, ids: list[int] | str) -> tuple[str, list]:
     """The rows of every stretch of ``reads``, for the series ``ids``: a list, or an SQL
     expression giving one series id (a look-up sent in the same statement)."""
     sql, params = [], []
-    match, id_params = ("= ANY(%s)", [ids]) if not isinstance(ids, str) else (f"= {ids}", [])
+    match, id_params = _series_match(ids)
     for b, plan, tag in reads:
         for res, intervals in (
             ("1d", plan.days),
@@ -575,6 +583,8 @@ def aggregate_line_sql(
         return "", []
     ids = series if isinstance(series, str) else [series]
     own = next((k for k, secs in _ROLLUP_SECONDS.items() if secs == b.step), None)
+    if as_json:
+        return _json_line_sql(ids, b, agg, plan, own)
     empty = Plan([], [], [])
     one_each = replace(empty, **{own: getattr(plan, own)}) if own else empty
     grouped = replace(plan, **{own: []}) if own else plan
@@ -602,15 +612,82 @@ def aggregate_line_sql(
         params += secs_params + row_params
     if not pieces:
         return "", []
-    line = f"({' UNION ALL '.join(pieces)}) AS l WHERE v IS NOT NULL"
-    if not as_json:
-        return f"SELECT t, v FROM {line} ORDER BY 1", params
-    # t is whole seconds: t < start exactly when t < ceil(start), an int8 comparison.
-    point = "CASE WHEN t < %s::int8 THEN %s::text ELSE t::text END || ',' || v"
-    return (
-        f"SELECT coalesce('[[' || string_agg({point}, '],[' ORDER BY t) || ']]', '[]') FROM {line}",
-        [math.ceil(b.start_s), orjson.dumps(b.start_s).decode(), *params],
+    return f"SELECT t, v FROM ({' UNION ALL '.join(pieces)}) AS l WHERE v IS NOT NULL ORDER BY 1", (
+        params
     )
+
+
+_OWN_TABLE = {"days": "1d", "hours": "1h", "minutes": "1m"}
+_ROLLUP_COLUMNS = {"c": "count::float8", "s": "sum", "lo": "min", "hi": "max", "lv": "last"}
+
+
+def _json_line_sql(ids: list[int] | str, b: Buckets, agg: str, plan: Plan, own: str | None):
+    """``aggregate_line_sql(as_json=True)``: the plan's stretches in time order, each run of
+    stretches that are not the step's own rollup grouped by bucket, each stretch of the own
+    rollup written row by row in the index's order, and the texts joined. A stretch's buckets
+    are all later than the previous stretch's (stretches are disjoint and the own rollup's
+    rows are whole buckets), so nothing is sorted but the few grouped buckets: against one
+    grouping and sort of every point, 1.48 -> 1.20 ms for 24 h at 1 m (prepared, bench
+    dataset)."""
+    match, id_params = _series_match(ids)
+    # The window's bounds are parameters, not literals: the statement's text is then the same
+    # for every window of one shape, and the API prepares it (see query.series_query).
+    n_secs = AGG_SQL[agg].count("{secs}")
+    secs_params = [b.end_s, b.start_s] * n_secs
+    start = [math.ceil(b.start_s), orjson.dumps(b.start_s).decode()]
+    stretches = sorted(
+        (a, z, res) for res in ("days", "hours", "minutes", "raw") for a, z in getattr(plan, res)
+    )
+    pieces: list[str] = []
+    params: list = []
+    run: list[tuple[datetime, datetime, str]] = []
+
+    def grouped() -> None:
+        if not run:
+            return
+        sub = Plan(**{res: [(a, z) for a, z, r in run if r == res] for res in _PLAN_FIELDS})
+        rows, row_params = _parts([(b, sub, None)], _STAT_SOURCES, ids)
+        value = AGG_SQL[agg].format(
+            secs=f"(LEAST(t + {b.step}, %s::float8) - GREATEST(t, %s::float8))",
+            c="sum(c)",
+            s="sum(s)",
+            lo="min(lo)",
+            hi="max(hi)",
+            lv="(max(ARRAY[lt, lv]))[2]",
+        )
+        # t is whole seconds: t < start exactly when t < ceil(start); such a bucket is
+        # stamped start (written as orjson writes that float).
+        pieces.append(
+            "(SELECT string_agg(CASE WHEN t < %s::int8 THEN %s::text ELSE t::text END"
+            " || ',' || v, '],[' ORDER BY t)"
+            f" FROM (SELECT t, {value} AS v FROM ({rows}) AS p GROUP BY 1) AS g"
+            " WHERE v IS NOT NULL)"
+        )
+        params.extend([*start, *secs_params, *row_params])
+        run.clear()
+
+    for a, z, res in stretches:
+        if res != own:
+            run.append((a, z, res))
+            continue
+        grouped()
+        table, col, _ = _STAT_SOURCES[_OWN_TABLE[res]]
+        t = b.t_sql(col)
+        value = AGG_SQL[agg].format(
+            secs=f"(LEAST({t} + {b.step}, %s::float8) - GREATEST({t}, %s::float8))",
+            **_ROLLUP_COLUMNS,
+        )
+        pieces.append(
+            "(SELECT string_agg(t::text || ',' || v, '],[' ORDER BY k)"
+            f" FROM (SELECT {col} AS k, {t} AS t, {value} AS v FROM {table}"
+            f" WHERE series_id {match} AND {col} >= %s AND {col} < %s) AS r WHERE v IS NOT NULL)"
+        )
+        params.extend([*secs_params, *id_params, a, z])
+    grouped()
+    if not pieces:
+        return "", []
+    texts = f"array_to_string(ARRAY[{', '.join(pieces)}]::text[], '],[')"  # NULLs left out
+    return f"SELECT coalesce('[[' || nullif({texts}, '') || ']]', '[]')", params
 
 
 def read_aggregate_line(
