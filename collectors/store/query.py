@@ -90,12 +90,12 @@ class QueryResult:
 
 @dataclass(frozen=True)
 class Line:
-    """A one-series line read in the statement of its series look-up: the common table
-    expressions it needs (``ctes``, their ``cte_params``) and a scalar subquery (``sql``,
-    ``params``) giving its points as JSON text."""
+    """A one-series line read in the statement of its series look-up: ``sql`` (its
+    ``params``) is a scalar subquery giving its points as JSON text, reading the series
+    ``(SELECT id FROM one)``: the look-up's only match if the condition ``kind`` holds for it,
+    else NULL."""
 
-    ctes: str
-    cte_params: list
+    kind: str
     sql: str
     params: list
 
@@ -149,11 +149,12 @@ def _matching_and_pending(
     ``line`` (needs ``window``): a scalar subquery read in the same statement, its text
     returned third (None without it).
     """
+    # Columns after the series' own, NULL in their rows: a pending range's, the line's text.
     extra = ", NULL::timestamptz, NULL::timestamptz" if window is not None else ""
     if line is not None:
         extra += ", NULL::text"
     where, params = _series_filter(metric, labels)
-    sql = f"SELECT id, name, labels::text, unit, kind{extra} FROM collectors_series s WHERE {where}"
+    sql = f"SELECT id, name, labels::text, unit, kind FROM collectors_series s WHERE {where}"
     if with_data and window is not None:
         start, end = window
         # Primary-key probes, one per matching series: (series_id, ts) and (series_id, bucket).
@@ -164,7 +165,16 @@ def _matching_and_pending(
             " AND h.bucket < %s)))"
         )
         params += [start, end, floor_to(start, MINUTE), end]
-    sql = f"({sql} ORDER BY id LIMIT {MAX_SERIES + 1})"
+    sql = f"{sql} ORDER BY id LIMIT {MAX_SERIES + 1}"
+    if line is None:
+        sql = f"(SELECT *{extra} FROM ({sql}) AS s)"
+    else:
+        # The look-up once, as a CTE the line reads its series from.
+        sql = (
+            f"WITH found AS MATERIALIZED ({sql}), one AS (SELECT CASE WHEN count(*) = 1 THEN"
+            f" min(id) END AS id FROM found WHERE {line.kind}) (SELECT *{extra} FROM found"
+            " ORDER BY id)"
+        )
     if window is not None:
         trail = ", NULL" if line is not None else ""
         sql += f" UNION ALL ({reader.pending_sql(lead='NULL, NULL, NULL, NULL, ', trail=trail)})"
@@ -172,11 +182,11 @@ def _matching_and_pending(
     text = None
     if line is not None:
         # The line's row: every other column NULL (kind too, which a pending range never is).
-        sql = (
-            f"WITH {line.ctes} {sql} UNION ALL (SELECT NULL::int8, NULL, NULL, NULL, NULL,"
-            f" NULL::timestamptz, NULL::timestamptz, ({line.sql}))"
+        sql += (
+            " UNION ALL (SELECT NULL::int8, NULL, NULL, NULL, NULL, NULL::timestamptz,"
+            f" NULL::timestamptz, ({line.sql}))"
         )
-        params = [*line.cte_params, *params, *line.params]
+        params += line.params
     with prepared_cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
@@ -408,15 +418,8 @@ def series_query(
             "(SELECT id FROM one)", guess, agg, plan, as_json=True
         )
         if sql:
-            where, params = _series_filter(metric, labels)
             kind = "kind = 'counter'" if agg == "rate" else "kind <> 'histogram'"
-            fast = Line(
-                "one AS (SELECT CASE WHEN count(*) = 1 THEN min(id) END AS id FROM (SELECT"
-                f" id FROM collectors_series WHERE {where} AND {kind} LIMIT 2) AS s)",
-                params,
-                sql,
-                line_params,
-            )
+            fast = Line(kind, sql, line_params)
     found, pend, text = _matching_and_pending(metric, labels, (start - back, end), line=fast)
     kinds = {s.kind for s in found}
     step = _usable_step(int(step), start, kinds, agg)
