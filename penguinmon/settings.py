@@ -176,7 +176,9 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 10
 # transaction mode that cannot keep them (PgBouncer before 1.21). Their plans are generic:
 # Postgres' own choice kept re-planning the query API's line for every window (custom plans),
 # 1.85 ms a query instead of 1.20 (bench dataset, 24 h at 1 min); the generic plan prunes the
-# partitions when it runs. Only prepared statements are affected by plan_cache_mode.
+# partitions when it runs. plan_cache_mode touches nothing else Django runs: only prepared
+# statements and the bodies of SQL functions (pm_array_add, the token notification trigger),
+# whose plans do not depend on their arguments.
 if env.bool("DB_PREPARED_STATEMENTS", default=True):
     _options = DATABASES["default"]["OPTIONS"]
     _options["prepare_threshold"] = 5

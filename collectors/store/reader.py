@@ -588,8 +588,6 @@ def aggregate_line_sql(
     empty = Plan([], [], [])
     one_each = replace(empty, **{own: getattr(plan, own)}) if own else empty
     grouped = replace(plan, **{own: []}) if own else plan
-    # The window's bounds are parameters, not literals: the statement's text is then the same
-    # for every window of one shape, and the API prepares it (see query.series_query).
     secs = f"(LEAST(t + {b.step}, %s::float8) - GREATEST(t, %s::float8))"
     secs_params = [b.end_s, b.start_s] * AGG_SQL[agg].count("{secs}")
     pieces, params = [], []
@@ -612,9 +610,8 @@ def aggregate_line_sql(
         params += secs_params + row_params
     if not pieces:
         return "", []
-    return f"SELECT t, v FROM ({' UNION ALL '.join(pieces)}) AS l WHERE v IS NOT NULL ORDER BY 1", (
-        params
-    )
+    line = f"({' UNION ALL '.join(pieces)}) AS l WHERE v IS NOT NULL"
+    return f"SELECT t, v FROM {line} ORDER BY 1", params
 
 
 _OWN_TABLE = {"days": "1d", "hours": "1h", "minutes": "1m"}
@@ -635,9 +632,7 @@ def _json_line_sql(ids: list[int] | str, b: Buckets, agg: str, plan: Plan, own: 
     n_secs = AGG_SQL[agg].count("{secs}")
     secs_params = [b.end_s, b.start_s] * n_secs
     start = [math.ceil(b.start_s), orjson.dumps(b.start_s).decode()]
-    stretches = sorted(
-        (a, z, res) for res in ("days", "hours", "minutes", "raw") for a, z in getattr(plan, res)
-    )
+    stretches = sorted((a, z, res) for res in _PLAN_FIELDS for a, z in getattr(plan, res))
     pieces: list[str] = []
     params: list = []
     run: list[tuple[datetime, datetime, str]] = []
