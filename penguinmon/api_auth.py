@@ -117,8 +117,9 @@ def _changes_read() -> bool:
 
 def active_token(token_hash: str) -> ApiToken | None:
     """The active token (``ApiToken.objects.active()``) with this hash, its user loaded. Inside
-    a transaction it is read from the database, which shows the transaction's own changes."""
-    if connection.in_atomic_block:
+    a transaction it is read from the database, which shows the transaction's own changes;
+    behind a transaction-mode pooler, where LISTEN cannot work, always."""
+    if connection.in_atomic_block or settings.DB_TRANSACTION_POOLER:
         return _read_token(token_hash)
     if _changes_read():
         known = _tokens.get(token_hash)

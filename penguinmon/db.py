@@ -36,9 +36,8 @@ def prepared_cursor() -> Iterator:
     whose planning cost as much as their execution (the query API's one-series line: planning
     0.7 of 1.6 ms, pgbench). One statement per execute (no ``;``-joined strings), parameters
     with the types psycopg gives them. Django's cursor wrapper is kept, so the statements are
-    logged, counted and their errors translated like every other; without
-    ``DB_PREPARED_STATEMENTS`` (a transaction-mode pooler that cannot keep them) they are
-    bound on the server but not prepared."""
+    logged, counted and their errors translated like every other; behind a transaction-mode
+    pooler (``DB_TRANSACTION_POOLER``) they are bound on the server but not prepared."""
     with connection.cursor():  # Django's health check, connection and thread checks
         raw = _PreparingCursor(connection.connection)
         if connection.queries_logged:

@@ -171,15 +171,18 @@ DATABASES["default"]["ENGINE"] = "penguinmon.postgres"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 10
+# Behind a pooler in transaction mode (PgBouncer's), a worker's statements do not keep one
+# server session: no prepared statements and no LISTEN, so the API's prepared reads are only
+# bound on the server and checked tokens are not kept in memory (penguinmon.api_auth).
+DB_TRANSACTION_POOLER = env.bool("DB_TRANSACTION_POOLER", default=False)
 # Prepared statements for the hot reads that ask for them (penguinmon.db.prepared_cursor;
-# Django's own queries are bound on the client and never prepared). Off behind a pooler in
-# transaction mode that cannot keep them (PgBouncer before 1.21). Their plans are generic:
+# Django's own queries are bound on the client and never prepared). Their plans are generic:
 # Postgres' own choice kept re-planning the query API's line for every window (custom plans),
 # 1.85 ms a query instead of 1.20 (bench dataset, 24 h at 1 min); the generic plan prunes the
 # partitions when it runs. plan_cache_mode touches nothing else Django runs: only prepared
 # statements and the bodies of SQL functions (pm_array_add, the token notification trigger),
 # whose plans do not depend on their arguments.
-if env.bool("DB_PREPARED_STATEMENTS", default=True):
+if not DB_TRANSACTION_POOLER:
     _options = DATABASES["default"]["OPTIONS"]
     _options["prepare_threshold"] = 5
     _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan"

@@ -122,3 +122,12 @@ def test_a_new_connection_forgets_what_the_old_one_could_not_see(token, other_pr
         "UPDATE penguinmon_apitoken SET revoked_at = now() WHERE id = %s", [row.pk]
     )  # committed while this worker had no connection listening
     assert active_token(h) is None
+
+
+def test_behind_a_transaction_pooler_every_check_reads_the_database(token, settings):
+    settings.DB_TRANSACTION_POOLER = True
+    _, h = token
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as ctx:
+            assert active_token(h) is not None
+        assert len(ctx.captured_queries) == 1
