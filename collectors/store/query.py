@@ -9,25 +9,24 @@ from ``collectors.store.histogram.quantile``, the store's one quantile estimator
 
 The API's most common question, one series at one step (``series_query(as_json=True)``, e.g.
 24 hours at 1 minute: 1,440 points), has a hand-made path, measured on the bench dataset
-(benchmarks/bench_query.py; the machine was shared, load 2.5-9, so CPU times are the steadier
-figures):
+(benchmarks/bench_query.py):
 
-- the series look-up and the line's statement go in one round trip (two statements in one
-  query string); the line is read for the plan without pending ranges and kept only when the
-  look-up confirms one series, the same step and the same plan, else read again as before
+- the series look-up, the pending ranges and the line are one statement, prepared with a
+  generic plan (``penguinmon.db.prepared_cursor``): the line reads its series from the
+  look-up's CTE, for the plan without pending ranges, and is kept only when the look-up
+  confirms one series, the same step and the same plan, else read again as before
   (read-after-write keeps its exact answer, at one more round trip);
 - the line's statement is ``reader.aggregate_line_sql``, shared with ``read_aggregate_line``:
   rollup rows at the step's own resolution are not grouped again, and the points come back
-  as JSON text, which the view embeds as it is (``orjson.Fragment``).
+  as JSON text, written piece by piece in time order, which the view embeds as it is
+  (``orjson.Fragment``).
 
-Per 24 h @ 1 min request, before -> after: Postgres round trips 4 -> 3 under gunicorn (its
-health check, the token, this one); CPU time of the gunicorn worker 2.9-3.4 -> 1.8-2.7 ms,
-of its Postgres backend 2.1-2.5 ms either way (Prometheus: 2.1-2.3 ms for the same answer);
-Python CPU in-process 2.9 -> 1.8 ms. bench_query's p95, ours vs Prometheus: before 18.8 vs
-7.9 ms (2.4, load 2.4; 3.0 on a quiet machine), after 10.4 vs 6.3 (1.7), 12.6 vs 9.0 (1.4),
-15.8 vs 7.2 (2.2) at load 2.6-4. What is left is mostly per request, not per point: a
-1-minute window costs 3.1 ms of CPU against 4.0-5.1 ms for 24 hours (Django's path and the
-token's round trip before the view).
+With the token kept in memory (``penguinmon.api_auth``) and the connection's health read off
+its socket (``penguinmon.postgres``), a settled 24 h @ 1 min request is one round trip to
+Postgres (three before: the health check, the token, the look-up with the line). The statement
+took 1.65 ms planned each time, 1.20 prepared (generic plan), 0.4 of it Postgres' own
+execution (its log, during bench_query); in-process the whole answer 3.6 -> 1.1 ms, and
+bench_query's p95 against Prometheus 1.76-1.9 -> 1.1-1.24.
 """
 
 from __future__ import annotations
