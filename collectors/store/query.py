@@ -413,9 +413,7 @@ def series_query(
         # only if the look-up confirms one series of a kind answered this way and that plan.
         guess = Buckets(start, end, _usable_step(int(step), start, set(), agg))
         plan = reader.sample_plan(guess, reader.Pending())
-        sql, line_params = reader.aggregate_line_sql(
-            "(SELECT id FROM one)", guess, agg, plan, as_json=True
-        )
+        sql, line_params = reader.aggregate_line_sql("(SELECT id FROM one)", guess, agg, plan)
         if sql:
             kind = "kind = 'counter'" if agg == "rate" else "kind <> 'histogram'"
             fast = Line(kind, sql, line_params)
@@ -429,7 +427,7 @@ def series_query(
     if as_json and by is None and len(found) == 1 and _plain(agg, kinds):
         [series] = found
         if text is None or b != guess or reader.sample_plan(b, pend) != plan:
-            text = reader.read_aggregate_line(series.id, b, agg, pend=pend, as_json=True)
+            text = reader.read_aggregate_line(series.id, b, agg, pend=pend)
         points = orjson.Fragment(text)
         result.series = [SeriesPoints(series.id, series.labels, series.unit, points)]
         return result

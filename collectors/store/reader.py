@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 
@@ -262,6 +262,17 @@ _STAT_SOURCES = {
         "ts",
         "1::float8 AS c, value AS s, value AS lo, value AS hi, date_part('epoch', ts) AS lt, value AS lv",
     ),
+}
+
+
+# The statistics columns of one rollup row, and of rows grouped by bucket (``_STAT_SOURCES``).
+_ROLLUP_COLUMNS = {"c": "count::float8", "s": "sum", "lo": "min", "hi": "max", "lv": "last"}
+_GROUPED = {
+    "c": "sum(c)",
+    "s": "sum(s)",
+    "lo": "min(lo)",
+    "hi": "max(hi)",
+    "lv": "(max(ARRAY[lt, lv]))[2]",
 }
 
 
@@ -523,18 +534,11 @@ def read_aggregate(
         secs = f"{b.end_s - b.start_s!r}::float8"
     else:
         secs = f"(LEAST(t + {b.step}, {b.end_s!r}::float8) - GREATEST(t, {b.start_s!r}::float8))"
-    per_series = {
-        "c": "sum(c)",
-        "s": "sum(s)",
-        "lo": "min(lo)",
-        "hi": "max(hi)",
-        "lv": "(max(ARRAY[lt, lv]))[2]",
-    }
     if groups is None:
-        final = AGG_SQL[agg].format(secs=secs, **per_series)
+        final = AGG_SQL[agg].format(secs=secs, **_GROUPED)
         sql = f"SELECT series_id, t, {final} FROM ({inner}) AS p GROUP BY 1, 2 ORDER BY 1, 2"
     else:
-        columns = ", ".join(f"{expr} AS {name}" for name, expr in per_series.items())
+        columns = ", ".join(f"{expr} AS {name}" for name, expr in _GROUPED.items())
         across = {
             "c": "sum(w.c)",
             "s": "sum(w.s)",
@@ -558,79 +562,38 @@ def read_aggregate(
 _ROLLUP_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60}
 
 
-def aggregate_line_sql(
-    series: int | str, b: Buckets, agg: str, plan: Plan, *, as_json: bool = False
-) -> tuple[str, list]:
-    """The statement of ``read_aggregate_line`` for ``plan``: ``series`` is a series id or an
-    SQL expression giving one (the query API sends its series look-up and this statement in one
-    round trip). Empty when there is nothing to read.
+_OWN_TABLE = {"days": "1d", "hours": "1h", "minutes": "1m"}
 
-    ``as_json``: one row, the points as the text of a JSON array of [unix seconds, value], the
-    first stamped ``b.start`` when start clips its bucket (written as orjson writes that
-    float). Values are float8's shortest exact text, the same text the rows' values are parsed
-    from, so they read back as the same numbers (an integral one without ".0"). For the query
-    API's 1,440-point answer this saves parsing 1,440 rows and writing them again (~0.5 ms of
-    CPU time per request: the database's and Python's together 2.07 -> 1.56 ms, measured on
-    the bench dataset from the processes' CPU times).
 
-    Rows of the rollup whose resolution is the step are each one whole bucket, which no other
-    stretch of the plan shares (stretches are disjoint, and one at another resolution only
-    fills buckets at the edges): ``agg`` is computed on each such row as it is (the sums of one
-    row are the row), without grouping them; only the other rows are grouped by bucket. At 1 m
-    over 24 hours that is 1,440 rollup rows not hashed and aggregated again (~1 ms of the
-    database's ~1.7 ms)."""
+def _secs(b: Buckets, agg: str, t: str = "t") -> tuple[str, list]:
+    """The seconds of the bucket stamped ``t`` inside [start, end), for ``AGG_SQL[agg]``, and
+    the parameters its uses take (the bounds are parameters: the statement's text is then the
+    same for every window of one shape, and the API prepares it)."""
+    sql = f"(LEAST({t} + {b.step}, %s::float8) - GREATEST({t}, %s::float8))"
+    return sql, [b.end_s, b.start_s] * AGG_SQL[agg].count("{secs}")
+
+
+def aggregate_line_sql(series: int | str, b: Buckets, agg: str, plan: Plan) -> tuple[str, list]:
+    """The statement of ``read_aggregate_line`` for ``plan``, empty when there is nothing to
+    read: one row, the points as the text of a JSON array of [unix seconds, value], the first
+    stamped ``b.start`` when start clips its bucket (written as orjson writes that float).
+    ``series`` is a series id or an SQL expression giving one (the query API reads its series
+    look-up and this line in one statement). Values are float8's shortest exact text, the same
+    text the rows' values are parsed from, so they read back as the same numbers (an integral
+    one without ".0"). For the query API's 1,440-point answer this saves parsing 1,440 rows and
+    writing them again (~0.5 ms of CPU time per request, measured on the bench dataset).
+
+    The plan's stretches go in time order: each stretch of the rollup whose resolution is the
+    step is written row by row in the index's order, each row one whole bucket computed as it
+    is; each run of other stretches is grouped by bucket. A stretch's buckets are all later
+    than the previous stretch's (stretches are disjoint, the own rollup's rows are whole
+    buckets), so nothing is sorted but the few grouped buckets: against one grouping and sort
+    of every point, 1.48 -> 1.20 ms for 24 h at 1 m (prepared, bench dataset)."""
     if b.window:
         return "", []
-    ids = series if isinstance(series, str) else [series]
     own = next((k for k, secs in _ROLLUP_SECONDS.items() if secs == b.step), None)
-    if as_json:
-        return _json_line_sql(ids, b, agg, plan, own)
-    empty = Plan([], [], [])
-    one_each = replace(empty, **{own: getattr(plan, own)}) if own else empty
-    grouped = replace(plan, **{own: []}) if own else plan
-    secs = f"(LEAST(t + {b.step}, %s::float8) - GREATEST(t, %s::float8))"
-    secs_params = [b.end_s, b.start_s] * AGG_SQL[agg].count("{secs}")
-    pieces, params = [], []
-    rows, row_params = _parts([(b, one_each, None)], _STAT_SOURCES, ids)
-    if rows:
-        value = AGG_SQL[agg].format(secs=secs, c="c", s="s", lo="lo", hi="hi", lv="lv")
-        pieces.append(f"SELECT t, {value} AS v FROM ({rows}) AS r")
-        params += secs_params + row_params
-    rows, row_params = _parts([(b, grouped, None)], _STAT_SOURCES, ids)
-    if rows:
-        value = AGG_SQL[agg].format(
-            secs=secs,
-            c="sum(c)",
-            s="sum(s)",
-            lo="min(lo)",
-            hi="max(hi)",
-            lv="(max(ARRAY[lt, lv]))[2]",
-        )
-        pieces.append(f"SELECT t, {value} AS v FROM ({rows}) AS p GROUP BY 1")
-        params += secs_params + row_params
-    if not pieces:
-        return "", []
-    line = f"({' UNION ALL '.join(pieces)}) AS l WHERE v IS NOT NULL"
-    return f"SELECT t, v FROM {line} ORDER BY 1", params
-
-
-_OWN_TABLE = {"days": "1d", "hours": "1h", "minutes": "1m"}
-_ROLLUP_COLUMNS = {"c": "count::float8", "s": "sum", "lo": "min", "hi": "max", "lv": "last"}
-
-
-def _json_line_sql(ids: list[int] | str, b: Buckets, agg: str, plan: Plan, own: str | None):
-    """``aggregate_line_sql(as_json=True)``: the plan's stretches in time order, each run of
-    stretches that are not the step's own rollup grouped by bucket, each stretch of the own
-    rollup written row by row in the index's order, and the texts joined. A stretch's buckets
-    are all later than the previous stretch's (stretches are disjoint and the own rollup's
-    rows are whole buckets), so nothing is sorted but the few grouped buckets: against one
-    grouping and sort of every point, 1.48 -> 1.20 ms for 24 h at 1 m (prepared, bench
-    dataset)."""
+    ids = series if isinstance(series, str) else [series]
     match, id_params = _series_match(ids)
-    # The window's bounds are parameters, not literals: the statement's text is then the same
-    # for every window of one shape, and the API prepares it (see query.series_query).
-    n_secs = AGG_SQL[agg].count("{secs}")
-    secs_params = [b.end_s, b.start_s] * n_secs
     start = [math.ceil(b.start_s), orjson.dumps(b.start_s).decode()]
     stretches = sorted((a, z, res) for res in _PLAN_FIELDS for a, z in getattr(plan, res))
     pieces: list[str] = []
@@ -642,14 +605,8 @@ def _json_line_sql(ids: list[int] | str, b: Buckets, agg: str, plan: Plan, own: 
             return
         sub = Plan(**{res: [(a, z) for a, z, r in run if r == res] for res in _PLAN_FIELDS})
         rows, row_params = _parts([(b, sub, None)], _STAT_SOURCES, ids)
-        value = AGG_SQL[agg].format(
-            secs=f"(LEAST(t + {b.step}, %s::float8) - GREATEST(t, %s::float8))",
-            c="sum(c)",
-            s="sum(s)",
-            lo="min(lo)",
-            hi="max(hi)",
-            lv="(max(ARRAY[lt, lv]))[2]",
-        )
+        secs, secs_params = _secs(b, agg)
+        value = AGG_SQL[agg].format(secs=secs, **_GROUPED)
         # t is whole seconds: t < start exactly when t < ceil(start); such a bucket is
         # stamped start (written as orjson writes that float).
         pieces.append(
@@ -668,10 +625,8 @@ def _json_line_sql(ids: list[int] | str, b: Buckets, agg: str, plan: Plan, own: 
         grouped()
         table, col, _ = _STAT_SOURCES[_OWN_TABLE[res]]
         t = b.t_sql(col)
-        value = AGG_SQL[agg].format(
-            secs=f"(LEAST({t} + {b.step}, %s::float8) - GREATEST({t}, %s::float8))",
-            **_ROLLUP_COLUMNS,
-        )
+        secs, secs_params = _secs(b, agg, t)
+        value = AGG_SQL[agg].format(secs=secs, **_ROLLUP_COLUMNS)
         pieces.append(
             "(SELECT string_agg(t::text || ',' || v, '],[' ORDER BY k)"
             f" FROM (SELECT {col} AS k, {t} AS t, {value} AS v FROM {table}"
@@ -686,21 +641,19 @@ def _json_line_sql(ids: list[int] | str, b: Buckets, agg: str, plan: Plan, own: 
 
 
 def read_aggregate_line(
-    series_id: int, b: Buckets, agg: str, *, pend: Pending | None = None, as_json: bool = False
-) -> list[tuple[int, float]] | str:
-    """(bucket t, ``agg``) of one series, buckets without a value left out, ordered by t: the
-    rows are the answer's points as they are (the query API's one-series case, where building
-    them again in Python cost as much as the database's work). ``as_json``: the points as JSON
-    text (see ``aggregate_line_sql``)."""
+    series_id: int, b: Buckets, agg: str, *, pend: Pending | None = None
+) -> str:
+    """The points of one series, ``agg`` per bucket, as the text of a JSON array of [unix
+    seconds, value], buckets without a value left out (the query API's one-series answer,
+    where building them again in Python cost as much as the database's work; see
+    ``aggregate_line_sql``)."""
     reads = _reads([b], sample_plan, pend)
-    sql, params = (
-        aggregate_line_sql(series_id, b, agg, reads[0][1], as_json=as_json) if reads else ("", [])
-    )
+    sql, params = aggregate_line_sql(series_id, b, agg, reads[0][1]) if reads else ("", [])
     if not sql:
-        return "[]" if as_json else []
+        return "[]"
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        return cur.fetchone()[0] if as_json else cur.fetchall()
+        return cur.fetchone()[0]
 
 
 def read_raw_percentile(
