@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC
 
 from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorWrapper
 from psycopg.types.datetime import TimestamptzLoader
 
 
@@ -22,27 +20,11 @@ def compiled_timestamps(cursor) -> None:
         cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
 
 
-class _PreparingCursor(ServerBindingCursor):
-    """Binds parameters on the server and prepares each statement text once per connection
-    (psycopg keeps the last ``prepared_max`` of them)."""
-
-    def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=prepare is not False, binary=binary)
-
-
-@contextmanager
-def prepared_cursor() -> Iterator:
+def prepared_cursor() -> CursorWrapper:
     """A cursor on the default connection whose statements are prepared: for the few hot reads
     whose planning cost as much as their execution (the query API's one-series line: planning
     0.7 of 1.6 ms, pgbench). One statement per execute (no ``;``-joined strings), parameters
     with the types psycopg gives them. Django's cursor wrapper is kept, so the statements are
     logged, counted and their errors translated like every other; behind a transaction-mode
     pooler (``DB_TRANSACTION_POOLER``) they are bound on the server but not prepared."""
-    with connection.cursor():  # Django's health check, connection and thread checks
-        raw = _PreparingCursor(connection.connection)
-        if connection.queries_logged:
-            cursor = connection.make_debug_cursor(raw)
-        else:
-            cursor = connection.make_cursor(raw)
-        with cursor:
-            yield cursor
+    return connection.prepared_cursor()  # penguinmon.postgres's backend

@@ -18,7 +18,24 @@ from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 
 
+class PreparingCursor(base.ServerBindingCursor):
+    """Binds parameters on the server and prepares each statement text once per connection
+    (psycopg keeps the last ``prepared_max`` of them)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=prepare is not False, binary=binary)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def prepared_cursor(self):
+        """Like ``cursor()`` (the health check, the connection, Django's wrapper that logs,
+        counts and translates errors), on a cursor that prepares its statements (see
+        penguinmon.db.prepared_cursor)."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            return self._prepare_cursor(PreparingCursor(self.connection))
+
     def close_if_health_check_failed(self) -> None:
         if (
             self.connection is not None
