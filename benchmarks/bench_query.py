@@ -45,8 +45,9 @@ noise:
 - gzip (45 KB raw costs the client 0.06 ms more than an empty body; compressing costs 0.3 ms
   or more).
 
-What is left is the Django process and the Postgres round trip. Closing that gap would take a
-rollup layout that reads a few rows per day instead of 1,440.
+A rollup layout of one row of arrays per series and day was no faster either. It reads 2
+rows instead of 1,440, with or without compression, and took 1.5 ms cold against 1.4 ms for
+the rollup's part. What is left is the Django process and the Postgres round trip themselves.
 """
 
 from __future__ import annotations
