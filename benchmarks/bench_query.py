@@ -18,7 +18,7 @@ retention would read expired edges). Prometheus gets the same points through
 in var/bench/ and copied into a temporary storage directory for each run.
 
 Where the 24-hour answer's time goes. Measured on the 2-core VM, in this mix, p50 as the client
-sees it. Ours is 3.8-4.3 ms, Prometheus' 2.6-3.1 ms; the p95 ratio is 1.0-1.25 from run to run.
+sees it. Ours is 3.8-4.3 ms, Prometheus' 2.6-3.1 ms; the p95 ratio is 1.0-1.35 from run to run.
 Every process in the path has gone idle since its last request, so each step costs more than
 it does in a loop:
 
