@@ -241,22 +241,18 @@ def histogram_plan(b: Buckets, pend: Pending) -> Plan:
 
 # --- rollup statistics (gauges and counters) -------------------------------------------------
 
+# The statistics columns of one rollup row (lt: when its last value was taken, the bucket).
+_ROLLUP_COLUMNS = {
+    "c": "count::float8",
+    "s": "sum",
+    "lo": "min",
+    "hi": "max",
+    "lt": EPOCH.format("bucket"),
+    "lv": "last",
+}
+_ROLLUP_SELECT = ", ".join(f"{expr} AS {name}" for name, expr in _ROLLUP_COLUMNS.items())
 _STAT_SOURCES = {
-    "1d": (
-        "collectors_rollup_1d",
-        "bucket",
-        "count::float8 AS c, sum AS s, min AS lo, max AS hi, date_part('epoch', bucket) AS lt, last AS lv",
-    ),
-    "1h": (
-        "collectors_rollup_1h",
-        "bucket",
-        "count::float8 AS c, sum AS s, min AS lo, max AS hi, date_part('epoch', bucket) AS lt, last AS lv",
-    ),
-    "1m": (
-        "collectors_rollup_1m",
-        "bucket",
-        "count::float8 AS c, sum AS s, min AS lo, max AS hi, date_part('epoch', bucket) AS lt, last AS lv",
-    ),
+    **{res: (f"collectors_rollup_{res}", "bucket", _ROLLUP_SELECT) for res in ("1d", "1h", "1m")},
     "raw": (
         "collectors_sample",
         "ts",
@@ -265,8 +261,7 @@ _STAT_SOURCES = {
 }
 
 
-# The statistics columns of one rollup row, and of rows grouped by bucket (``_STAT_SOURCES``).
-_ROLLUP_COLUMNS = {"c": "count::float8", "s": "sum", "lo": "min", "hi": "max", "lv": "last"}
+# The same columns over rows grouped by bucket (``_STAT_SOURCES``).
 _GROUPED = {
     "c": "sum(c)",
     "s": "sum(s)",
@@ -514,6 +509,14 @@ def _join_stats(head: Stats | None, part: Stats) -> Stats:
     )
 
 
+def _secs(b: Buckets, agg: str, t: str = "t") -> tuple[str, list]:
+    """The seconds of the bucket stamped ``t`` inside [start, end), for ``AGG_SQL[agg]``, and
+    the parameters its uses take (the bounds are parameters: the statement's text is then the
+    same for every window of one shape, and the API prepares it)."""
+    sql = f"(LEAST({t} + {b.step}, %s::float8) - GREATEST({t}, %s::float8))"
+    return sql, [b.end_s, b.start_s] * AGG_SQL[agg].count("{secs}")
+
+
 def read_aggregate(
     ids: Sequence[int],
     b: Buckets,
@@ -531,9 +534,10 @@ def read_aggregate(
     if not inner:
         return []
     if b.window:
-        secs = f"{b.end_s - b.start_s!r}::float8"
+        secs, secs_params = f"{b.end_s - b.start_s!r}::float8", []
     else:
-        secs = f"(LEAST(t + {b.step}, {b.end_s!r}::float8) - GREATEST(t, {b.start_s!r}::float8))"
+        secs, secs_params = _secs(b, agg)
+    params = [*secs_params, *params]  # the seconds come first in the statement, then the rows
     if groups is None:
         final = AGG_SQL[agg].format(secs=secs, **_GROUPED)
         sql = f"SELECT series_id, t, {final} FROM ({inner}) AS p GROUP BY 1, 2 ORDER BY 1, 2"
@@ -559,18 +563,8 @@ def read_aggregate(
         return cur.fetchall()
 
 
-_ROLLUP_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60}
-
-
-_OWN_TABLE = {"days": "1d", "hours": "1h", "minutes": "1m"}
-
-
-def _secs(b: Buckets, agg: str, t: str = "t") -> tuple[str, list]:
-    """The seconds of the bucket stamped ``t`` inside [start, end), for ``AGG_SQL[agg]``, and
-    the parameters its uses take (the bounds are parameters: the statement's text is then the
-    same for every window of one shape, and the API prepares it)."""
-    sql = f"(LEAST({t} + {b.step}, %s::float8) - GREATEST({t}, %s::float8))"
-    return sql, [b.end_s, b.start_s] * AGG_SQL[agg].count("{secs}")
+# The rollup whose buckets are a step of this many seconds: its plan field, its source.
+_OWN_ROLLUP = {60: ("minutes", "1m"), 3600: ("hours", "1h"), 86400: ("days", "1d")}
 
 
 def aggregate_line_sql(series: int | str, b: Buckets, agg: str, plan: Plan) -> tuple[str, list]:
@@ -591,7 +585,7 @@ def aggregate_line_sql(series: int | str, b: Buckets, agg: str, plan: Plan) -> t
     of every point, 1.48 -> 1.20 ms for 24 h at 1 m (prepared, bench dataset)."""
     if b.window:
         return "", []
-    own = next((k for k, secs in _ROLLUP_SECONDS.items() if secs == b.step), None)
+    own, own_source = _OWN_ROLLUP.get(b.step, (None, None))
     ids = series if isinstance(series, str) else [series]
     match, id_params = _series_match(ids)
     start = [math.ceil(b.start_s), orjson.dumps(b.start_s).decode()]
@@ -623,7 +617,7 @@ def aggregate_line_sql(series: int | str, b: Buckets, agg: str, plan: Plan) -> t
             run.append((a, z, res))
             continue
         grouped()
-        table, col, _ = _STAT_SOURCES[_OWN_TABLE[res]]
+        table, col, _ = _STAT_SOURCES[own_source]
         t = b.t_sql(col)
         secs, secs_params = _secs(b, agg, t)
         value = AGG_SQL[agg].format(secs=secs, **_ROLLUP_COLUMNS)
