@@ -103,10 +103,14 @@ def wait_for_http(
         time.sleep(every)
 
 
-def procfile_command(name: str, *, port: int | None = None) -> list[str]:
+WEB_APP = "penguinmon.wsgi:application"
+
+
+def procfile_command(name: str, *, port: int | None = None, app: str = WEB_APP) -> list[str]:
     """The Procfile's ``name`` line as `make run` runs it, as an argument list: the venv path
     made absolute, ``$(hostname)`` and ``${VAR:-default}`` expanded, and for ``web`` our
-    ``port`` and no access log on the terminal (it is still formatted and written)."""
+    ``port`` and no access log on the terminal (it is still formatted and written); ``app``
+    serves another WSGI application with the same server settings."""
     line = next(
         ln for ln in (ROOT / "Procfile").read_text().splitlines() if ln.startswith(f"{name}:")
     )
@@ -133,27 +137,32 @@ def procfile_command(name: str, *, port: int | None = None) -> list[str]:
             skip = True
         elif arg == "--control-socket":
             skip = True  # one per checkout (var/gunicorn.ctl); make run's may be live
+        elif arg == WEB_APP:
+            out.append(app)
         else:
             out.append(arg)
+    if app != WEB_APP and app not in out:
+        raise RuntimeError(f"the Procfile's {name} line does not serve {WEB_APP}")
     return out
 
 
 @contextmanager
-def procfile_web():
+def procfile_web(app: str = WEB_APP, env: dict[str, str] | None = None, ready: str = "/api/health"):
     """The Procfile's web server (gunicorn, its workers and threads, DEBUG off, static files
     through whitenoise) on a free port and the bench database; yields its base URL once
-    /api/health answers."""
+    ``ready`` answers (/api/health: healthy or not). ``app`` and ``env``: another WSGI
+    application on the same server settings, with these variables added."""
     port = free_port()
     proc = subprocess.Popen(
-        procfile_command("web", port=port),
+        procfile_command("web", port=port, app=app),
         cwd=ROOT,
-        env={**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0"},
+        env={**os.environ, "PENGUINMON_TESTING": "0", "DEBUG": "0", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(base + "/api/health", "gunicorn did not start", ok=up, timeout=10, every=0.3)
+        wait_for_http(base + ready, "gunicorn did not start", ok=up, timeout=10, every=0.3)
         yield base
     finally:
         proc.terminate()
