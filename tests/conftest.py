@@ -88,9 +88,11 @@ def _fresh_metric_store(request):
 
     series.forget_all()
     partitions._known.clear()
+    partitions._day_weeks.clear()
     yield
     series.forget_all()
     partitions._known.clear()
+    partitions._day_weeks.clear()
     marker = request.node.get_closest_marker("django_db")
     transactional = (
         "transactional_db" in request.fixturenames or "live_server" in request.fixturenames

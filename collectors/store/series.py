@@ -13,7 +13,7 @@ from django.db import connection, transaction
 
 from collectors.store.catalog import metric_def
 from collectors.store.errors import IngestError
-from collectors.store.partitions import DAILY, MONTHLY
+from collectors.store.partitions import PARTITIONED
 
 _cache: dict[str, int] = {}
 _CACHE_LIMIT = 500_000
@@ -170,7 +170,7 @@ def prune_idle_series(*, now: datetime | None = None, batch: int = 1000) -> int:
                 # OTLP exponential streams' diff state goes with their idle series.
                 cur.execute("DELETE FROM collectors_exponentialstate WHERE at < %s", [cutoff])
                 return removed
-            for table in (*DAILY, *MONTHLY):
+            for table in PARTITIONED:
                 cur.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [ids])
             cur.execute("DELETE FROM collectors_series WHERE id = ANY(%s)", [ids])
             removed += len(ids)

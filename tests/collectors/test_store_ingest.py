@@ -215,7 +215,7 @@ def test_grouped_points_count_towards_the_batch_limit():
 def test_request_timings_in_another_time_zone_land_in_their_utc_minute_and_day():
     # 01:30 at +02:00 is 23:30 UTC the day before: that day's partition, not the local one.
     day = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
-    name = f"collectors_histogram_1m_p{day - timedelta(days=1):%Y%m%d}"
+    name = partitions.partition_for("collectors_histogram_1m", (day - timedelta(days=1)).date())[0]
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {name}")
     partitions._known.discard(name)
