@@ -411,6 +411,18 @@ def _day_statement(host: str, start: int, end: int) -> tuple[str, list]:
     return seen[0]
 
 
+def _day_query(host: str, start: int, end: int) -> dict:
+    """The parameters of our 24-hour request for one series and window."""
+    return {
+        "metric": METRIC,
+        "label": f"host={host}",
+        "start": start,
+        "end": end,
+        "step": "1m",
+        "agg": "avg",
+    }
+
+
 def _rounds(end: int) -> list[list[tuple[tuple[str, str], str, dict, dict]]]:
     """Each round's requests in their random order: ((who, case), server, parameters,
     headers added to the token's)."""
@@ -426,14 +438,6 @@ def _rounds(end: int) -> list[list[tuple[tuple[str, str], str, dict, dict]]]:
             "host": f"h{rng.randrange(SERIES):03d}",
             "start": floor_end - 86400,
             "end": floor_end,
-        }
-        ours_day = {
-            "metric": METRIC,
-            "label": f"host={host}",
-            "start": day_start,
-            "end": day_end,
-            "step": "1m",
-            "agg": "avg",
         }
         asks = {
             ("ours", "long"): (
@@ -456,7 +460,7 @@ def _rounds(end: int) -> list[list[tuple[tuple[str, str], str, dict, dict]]]:
                     "step": 3600,
                 },
             ),
-            ("ours", "day"): ("ours", ours_day),
+            ("ours", "day"): ("ours", _day_query(host, day_start, day_end)),
             ("prom", "day"): (
                 "prom",
                 {
@@ -519,16 +523,7 @@ def _floor_asks(rounds, statements: list[str]) -> list[dict]:
                     statements.append(sql)
                 params["s"] = index[sql]
                 extra[PARAMS_HEADER] = encode_params(values)
-                windows.append(
-                    {
-                        "metric": METRIC,
-                        "label": f"host={host}",
-                        "start": start,
-                        "end": end,
-                        "step": "1m",
-                        "agg": "avg",
-                    }
-                )
+                windows.append(_day_query(host, start, end))
     return windows
 
 

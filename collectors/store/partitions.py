@@ -36,6 +36,7 @@ STORE_TABLES = (*PARTITIONED, "collectors_dirty_range")
 # their week had day partitions first are known too: the days' partitions are used instead.
 _known: set[str] = set()
 _day_weeks: set[str] = set()
+DAY = timedelta(days=1)
 
 
 def _month_start(d: date) -> date:
@@ -93,11 +94,7 @@ def ensure_partitions(table: str, days: set[date]) -> None:
             # the catalog's unique index. The lock (held to commit) makes it wait and then
             # find the table, so CREATE ... IF NOT EXISTS does nothing.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
-            if (
-                table in WEEKLY
-                and name.startswith(f"{table}_w")
-                and _has_day_partitions(cur, table, start)
-            ):
+            if table in WEEKLY and end - start > DAY and _has_day_partitions(table, start):
                 # Begun with day partitions: a week partition would overlap them.
                 day_weeks.append(name)
                 parts = [day_partition(table, day) for day in sorted(its_days)]
@@ -120,15 +117,10 @@ def ensure_partitions(table: str, days: set[date]) -> None:
     transaction.on_commit(remember)
 
 
-def _has_day_partitions(cur, table: str, monday: datetime) -> bool:
+def _has_day_partitions(table: str, monday: datetime) -> bool:
     """Whether ``table`` has a day partition in the week beginning ``monday``."""
-    names = [day_partition(table, monday.date() + timedelta(days=i))[0] for i in range(7)]
-    cur.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-        " WHERE i.inhparent = %s::regclass AND c.relname = ANY(%s))",
-        [table, names],
-    )
-    return cur.fetchone()[0]
+    days = {day_partition(table, monday.date() + timedelta(days=i))[0] for i in range(7)}
+    return any(name in days for name, _upper in _partitions(table))
 
 
 def ensure_all_tables(days: set[date]) -> None:

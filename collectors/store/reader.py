@@ -256,7 +256,7 @@ _STAT_SOURCES = {
     "raw": (
         "collectors_sample",
         "ts",
-        "1::float8 AS c, value AS s, value AS lo, value AS hi, date_part('epoch', ts) AS lt, value AS lv",
+        f"1::float8 AS c, value AS s, value AS lo, value AS hi, {EPOCH.format('ts')} AS lt, value AS lv",
     ),
 }
 
